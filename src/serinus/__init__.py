@@ -1,0 +1,1 @@
+"""serinus: progressive delivery with Blue-Green + Canary rollouts."""

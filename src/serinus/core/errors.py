@@ -1,0 +1,50 @@
+"""The error tree every layer raises and every entrypoint reports.
+
+    SerinusError
+    ├── InvalidInput          bad spec, CLI argument or API body; nothing was changed
+    ├── NotFound              a rollout, route or object that does not exist
+    ├── Conflict              an operation that does not apply to the rollout's phase
+    └── DependencyError       a dependency failed (router, platform, store, metrics)
+        ├── RouterError
+        ├── PlatformError
+        └── StoreError
+"""
+
+from __future__ import annotations
+
+
+class SerinusError(Exception):
+    """Base of all errors serinus reports to its users."""
+
+
+class InvalidInput(SerinusError):
+    """Input failed validation; `problems` holds one `path: message` line per problem."""
+
+    def __init__(self, problems: list[str], source: str = "input") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"invalid {source}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class NotFound(SerinusError):
+    pass
+
+
+class Conflict(SerinusError):
+    pass
+
+
+class DependencyError(SerinusError):
+    pass
+
+
+class RouterError(DependencyError):
+    pass
+
+
+class PlatformError(DependencyError):
+    pass
+
+
+class StoreError(DependencyError):
+    pass

@@ -1,0 +1,79 @@
+"""Operations people ask for (promote, abort, judge, ...), recorded before the engine acts on them.
+
+An intent is also the audit record of the operation: who asked, when, from where, with what input
+and comment, and what came of it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serinus.core.status import Phase, RolloutStatus
+
+
+class IntentKind(StrEnum):
+    PROMOTE = "promote"
+    PROMOTE_FULL = "promote-full"
+    ABORT = "abort"
+    RETRY = "retry"
+    PAUSE = "pause"
+    RESUME = "resume"
+    JUDGE = "judge"
+
+
+class Intent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int = 0
+    kind: IntentKind
+    actor: str = "anonymous"
+    source: str = "cli"
+    at: float = 0.0
+    approve: bool | None = None  # judge only
+    inputs: dict[str, str] = Field(default_factory=dict)
+    comment: str = ""
+    outcome: str | None = None  # filled once the engine has acted on it
+
+
+ACTIVE = frozenset(
+    {Phase.PROVISIONING, Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_JUDGEMENT}
+)
+
+
+def refusal(kind: IntentKind, status: RolloutStatus | None) -> str | None:
+    """Why an operation does not apply to a rollout right now, or None when it does.
+
+    Checked when the operation is requested (so the user hears it at once) and again by the
+    engine (the phase may have moved on in between).
+    """
+    if status is None:
+        return "the rollout has not started yet"
+    phase = status.phase
+    if kind is IntentKind.ABORT:
+        if phase in ACTIVE or phase is Phase.PROMOTING:
+            return None
+        return f"nothing to abort: the rollout is {phase}"
+    if kind is IntentKind.RETRY:
+        if phase in (Phase.ABORTED, Phase.FAILED) and status.canary is not None:
+            return None
+        return f"retry applies to an aborted or failed rollout, not one that is {phase}"
+    if kind is IntentKind.JUDGE:
+        if phase is Phase.AWAITING_JUDGEMENT:
+            return None
+        return f"no judgement is pending: the rollout is {phase}"
+    if phase not in ACTIVE:
+        return f"{kind} applies to a rollout in progress, not one that is {phase}"
+    if kind is IntentKind.PAUSE and status.paused_by_user:
+        return "the rollout is already paused"
+    if kind is IntentKind.RESUME and not status.paused_by_user:
+        return "the rollout is not paused by a user"
+    if kind is IntentKind.PROMOTE and phase is Phase.AWAITING_JUDGEMENT:
+        return "a judgement is pending: use judge (or promote --full to skip every step)"
+    return None
+
+
+def describe(intent: Intent) -> dict[str, Any]:
+    return intent.model_dump(mode="json")

@@ -1,0 +1,89 @@
+"""The ports: small protocols each adapter implements. The engine only knows these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from serinus.core.events import Event
+from serinus.core.intents import Intent
+from serinus.core.spec import Rollout
+from serinus.core.status import Color, ColorState, Endpoint, RolloutStatus
+
+
+class TrafficRouter(Protocol):
+    """Splits a service's traffic between the colors."""
+
+    async def prepare(self) -> None:
+        """Make the router usable (start or attach HAProxy, find the VirtualService, ...)."""
+
+    async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
+        """Tell the router where a color's replicas are (routers that use Services ignore it)."""
+
+    async def read_weights(self) -> dict[Color, int]:
+        """The weights in force now, as read back from the router."""
+
+    async def set_weights(self, weights: Mapping[Color, int]) -> None:
+        """Apply weights (integers summing to 100), raising before lowering, then verify."""
+
+    async def set_header_route(
+        self, name: str, matches: Sequence[Mapping[str, Any]], color: Color
+    ) -> None: ...
+
+    async def remove_header_route(self, name: str) -> None: ...
+
+    async def close(self) -> None:
+        """Release connections; never stops the traffic."""
+
+
+class Platform(Protocol):
+    """Runs the replicas of each color."""
+
+    async def ensure(self, color: Color, version: str, replicas: int) -> None:
+        """Start, replace or scale a color's replicas; returns without waiting for readiness."""
+
+    async def observe(self) -> dict[Color, ColorState]: ...
+
+    async def tear_down(self, color: Color) -> None: ...
+
+    async def close(self) -> None:
+        """Release resources; running replicas keep running."""
+
+
+class StateStore(Protocol):
+    """Desired spec, status, event history and the operations audit of every rollout."""
+
+    async def submit(self, rollout: Rollout) -> None:
+        """Record the desired spec (a new version starts a rollout)."""
+
+    async def get_spec(self, name: str) -> Rollout | None: ...
+
+    async def load(self, name: str) -> RolloutStatus | None: ...
+
+    async def save(
+        self,
+        name: str,
+        status: RolloutStatus,
+        events: Sequence[Event],
+        consumed: Sequence[Intent],
+    ) -> None:
+        """Persist status, events and the intents acted on, atomically."""
+
+    async def names(self) -> list[str]: ...
+
+    async def record_intent(self, name: str, intent: Intent) -> Intent:
+        """Store an operation; returns it with its id."""
+
+    async def pending_intents(self, name: str) -> list[Intent]: ...
+
+    async def intents(self, name: str, limit: int = 100) -> list[Intent]:
+        """The operations audit, newest last."""
+
+    async def history(self, name: str, limit: int = 200) -> list[Event]:
+        """Events, oldest first (the newest `limit`)."""
+
+    async def delete(self, name: str) -> None: ...
+
+
+class Notifier(Protocol):
+    async def send(self, rollout: str, event: Event) -> None: ...

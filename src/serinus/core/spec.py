@@ -1,0 +1,307 @@
+"""The Rollout document: what users write, as validated pydantic models.
+
+Every model forbids unknown fields so a typo is an error naming its path, not a silently ignored
+setting. Kinds that have several implementations (workload, traffic routing, strategy, step) are
+"exactly one of" unions keyed by the field name, as in Argo Rollouts; the key is the kind string
+the app's registry uses to pick an adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "serinus.io/v1alpha1"
+KIND = "Rollout"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `30`, `30s`, `500ms`, `5m` or `1h`."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '30s', '5m', '1h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(
+            f"invalid duration {value!r}: use seconds or a string like '30s', '500ms', '5m', '1h'"
+        )
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Percent = Annotated[int, Field(ge=0, le=100, strict=True)]
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: camelCase on the wire, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
+    )
+
+
+def _exactly_one(model: BaseModel, what: str) -> str:
+    chosen = [name for name in type(model).model_fields if getattr(model, name) is not None]
+    names = ", ".join(
+        field.alias or name for name, field in type(model).model_fields.items()
+    )
+    if len(chosen) != 1:
+        raise ValueError(f"{what} needs exactly one of: {names} (got {len(chosen)})")
+    field = type(model).model_fields[chosen[0]]
+    return field.alias or chosen[0]
+
+
+class Metadata(SpecModel):
+    name: str = Field(pattern=DNS_LABEL, max_length=53)
+    namespace: str = Field(default="default", pattern=DNS_LABEL, max_length=63)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+# --- workloads ---------------------------------------------------------------------------------
+
+
+class HttpCheck(SpecModel):
+    path: str = Field(default="/healthz", pattern=r"^/")
+    timeout_seconds: Duration = 1.0
+    period_seconds: Duration = 0.2
+
+
+class Warmup(SpecModel):
+    """Requests sent to each new replica before it gets any user traffic."""
+
+    path: str = Field(default="/", pattern=r"^/")
+    requests: int = Field(default=20, ge=1, le=100_000)
+
+
+class ProcessWorkload(SpecModel):
+    """N local processes per version; `{port}` and `{version}` are replaced in command and env."""
+
+    command: list[str] = Field(min_length=1)
+    replicas: int = Field(default=1, ge=1, le=200)
+    readiness: HttpCheck = Field(default_factory=HttpCheck)
+    env: dict[str, str] = Field(default_factory=dict)
+    warmup: Warmup | None = None
+    working_dir: str | None = None
+    termination_grace_seconds: Duration = 5.0
+
+
+class Workload(SpecModel):
+    process: ProcessWorkload | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Workload:
+        _exactly_one(self, "workload")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return _exactly_one(self, "workload")
+
+    @property
+    def replicas(self) -> int:
+        chosen = getattr(self, self.kind)
+        return int(chosen.replicas)
+
+
+# --- traffic routing ---------------------------------------------------------------------------
+
+
+class HaproxyRouting(SpecModel):
+    """A local HAProxy in front of the replicas; weights change through its admin socket."""
+
+    bind_address: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    preview_port: int | None = Field(default=None, ge=1, le=65535)
+    stats_port: int | None = Field(default=None, ge=1, le=65535)
+    attach: bool = Field(
+        default=False, description="Use an HAProxy already running on the admin socket."
+    )
+    admin_socket: str | None = None
+    binary: str = "haproxy"
+
+
+class TrafficRouting(SpecModel):
+    haproxy: HaproxyRouting | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TrafficRouting:
+        _exactly_one(self, "trafficRouting")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return _exactly_one(self, "trafficRouting")
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+class Pause(SpecModel):
+    """Timed when `duration` is set; otherwise waits for `promote`."""
+
+    duration: Duration | None = None
+
+
+class JudgementInput(SpecModel):
+    name: str = Field(min_length=1)
+    options: list[str] = Field(default_factory=list)
+    required: bool = False
+
+
+class Judgement(SpecModel):
+    instructions: str = ""
+    inputs: list[JudgementInput] = Field(default_factory=list)
+    timeout: Duration | None = None
+    on_timeout: Literal["abort", "continue"] = "abort"
+    required_roles: list[str] = Field(default_factory=list)
+
+
+class HeaderValue(SpecModel):
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HeaderValue:
+        _exactly_one(self, "headerValue")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from exc
+        return self
+
+
+class HeaderMatch(SpecModel):
+    header_name: str = Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    header_value: HeaderValue
+
+
+class SetHeaderRoute(SpecModel):
+    """Requests matching every header go to the canary; no `match` removes the route."""
+
+    name: str = Field(pattern=DNS_LABEL)
+    match: list[HeaderMatch] = Field(default_factory=list)
+
+
+class Step(SpecModel):
+    set_weight: Percent | None = None
+    pause: Pause | None = None
+    judgement: Judgement | None = None
+    set_header_route: SetHeaderRoute | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Step:
+        _exactly_one(self, "step")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return _exactly_one(self, "step")
+
+
+# --- strategies --------------------------------------------------------------------------------
+
+
+class BlueGreenCanary(SpecModel):
+    """The seed's strategy: green at full size beside blue, then the steps, then promote."""
+
+    steps: list[Step] = Field(default_factory=list)
+    scale_down_delay: Duration = 30.0
+    abort_scale_down_delay: Duration = 30.0
+
+
+class Canary(SpecModel):
+    """Green's replicas follow its weight; blue stays at full size until promotion."""
+
+    steps: list[Step] = Field(default_factory=list)
+    scale_down_delay: Duration = 30.0
+    abort_scale_down_delay: Duration = 30.0
+
+
+class BlueGreen(SpecModel):
+    """Green at full size with no user traffic (preview only), then a switch 0 -> 100."""
+
+    auto_promotion: bool = True
+    auto_promotion_seconds: Duration = 0.0
+    scale_down_delay: Duration = 30.0
+    abort_scale_down_delay: Duration = 30.0
+
+
+class RollingUpdate(SpecModel):
+    """Replace replicas a few at a time, as a Kubernetes Deployment does (the baseline)."""
+
+    max_surge: int = Field(default=1, ge=0)
+    max_unavailable: int = Field(default=0, ge=0)
+    min_ready_seconds: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _can_progress(self) -> RollingUpdate:
+        if self.max_surge == 0 and self.max_unavailable == 0:
+            raise ValueError("maxSurge and maxUnavailable cannot both be 0")
+        return self
+
+
+class Strategy(SpecModel):
+    blue_green_canary: BlueGreenCanary | None = None
+    canary: Canary | None = None
+    blue_green: BlueGreen | None = None
+    rolling_update: RollingUpdate | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Strategy:
+        _exactly_one(self, "strategy")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return _exactly_one(self, "strategy")
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+class RolloutSpec(SpecModel):
+    workload: Workload
+    version: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
+    strategy: Strategy
+    traffic_routing: TrafficRouting
+    progress_deadline_seconds: Duration = 600.0
+
+
+class Rollout(SpecModel):
+    api_version: Literal["serinus.io/v1alpha1"]
+    kind: Literal["Rollout"]
+    metadata: Metadata
+    spec: RolloutSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def with_version(self, version: str) -> Rollout:
+        return self.model_copy(update={"spec": self.spec.model_copy(update={"version": version})})
+
+
+def steps_of(strategy: Strategy) -> list[Step]:
+    """The steps a strategy runs; blueGreen and rollingUpdate have none of their own."""
+    chosen = strategy.blue_green_canary or strategy.canary
+    return list(chosen.steps) if chosen is not None else []

@@ -1,0 +1,114 @@
+"""What serinus persists about a rollout, and what it observes of the world each reconcile.
+
+Status is immutable: `decide` returns a new one. It is stored as JSON (`to_storage` /
+`from_storage`) by every StateStore, so it must stay serialisable and backward compatible.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, Color] = ("blue", "green")
+
+
+def other_color(color: Color) -> Color:
+    return "green" if color == "blue" else "blue"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    AWAITING_JUDGEMENT = "AwaitingJudgement"
+    PROMOTING = "Promoting"
+    SCALING_DOWN = "ScalingDown"
+    COMPLETED = "Completed"
+    ABORTED = "Aborted"
+    FAILED = "Failed"
+
+
+TERMINAL_PHASES = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
+
+
+class StatusModel(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, alias_generator=to_camel)
+
+
+class Revision(StatusModel):
+    version: str
+    color: Color
+
+
+class ScheduledTeardown(StatusModel):
+    color: Color
+    version: str
+    due: float
+
+
+class HeaderRouteState(StatusModel):
+    name: str
+    matches: list[dict[str, Any]]
+    color: Color
+
+
+class RolloutStatus(StatusModel):
+    phase: Phase = Phase.PENDING
+    message: str = ""
+    stable: Revision | None = None
+    canary: Revision | None = None
+    step_index: int = 0
+    step_started_at: float | None = None
+    phase_since: float = 0.0
+    rollout_started_at: float | None = None
+    weights: dict[Color, int] = Field(default_factory=dict)
+    header_routes: list[HeaderRouteState] = Field(default_factory=list)
+    paused_by_user: bool = False
+    teardowns: list[ScheduledTeardown] = Field(default_factory=list)
+    previous_version: str | None = None
+    revision: int = 0
+
+    def to_storage(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_storage(cls, data: dict[str, Any]) -> RolloutStatus:
+        return cls.model_validate(data)
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES and not self.teardowns
+
+
+class Endpoint(StatusModel):
+    host: str
+    port: int
+    ready: bool
+    replica: int
+
+
+class ColorState(StatusModel):
+    """One color's replicas as the platform sees them now."""
+
+    version: str | None = None
+    desired: int = 0
+    ready: int = 0
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    failure: str | None = None  # why the version cannot run (e.g. its command exits)
+
+    @property
+    def exists(self) -> bool:
+        return self.version is not None and self.desired > 0
+
+
+class Observed(StatusModel):
+    colors: dict[Color, ColorState] = Field(default_factory=dict)
+    weights: dict[Color, int] | None = None  # as read back from the router
+
+    def color(self, color: Color) -> ColorState:
+        return self.colors.get(color, ColorState())

@@ -1,0 +1,28 @@
+"""The `serinus` command: a thin layer over app/ that parses arguments and renders results."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="serinus",
+    help="Blue-Green + Canary rollouts: shift traffic step by step, judge, promote or roll back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root() -> None:
+    """Blue-Green + Canary rollouts: shift traffic step by step, judge, promote or roll back."""
+
+
+def _register() -> None:
+    # Each module adds its commands to `app`; imported here so `serinus --help` lists them all.
+    from serinus.entrypoints.cli import lint  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    app()
