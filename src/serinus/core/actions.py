@@ -41,6 +41,12 @@ class RemoveHeaderRoute(Action):
     name: str
 
 
+class SetPreview(Action):
+    """Send the preview route (blueGreen's test entry point) to `color`, or remove it."""
+
+    color: Color | None
+
+
 class TearDown(Action):
     color: Color
 

@@ -32,6 +32,9 @@ class TrafficRouter(Protocol):
 
     async def remove_header_route(self, name: str) -> None: ...
 
+    async def set_preview(self, color: Color | None) -> None:
+        """Point the preview route at a color (None: no preview); no-op without a preview."""
+
     async def close(self) -> None:
         """Release connections; never stops the traffic."""
 
