@@ -7,7 +7,8 @@
     └── DependencyError       a dependency failed (router, platform, store, metrics)
         ├── RouterError
         ├── PlatformError
-        └── StoreError
+        ├── StoreError
+        └── NotifierError     a notification channel failed; `retryable` says if a retry may help
 """
 
 from __future__ import annotations
@@ -48,3 +49,11 @@ class PlatformError(DependencyError):
 
 class StoreError(DependencyError):
     pass
+
+
+class NotifierError(DependencyError):
+    """A notification channel refused or failed a delivery."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from serinus.core.events import Event
 from serinus.core.intents import Intent
+from serinus.core.notification_spec import SecretRef
 from serinus.core.spec import Rollout
 from serinus.core.status import Color, ColorState, Endpoint, RolloutStatus
 
@@ -89,4 +90,14 @@ class StateStore(Protocol):
 
 
 class Notifier(Protocol):
-    async def send(self, rollout: str, event: Event) -> None: ...
+    """Delivers one event to one channel; raises on failure (the dispatcher retries)."""
+
+    async def send(self, rollout: str, event: Event, link: str | None = None) -> None:
+        """`link` is the rollout's dashboard page, shown in the message when given."""
+
+
+class SecretResolver(Protocol):
+    """Turns a secret reference from a spec into its value, at the moment it is needed."""
+
+    async def resolve(self, ref: SecretRef, namespace: str) -> str:
+        """The value; raises NotFound naming the reference (never a value) when it is missing."""
