@@ -58,7 +58,8 @@ def validate_model(model: type[M], data: Any, source: str, root: str = "") -> M:
 def load_rollout(text: str, source: str = "rollout") -> Rollout:
     data = parse_text(text, source)
     if not isinstance(data, dict):
-        raise InvalidInput(["(document): expected a mapping with apiVersion, kind, metadata, spec"], source)
+        problem = "(document): expected a mapping with apiVersion, kind, metadata, spec"
+        raise InvalidInput([problem], source)
     return validate_model(Rollout, data, source)
 
 

@@ -22,6 +22,7 @@ class IntentKind(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     JUDGE = "judge"
+    UNDO = "undo"
 
 
 class Intent(BaseModel):
@@ -38,9 +39,7 @@ class Intent(BaseModel):
     outcome: str | None = None  # filled once the engine has acted on it
 
 
-ACTIVE = frozenset(
-    {Phase.PROVISIONING, Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_JUDGEMENT}
-)
+ACTIVE = frozenset({Phase.PROVISIONING, Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_JUDGEMENT})
 
 
 def refusal(kind: IntentKind, status: RolloutStatus | None) -> str | None:
@@ -55,11 +54,17 @@ def refusal(kind: IntentKind, status: RolloutStatus | None) -> str | None:
     if kind is IntentKind.ABORT:
         if phase in ACTIVE or phase is Phase.PROMOTING:
             return None
+        if phase is Phase.SCALING_DOWN and status.teardowns:
+            return None  # the previous version still runs: roll the promotion back
         return f"nothing to abort: the rollout is {phase}"
     if kind is IntentKind.RETRY:
         if phase in (Phase.ABORTED, Phase.FAILED) and status.canary is not None:
             return None
         return f"retry applies to an aborted or failed rollout, not one that is {phase}"
+    if kind is IntentKind.UNDO:
+        if status.previous_version is None:
+            return "there is no previous version to roll back to"
+        return None
     if kind is IntentKind.JUDGE:
         if phase is Phase.AWAITING_JUDGEMENT:
             return None

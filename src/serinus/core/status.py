@@ -66,7 +66,10 @@ class RolloutStatus(StatusModel):
     step_started_at: float | None = None
     phase_since: float = 0.0
     rollout_started_at: float | None = None
-    weights: dict[Color, int] = Field(default_factory=dict)
+    weights: dict[Color, int] = Field(default_factory=dict)  # desired; the router follows
+    replicas: dict[Color, int] = Field(default_factory=dict)  # desired; the platform follows
+    preview: Color | None = None
+    ready: dict[Color, int] = Field(default_factory=dict)  # observed, for people reading status
     header_routes: list[HeaderRouteState] = Field(default_factory=list)
     paused_by_user: bool = False
     teardowns: list[ScheduledTeardown] = Field(default_factory=list)
@@ -83,6 +86,16 @@ class RolloutStatus(StatusModel):
     @property
     def terminal(self) -> bool:
         return self.phase in TERMINAL_PHASES and not self.teardowns
+
+    def version_of(self, color: Color) -> str | None:
+        """The version a color should run: stable, canary or one waiting for its scale-down."""
+        for revision in (self.stable, self.canary):
+            if revision is not None and revision.color == color:
+                return revision.version
+        for teardown in self.teardowns:
+            if teardown.color == color:
+                return teardown.version
+        return None
 
 
 class Endpoint(StatusModel):

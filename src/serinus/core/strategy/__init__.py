@@ -1,0 +1,1 @@
+"""The strategy state machine (pure): plans and `decide`."""

@@ -1,0 +1,111 @@
+"""One reconcile: observe -> decide -> act -> persist. The same for the local mode and the operator.
+
+Status is persisted only after every action succeeded, so a crash or a failing dependency
+leaves the last consistent status in the store and the next reconcile repeats the (idempotent)
+actions. Operations people request are consumed in the same transaction as the status they led to.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from serinus.core.actions import (
+    Action,
+    EnsureVersion,
+    RemoveHeaderRoute,
+    SetHeaderRoute,
+    SetPreview,
+    SetWeights,
+    TearDown,
+    describe,
+)
+from serinus.core.errors import NotFound, SerinusError
+from serinus.core.events import Event
+from serinus.core.ports import Platform, StateStore, TrafficRouter
+from serinus.core.status import Observed, RolloutStatus
+from serinus.core.strategy.machine import Decision, decide
+
+log = logging.getLogger("serinus.engine")
+
+EventSink = Callable[[str, Sequence[Event]], None]
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What one reconcile did, for live views and the run loop."""
+
+    status: RolloutStatus
+    observed: Observed
+    decision: Decision | None
+    error: str | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        store: StateStore,
+        router: TrafficRouter,
+        platform: Platform,
+        clock: Callable[[], float] = time.time,
+        sinks: Sequence[EventSink] = (),
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.platform = platform
+        self.clock = clock
+        self.sinks = list(sinks)
+
+    async def observe(self) -> Observed:
+        colors = await self.platform.observe()
+        for color, state in colors.items():
+            await self.router.sync_endpoints(color, state.endpoints)
+        weights = await self.router.read_weights()
+        return Observed(colors=colors, weights=weights)
+
+    async def reconcile(self, name: str) -> Reconciled:
+        rollout = await self.store.get_spec(name)
+        if rollout is None:
+            raise NotFound(f"rollout {name!r} not found")
+        status = await self.store.load(name)
+        try:
+            observed = await self.observe()
+        except SerinusError as exc:
+            log.warning("%s: cannot observe: %s", name, exc)
+            return Reconciled(status or RolloutStatus(), Observed(), None, str(exc))
+        intents = await self.store.pending_intents(name)
+        decision = decide(rollout, status, observed, intents, self.clock())
+        for action in decision.actions:
+            try:
+                await self._perform(action)
+            except SerinusError as exc:
+                log.warning("%s: %s failed: %s", name, describe(action), exc)
+                return Reconciled(status or decision.status, observed, decision, str(exc))
+        new_status = decision.status.model_copy(
+            update={"ready": {color: state.ready for color, state in observed.colors.items()}}
+        )
+        if new_status != status or decision.events or decision.consumed:
+            await self.store.save(name, new_status, decision.events, decision.consumed)
+        if decision.events:
+            for sink in self.sinks:
+                sink(name, decision.events)
+        return Reconciled(new_status, observed, decision)
+
+    async def _perform(self, action: Action) -> None:
+        log.info("perform %s", describe(action))
+        if isinstance(action, EnsureVersion):
+            await self.platform.ensure(action.color, action.version, action.replicas)
+        elif isinstance(action, SetWeights):
+            await self.router.set_weights(action.weights)
+        elif isinstance(action, TearDown):
+            await self.platform.tear_down(action.color)
+        elif isinstance(action, SetHeaderRoute):
+            await self.router.set_header_route(action.name, action.matches, action.color)
+        elif isinstance(action, RemoveHeaderRoute):
+            await self.router.remove_header_route(action.name)
+        elif isinstance(action, SetPreview):
+            await self.router.set_preview(action.color)
+        else:
+            raise TypeError(f"no handler for {describe(action)}")
