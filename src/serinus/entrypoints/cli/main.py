@@ -21,6 +21,7 @@ def root() -> None:
 def _register() -> None:
     # Each module adds its commands to `app`; imported here so `serinus --help` lists them all.
     from serinus.entrypoints.cli import lint  # noqa: F401
+    from serinus.entrypoints.cli import shift  # noqa: F401
 
 
 def main() -> None:
