@@ -21,6 +21,9 @@ def root() -> None:
 def _register() -> None:
     # Each module adds its commands to `app`; imported here so `serinus --help` lists them all.
     from serinus.entrypoints.cli import lint  # noqa: F401
+    from serinus.entrypoints.cli.analyze import analyze_app
+
+    app.add_typer(analyze_app, name="analyze")
     from serinus.entrypoints.cli import shift  # noqa: F401
 
 
