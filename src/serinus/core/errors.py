@@ -8,6 +8,7 @@
         ├── RouterError
         ├── PlatformError
         ├── StoreError
+        ├── MetricsError      a metric provider could not measure (down, timeout, bad reply)
         └── NotifierError     a notification channel failed; `retryable` says if a retry may help
 """
 
@@ -49,6 +50,10 @@ class PlatformError(DependencyError):
 
 class StoreError(DependencyError):
     pass
+
+
+class MetricsError(DependencyError):
+    """A metric provider could not take a measurement; the analysis records an Error."""
 
 
 class NotifierError(DependencyError):

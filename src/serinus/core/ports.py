@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from serinus.core.events import Event
 from serinus.core.intents import Intent
@@ -101,3 +101,16 @@ class SecretResolver(Protocol):
 
     async def resolve(self, ref: SecretRef, namespace: str) -> str:
         """The value; raises NotFound naming the reference (never a value) when it is missing."""
+
+
+Source_contra = TypeVar("Source_contra", contravariant=True)
+
+
+class MetricProvider(Protocol[Source_contra]):
+    """Takes one measurement of a metric source (e.g. a Prometheus query); it never judges.
+
+    The source arrives with its `{{variables}}` already filled in. Raises MetricsError when it
+    cannot measure (unreachable, timeout, unexpected reply); an empty list means "no data".
+    """
+
+    async def measure(self, source: Source_contra) -> list[float]: ...

@@ -1,0 +1,1 @@
+"""Automated analysis with Argo Rollouts' semantics: templates, the condition language, the run."""

@@ -1,0 +1,437 @@
+"""The analysis run: a pure state machine over measurements, with Argo Rollouts' semantics.
+
+The app takes the measurements that are due (`due_metrics`, `next_due`) and folds each into the
+state (`record`); nothing here reads a clock or does I/O, and the state is a frozen, JSON
+round-trippable model persisted in the rollout's status.
+
+Per measurement (`judge`):
+
+- a provider error is an Error measurement (it does not count towards `count`; the metric's
+  consecutive-error counter grows, and any other outcome resets it);
+- `failureCondition` true -> Failed, whatever else holds (a failure condition can test for missing
+  data itself: `len(result) == 0`, `isNaN(result[0])`);
+- **no data** - an empty result, or any NaN in it - is Inconclusive, never Successful: a missing
+  metric is not a healthy one, and Inconclusive hands the decision to a person;
+- a condition that cannot be evaluated on data that is there (an index past the end) -> Error;
+- otherwise as in Argo Rollouts: both conditions given and neither true -> Inconclusive; only
+  `successCondition` and it is false -> Failed; only `failureCondition` and it is false ->
+  Successful.
+
+Per metric (`assess_metric`), in this order: Failed when failed > failureLimit; Inconclusive when
+inconclusive > inconclusiveLimit; Error when consecutive errors > consecutiveErrorLimit; Successful
+when `count` measurements were taken; Running otherwise (Pending before the first).
+
+Per run (`assess_run`): Failed if a metric that is not `dryRun` failed; else Error if one errored
+out; else Inconclusive if one is inconclusive - each of these ends the run at once, the remaining
+metrics are not measured; else Successful when every metric is done; Running otherwise. `dryRun`
+metrics are measured and reported like the others but never decide the outcome. Error is a
+failure as far as the rollout is concerned (`AnalysisRunState.failed`).
+
+Timing: the first measurement of a metric is due `initialDelay` after the run started, the next one
+`interval` after the previous one (`ERROR_RETRY_SECONDS` after an error when there is no interval).
+A metric with an `interval` and no `count` runs until the run is terminated (background analysis
+across steps); `terminate` then counts it Successful if it had at least one successful measurement
+and no breach, Inconclusive if it had none (no data is never success).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+from serinus.core.analysis.expressions import EvaluationError, parse_condition
+from serinus.core.analysis.spec import AnalysisTemplateSpec, Metric
+from serinus.core.analysis.templating import render_data
+from serinus.core.documents import validate_model
+from serinus.core.errors import InvalidInput
+from serinus.core.status import StatusModel
+
+ERROR_RETRY_SECONDS = 10.0
+MEASUREMENT_RETENTION = 50
+
+_SPECIAL_FLOATS = {"NaN": math.nan, "+Inf": math.inf, "Inf": math.inf, "-Inf": -math.inf}
+
+
+def _float_from_json(value: Any) -> Any:
+    if isinstance(value, str) and value in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[value]
+    return value
+
+
+def _float_to_json(value: float) -> float | str:
+    # JSON (and the Kubernetes status) has no NaN or infinity; Prometheus' spelling is used.
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return value
+
+
+JsonFloat = Annotated[
+    float,
+    BeforeValidator(_float_from_json),
+    PlainSerializer(_float_to_json, return_type=float | str, when_used="json"),
+]
+
+
+class MeasurementPhase(StrEnum):
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+
+
+class AnalysisPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+
+    @property
+    def completed(self) -> bool:
+        return self not in (AnalysisPhase.PENDING, AnalysisPhase.RUNNING)
+
+
+class Measurement(StatusModel):
+    phase: MeasurementPhase
+    at: float
+    value: list[JsonFloat] = Field(default_factory=list)
+    message: str = ""
+    # the comparative judge's figures (pValue, estimate, ciLow, ...); empty for conditions
+    details: dict[str, JsonFloat | str] = Field(default_factory=dict)
+
+
+class MetricResult(StatusModel):
+    name: str
+    phase: AnalysisPhase = AnalysisPhase.PENDING
+    dry_run: bool = False
+    count: int = 0  # measurements that were not errors
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+    consecutive_errors: int = 0
+    message: str = ""
+    measurements: list[Measurement] = Field(default_factory=list)  # the newest ones
+
+    @property
+    def last(self) -> Measurement | None:
+        return self.measurements[-1] if self.measurements else None
+
+
+class AnalysisRunState(StatusModel):
+    name: str = ""
+    phase: AnalysisPhase = AnalysisPhase.RUNNING
+    message: str = ""
+    started_at: float
+    finished_at: float | None = None
+    background: bool = False  # runs across steps until terminated (the engine decides where)
+    args: dict[str, str] = Field(default_factory=dict)
+    metrics: list[MetricResult] = Field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.phase.completed
+
+    @property
+    def failed(self) -> bool:
+        """Failed or errored out: the rollout must not go on."""
+        return self.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR)
+
+    def result(self, name: str) -> MetricResult:
+        for result in self.metrics:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def to_storage(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> AnalysisRunState:
+        return cls.model_validate(data)
+
+
+# --- starting: arguments -----------------------------------------------------------------------
+
+
+def resolve_args(spec: AnalysisTemplateSpec, supplied: Mapping[str, str]) -> dict[str, str]:
+    """Declared defaults overridden by the caller; extra caller variables (e.g. the engine's
+    `canary.selector`) pass through. A declared argument with no value is an error naming it."""
+    values = {arg.name: arg.value for arg in spec.args if arg.value is not None}
+    values.update(supplied)
+    missing = [arg.name for arg in spec.args if arg.name not in values]
+    if missing:
+        raise InvalidInput(
+            [
+                f"args.{name}: required argument has no value (pass --arg {name}=...)"
+                for name in missing
+            ],
+            "analysis arguments",
+        )
+    return values
+
+
+def render_metric(metric: Metric, args: Mapping[str, str]) -> Metric:
+    """The metric with every `{{variable}}` filled in (provider fields and conditions)."""
+    data = metric.model_dump(by_alias=True, exclude_none=True)
+    rendered = render_data(data, args, f"metrics.{metric.name}")
+    return validate_model(Metric, rendered, "analysis template", f"metrics.{metric.name}")
+
+
+def start_run(
+    spec: AnalysisTemplateSpec,
+    args: Mapping[str, str],
+    now: float,
+    *,
+    name: str = "",
+    background: bool = False,
+) -> AnalysisRunState:
+    """A new run; every metric is rendered once so a missing variable fails now, not later."""
+    resolved = resolve_args(spec, args)
+    for metric in spec.metrics:
+        render_metric(metric, resolved)
+    return AnalysisRunState(
+        name=name,
+        started_at=now,
+        background=background,
+        args=resolved,
+        metrics=[MetricResult(name=m.name, dry_run=m.dry_run) for m in spec.metrics],
+    )
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+
+def metric_due_at(metric: Metric, result: MetricResult, started_at: float) -> float | None:
+    """When this metric's next measurement is due; None when it takes no more."""
+    if result.phase.completed:
+        return None
+    last = result.last
+    if last is None:
+        return started_at + metric.initial_delay
+    count = metric.effective_count
+    if count is not None and result.count >= count:
+        return None
+    if metric.interval is not None:
+        return last.at + metric.interval
+    if last.phase is MeasurementPhase.ERROR:
+        return last.at + ERROR_RETRY_SECONDS
+    return last.at  # count > 1 without an interval: back to back
+
+
+def due_metrics(spec: AnalysisTemplateSpec, state: AnalysisRunState, now: float) -> list[Metric]:
+    """The metrics to measure now (none once the run is completed)."""
+    if state.completed:
+        return []
+    return [
+        metric
+        for metric in spec.metrics
+        if (at := metric_due_at(metric, state.result(metric.name), state.started_at)) is not None
+        and at <= now
+    ]
+
+
+def next_due(spec: AnalysisTemplateSpec, state: AnalysisRunState) -> float | None:
+    """The earliest time a measurement is due (maybe in the past); None when nothing is left."""
+    if state.completed:
+        return None
+    times = [
+        at
+        for metric in spec.metrics
+        if (at := metric_due_at(metric, state.result(metric.name), state.started_at)) is not None
+    ]
+    return min(times, default=None)
+
+
+# --- judging one measurement -------------------------------------------------------------------
+
+
+def _no_data(values: Sequence[float]) -> str | None:
+    if not values:
+        return "no data: the result is empty"
+    nans = sum(1 for v in values if math.isnan(v))
+    if nans:
+        return f"no data: {nans} of {len(values)} values are NaN"
+    return None
+
+
+def _condition(text: str | None, values: Sequence[float]) -> bool | EvaluationError | None:
+    if text is None:
+        return None
+    try:
+        return parse_condition(text).evaluate(values)
+    except EvaluationError as exc:
+        return exc
+
+
+def judge(metric: Metric, values: Sequence[float], now: float) -> Measurement:
+    """A measurement of `values` by the metric's (rendered) conditions; see the module doc."""
+    if metric.success_condition is None and metric.failure_condition is None:
+        raise ValueError(f"metric {metric.name} has no condition to judge by")
+    value = [float(v) for v in values]
+
+    def measurement(phase: MeasurementPhase, message: str) -> Measurement:
+        return Measurement(phase=phase, at=now, value=value, message=message)
+
+    failure = _condition(metric.failure_condition, value)
+    success = _condition(metric.success_condition, value)
+    if failure is True:
+        return measurement(
+            MeasurementPhase.FAILED, f"failureCondition met: {metric.failure_condition}"
+        )
+    no_data = _no_data(value)
+    if no_data is not None:
+        return measurement(MeasurementPhase.INCONCLUSIVE, no_data)
+    for outcome in (failure, success):
+        if isinstance(outcome, EvaluationError):
+            return measurement(MeasurementPhase.ERROR, f"cannot evaluate: {outcome}")
+    if success is None:
+        success = not failure
+    if failure is None:
+        failure = not success
+        if failure:
+            return measurement(
+                MeasurementPhase.FAILED, f"successCondition not met: {metric.success_condition}"
+            )
+    if success:
+        return measurement(MeasurementPhase.SUCCESSFUL, "")
+    return measurement(
+        MeasurementPhase.INCONCLUSIVE, "neither successCondition nor failureCondition met"
+    )
+
+
+def provider_error(message: str, now: float) -> Measurement:
+    return Measurement(phase=MeasurementPhase.ERROR, at=now, message=message)
+
+
+# --- folding measurements in -------------------------------------------------------------------
+
+
+def assess_metric(metric: Metric, result: MetricResult) -> tuple[AnalysisPhase, str]:
+    if result.phase.completed:
+        return result.phase, result.message
+    if result.last is None:
+        return AnalysisPhase.PENDING, ""
+    if result.failed > metric.failure_limit:
+        return AnalysisPhase.FAILED, (
+            f"{result.failed} failed measurements > failureLimit {metric.failure_limit}"
+        )
+    if result.inconclusive > metric.inconclusive_limit:
+        return AnalysisPhase.INCONCLUSIVE, (
+            f"{result.inconclusive} inconclusive measurements > "
+            f"inconclusiveLimit {metric.inconclusive_limit}"
+        )
+    if result.consecutive_errors > metric.consecutive_error_limit:
+        return AnalysisPhase.ERROR, (
+            f"{result.consecutive_errors} consecutive errors > "
+            f"consecutiveErrorLimit {metric.consecutive_error_limit}"
+        )
+    count = metric.effective_count
+    if count is not None and result.count >= count:
+        return AnalysisPhase.SUCCESSFUL, f"{result.count} measurements within limits"
+    return AnalysisPhase.RUNNING, ""
+
+
+_DECIDING = (AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE)
+
+
+def assess_run(results: Sequence[MetricResult]) -> tuple[AnalysisPhase, str]:
+    deciding = [r for r in results if not r.dry_run]
+    for phase in _DECIDING:
+        hit = [r for r in deciding if r.phase is phase]
+        if hit:
+            reasons = "; ".join(f"{r.name}: {r.message}" for r in hit)
+            return phase, f"{phase.value}: {reasons}"
+    if all(r.phase.completed for r in results):
+        return AnalysisPhase.SUCCESSFUL, "all metrics successful"
+    return AnalysisPhase.RUNNING, ""
+
+
+def _with_measurement(result: MetricResult, measurement: Measurement) -> MetricResult:
+    counters: dict[str, int] = {
+        "count": result.count,
+        "successful": result.successful,
+        "failed": result.failed,
+        "inconclusive": result.inconclusive,
+        "error": result.error,
+        "consecutive_errors": 0,
+    }
+    if measurement.phase is MeasurementPhase.ERROR:
+        counters["error"] += 1
+        counters["consecutive_errors"] = result.consecutive_errors + 1
+    else:
+        counters["count"] += 1
+        counters[measurement.phase.value.lower()] += 1
+    measurements = [*result.measurements, measurement][-MEASUREMENT_RETENTION:]
+    return result.model_copy(update={**counters, "measurements": measurements})
+
+
+def _reassessed(
+    spec: AnalysisTemplateSpec, state: AnalysisRunState, results: list[MetricResult], now: float
+) -> AnalysisRunState:
+    phase, message = assess_run(results)
+    return state.model_copy(
+        update={
+            "metrics": results,
+            "phase": phase,
+            "message": message,
+            "finished_at": now if phase.completed else None,
+        }
+    )
+
+
+def record(
+    spec: AnalysisTemplateSpec, state: AnalysisRunState, metric_name: str, measurement: Measurement
+) -> AnalysisRunState:
+    """Fold one measurement in; a completed run or metric ignores late measurements."""
+    if state.completed:
+        return state
+    metric = spec.metric(metric_name)
+    results = list(state.metrics)
+    index = next(i for i, r in enumerate(results) if r.name == metric_name)
+    if results[index].phase.completed:
+        return state
+    updated = _with_measurement(results[index], measurement)
+    phase, message = assess_metric(metric, updated)
+    results[index] = updated.model_copy(
+        update={"phase": phase, "message": message or measurement.message}
+    )
+    return _reassessed(spec, state, results, measurement.at)
+
+
+def terminate(
+    spec: AnalysisTemplateSpec, state: AnalysisRunState, now: float, reason: str = "terminated"
+) -> AnalysisRunState:
+    """Stop a run (background analysis at the end of the rollout, or a user's request)."""
+    if state.completed:
+        return state
+    results: list[MetricResult] = []
+    for result in state.metrics:
+        if result.phase.completed:
+            results.append(result)
+        elif result.successful > 0:
+            results.append(
+                result.model_copy(
+                    update={
+                        "phase": AnalysisPhase.SUCCESSFUL,
+                        "message": f"{reason} after {result.count} measurements within limits",
+                    }
+                )
+            )
+        else:
+            results.append(
+                result.model_copy(
+                    update={
+                        "phase": AnalysisPhase.INCONCLUSIVE,
+                        "message": f"{reason} before any successful measurement",
+                    }
+                )
+            )
+    return _reassessed(spec, state, results, now)
