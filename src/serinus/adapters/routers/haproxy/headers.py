@@ -1,0 +1,88 @@
+"""Header routes as HAProxy sees them: typed rules parsed from spec-shaped match dicts.
+
+HAProxy cannot add ACLs or `use_backend` rules at runtime, and a header's *name* is part of the
+sample fetch (`req.fhdr(X-Canary)`), so each header route must be known when the configuration
+is rendered. The router therefore takes the Rollout's `setHeaderRoute` steps up front
+(`declare`); at runtime a route is only switched on (to a color) or off through a map file.
+A route name may appear in several steps with different matches: each distinct list of matches
+is one *variant* of the route, and at most one variant is switched on at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from serinus.core.errors import InvalidInput
+from serinus.core.spec import HeaderMatch, SetHeaderRoute
+
+MatchKind = Literal["exact", "prefix", "regex"]
+
+
+@dataclass(frozen=True)
+class HeaderRule:
+    header: str
+    kind: MatchKind
+    value: str
+
+
+Rules = tuple[HeaderRule, ...]
+
+
+@dataclass(frozen=True)
+class DeclaredRoute:
+    name: str
+    variants: tuple[Rules, ...]
+
+
+def rules_from_models(matches: Sequence[HeaderMatch]) -> Rules:
+    rules: list[HeaderRule] = []
+    for match in matches:
+        value = match.header_value
+        kind: MatchKind
+        if value.exact is not None:
+            kind, text = "exact", value.exact
+        elif value.prefix is not None:
+            kind, text = "prefix", value.prefix
+        else:
+            kind, text = "regex", value.regex or ""
+        rules.append(HeaderRule(match.header_name, kind, text))
+    return tuple(rules)
+
+
+def parse_matches(route: str, matches: Sequence[Mapping[str, Any]]) -> Rules:
+    """Typed rules from dicts shaped like `HeaderMatch.model_dump(by_alias=True)`."""
+    if not matches:
+        raise InvalidInput([f"matches: header route {route!r} needs at least one match"])
+    models: list[HeaderMatch] = []
+    problems: list[str] = []
+    for index, match in enumerate(matches):
+        try:
+            models.append(HeaderMatch.model_validate(match))
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(part) for part in error["loc"])
+                problems.append(f"matches[{index}].{where}: {error['msg']}")
+    if problems:
+        raise InvalidInput(problems)
+    return rules_from_models(models)
+
+
+def declare(steps: Sequence[SetHeaderRoute]) -> tuple[DeclaredRoute, ...]:
+    """The routes (in first-appearance order) and their distinct match lists.
+
+    Steps without matches (the ones that remove a route) declare nothing.
+    """
+    variants: dict[str, list[Rules]] = {}
+    for step in steps:
+        if not step.match:
+            variants.setdefault(step.name, [])
+            continue
+        rules = rules_from_models(step.match)
+        known = variants.setdefault(step.name, [])
+        if rules not in known:
+            known.append(rules)
+    return tuple(DeclaredRoute(name, tuple(found)) for name, found in variants.items() if found)

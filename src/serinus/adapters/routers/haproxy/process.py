@@ -1,0 +1,135 @@
+"""The HAProxy daemon serinus runs: find the binary, check ports, start, adopt, stop.
+
+HAProxy runs detached in master-worker mode (`-W -D`), so it keeps serving when serinus exits
+or is killed; the next serinus adopts it through the pid file instead of starting another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import shutil
+import signal
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from serinus.core.errors import RouterError
+
+DEFAULT_BINARY = "haproxy"
+START_TIMEOUT = 10.0
+
+
+def find_binary(binary: str) -> str:
+    """The binary's path; RouterError telling how to install HAProxy when it is missing."""
+    found = shutil.which(binary)
+    if found is not None:
+        return found
+    if binary == DEFAULT_BINARY:
+        raise RouterError(
+            "HAProxy is not installed: install the Debian package 'haproxy' "
+            "(apt-get install haproxy)"
+        )
+    raise RouterError(
+        f"HAProxy binary {binary!r} (trafficRouting.haproxy.binary) was not found or is not "
+        "executable; install the Debian package 'haproxy' or fix the path"
+    )
+
+
+def check_ports_free(address: str, ports: Sequence[int]) -> None:
+    """RouterError naming the first port something already listens on."""
+    for port in ports:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR ignores TIME_WAIT leftovers but still fails on a listening socket.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise RouterError(
+                        f"port {port} on {address} is already in use: HAProxy cannot listen on "
+                        "it (choose another port in trafficRouting.haproxy or stop what uses it)"
+                    ) from exc
+                raise RouterError(f"cannot use port {port} on {address}: {exc}") from exc
+
+
+class HaproxyProcess:
+    """One HAProxy master process identified by its pid file and configuration file."""
+
+    def __init__(self, binary: str, config: Path, pid_file: Path, log_file: Path) -> None:
+        self.binary = binary
+        self.config = config
+        self.pid_file = pid_file
+        self.log_file = log_file
+
+    def running_pid(self) -> int | None:
+        """The master's pid if it is alive and runs our configuration (pids get reused)."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+            process = psutil.Process(pid)
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            if str(self.config) not in process.cmdline():
+                return None
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return None
+        return pid
+
+    async def check_config(self) -> None:
+        """Run `haproxy -c` so a bad configuration fails with HAProxy's own words."""
+        output, code = await self._run("-c", "-f", str(self.config))
+        if code != 0:
+            raise RouterError(f"HAProxy rejects the configuration {self.config}:\n{output}")
+
+    async def start(self) -> int:
+        """Start the daemon; returns the master's pid once the pid file names a live process."""
+        self.pid_file.unlink(missing_ok=True)
+        output, code = await self._run("-W", "-D", "-f", str(self.config), "-p", str(self.pid_file))
+        if code != 0:
+            raise RouterError(f"HAProxy failed to start (exit code {code}):\n{output.strip()}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while (pid := self.running_pid()) is None:
+            if loop.time() > deadline:
+                raise RouterError(
+                    f"HAProxy started but wrote no pid to {self.pid_file}:\n{output.strip()}"
+                )
+            await asyncio.sleep(0.02)
+        return pid
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop the master and its workers (hard stop: this ends the traffic)."""
+        pid = self.running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.running_pid() is not None:
+            if loop.time() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                break
+            await asyncio.sleep(0.02)
+        self.pid_file.unlink(missing_ok=True)
+
+    async def _run(self, *args: str) -> tuple[str, int]:
+        # A file, not a pipe: the detached daemon may keep the descriptor open.
+        with self.log_file.open("w") as log:
+            process = await asyncio.create_subprocess_exec(
+                self.binary,
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            code = await process.wait()
+        return self.log_file.read_text(), code

@@ -1,0 +1,444 @@
+"""The TrafficRouter backed by a local HAProxy: weights, header routes and preview at runtime.
+
+Files in `state_dir`: `haproxy.cfg` (rendered), `haproxy.pid` (the master's pid),
+`haproxy.log` (HAProxy's start-up output), `state.json` (see `state`), `routes.map` and
+`preview.map` (loaded by HAProxy at start, rewritten after every runtime change so a restarted
+HAProxy keeps them), and by default the admin socket `admin.sock`.
+
+Header routes must be declared up front (`header_routes`: the Rollout's `setHeaderRoute`
+steps) because HAProxy cannot add rules at runtime; see `headers`.
+
+With `attach: true` the router uses an HAProxy that someone else runs on `adminSocket`; that
+HAProxy must run a configuration rendered by serinus for the same state directory
+(`write_config()` writes it), and serinus never starts, reloads or stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import signal
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from serinus.adapters.routers.haproxy.config import (
+    ConfigInputs,
+    ports_of,
+    render_config,
+    render_preview_map,
+    render_routes_map,
+    route_value,
+)
+from serinus.adapters.routers.haproxy.headers import declare, parse_matches
+from serinus.adapters.routers.haproxy.layout import (
+    MAIN_BACKEND,
+    PREVIEW_KEY,
+    color_backend,
+)
+from serinus.adapters.routers.haproxy.plan import (
+    ServerKey,
+    ServerStatus,
+    ServerTarget,
+    desired_servers,
+    plan,
+)
+from serinus.adapters.routers.haproxy.process import (
+    HaproxyProcess,
+    check_ports_free,
+    find_binary,
+)
+from serinus.adapters.routers.haproxy.runtime import RuntimeApi
+from serinus.adapters.routers.haproxy.slots import assign_slots
+from serinus.adapters.routers.haproxy.state import (
+    RouterState,
+    RouteSelection,
+    load_state,
+    save_state,
+)
+from serinus.adapters.routers.haproxy.weighting import color_shares
+from serinus.core.errors import InvalidInput, RouterError
+from serinus.core.spec import HaproxyRouting, SetHeaderRoute
+from serinus.core.status import COLORS, Color, Endpoint
+
+# Unix socket paths are limited to 108 bytes; longer ones move to a short, stable location.
+_MAX_SOCKET_PATH = 100
+# Paths appear unquoted inside HAProxy sample-fetch arguments.
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@-]+$")
+_RELOAD_TIMEOUT = 10.0
+
+
+def parse_color(value: object, field: str) -> Color:
+    for color in COLORS:
+        if value == color:
+            return color
+    raise InvalidInput([f"{field}: unknown color {value!r} (expected one of {', '.join(COLORS)})"])
+
+
+def validate_weights(weights: Mapping[Color, int]) -> dict[Color, int]:
+    """Complete weights (missing colors are 0) or InvalidInput naming every problem."""
+    problems: list[str] = []
+    for key in weights:
+        if key not in COLORS:
+            problems.append(f"weights.{key}: unknown color (expected one of {', '.join(COLORS)})")
+    result: dict[Color, int] = {}
+    for color in COLORS:
+        value = weights.get(color, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"weights.{color}: must be an integer, got {value!r}")
+        elif not 0 <= value <= 100:
+            problems.append(f"weights.{color}: must be between 0 and 100, got {value}")
+        else:
+            result[color] = value
+    if not problems and sum(result.values()) != 100:
+        problems.append(f"weights: must sum to 100, got {sum(result.values())}")
+    if problems:
+        raise InvalidInput(problems, source="weights")
+    return result
+
+
+class HaproxyRouter:
+    """TrafficRouter over one HAProxy per rollout (see the module docstring for its files)."""
+
+    def __init__(
+        self,
+        name: str,
+        routing: HaproxyRouting,
+        slots_per_color: int,
+        state_dir: Path,
+        header_routes: Sequence[SetHeaderRoute] = (),
+        health_check_path: str | None = None,
+        on_command: Callable[[str], None] | None = None,
+    ) -> None:
+        if slots_per_color < 1:
+            raise InvalidInput([f"slots_per_color: must be at least 1, got {slots_per_color}"])
+        state_dir = state_dir.absolute()
+        if not _SAFE_PATH.match(str(state_dir)):
+            raise RouterError(
+                f"HAProxy state directory {state_dir} must use only letters, digits and _./+@-"
+            )
+        self.name = name
+        self.routing = routing
+        self.slots_per_color = slots_per_color
+        self.state_dir = state_dir
+        self.config_path = state_dir / "haproxy.cfg"
+        self.state_path = state_dir / "state.json"
+        self.inputs = ConfigInputs(
+            name=name,
+            routing=routing,
+            admin_socket=_admin_socket(routing, state_dir),
+            routes_map=state_dir / "routes.map",
+            preview_map=state_dir / "preview.map",
+            health_check_path=health_check_path,
+            header_routes=declare(header_routes),
+        )
+        self.runtime = RuntimeApi(self.inputs.admin_socket, on_command=on_command)
+        self.process = HaproxyProcess(
+            routing.binary, self.config_path, state_dir / "haproxy.pid", state_dir / "haproxy.log"
+        )
+        self._state: RouterState | None = None
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Start HAProxy, or adopt the one already running from this state directory."""
+        async with self._lock:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            state = load_state(self.state_path, self.slots_per_color)
+            if self.routing.attach:
+                await self._attach()
+            else:
+                await self._start_or_adopt(state)
+            await self._check_layout()
+            await self._apply_servers(state)
+            await self._apply_map(self.inputs.routes_map, _routes_entries(state))
+            if self.routing.preview_port is not None:
+                await self._apply_map(self.inputs.preview_map, _preview_entries(state))
+            self._state = state
+            self._persist(state)
+
+    def write_config(self) -> Path:
+        """Render the configuration and map files from the stored state; returns the config path.
+
+        For `attach: true`: run HAProxy yourself with this file.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = load_state(self.state_path, self.slots_per_color)
+        self._persist(state)
+        self.config_path.write_text(render_config(self.inputs, state))
+        return self.config_path
+
+    async def close(self) -> None:
+        """Nothing to release: each runtime command uses its own connection; HAProxy runs on."""
+
+    async def stop(self) -> None:
+        """Stop the HAProxy this router started (tear-down and tests; ends the traffic)."""
+        if self.routing.attach:
+            raise RouterError("this router attached to an HAProxy it does not own; not stopping it")
+        await self.process.stop()
+
+    async def _attach(self) -> None:
+        if self.routing.admin_socket is None:
+            raise InvalidInput(["trafficRouting.haproxy.adminSocket: required when attach is true"])
+        if not await self.runtime.answers():
+            raise RouterError(
+                f"trafficRouting.haproxy.attach is set but no HAProxy answers on the admin "
+                f"socket {self.inputs.admin_socket}"
+            )
+
+    async def _start_or_adopt(self, state: RouterState) -> None:
+        binary = find_binary(self.routing.binary)
+        self.process.binary = binary
+        pid = self.process.running_pid()
+        if pid is not None and await self.runtime.answers():
+            if self._layout_changed():
+                await self._reload(pid, state)
+            return
+        if pid is not None:
+            # Ours (pid file and configuration match) but deaf: replace it.
+            await self.process.stop()
+        check_ports_free(self.routing.bind_address, ports_of(self.routing))
+        self._write_files(state)
+        await self.process.check_config()
+        await self.process.start()
+        await self._wait_for_socket()
+
+    def _layout_fingerprint(self) -> str:
+        """What the running configuration must match, whatever the runtime state."""
+        empty = render_config(self.inputs, RouterState.empty(self.slots_per_color))
+        return hashlib.sha256(empty.encode()).hexdigest()
+
+    def _layout_changed(self) -> bool:
+        stored = self.state_dir / "layout.sha256"
+        return not stored.exists() or stored.read_text().strip() != self._layout_fingerprint()
+
+    def _write_files(self, state: RouterState) -> None:
+        self._persist(state)
+        self.config_path.write_text(render_config(self.inputs, state))
+        (self.state_dir / "layout.sha256").write_text(self._layout_fingerprint() + "\n")
+
+    async def _reload(self, master_pid: int, state: RouterState) -> None:
+        """Seamless reload (the master re-reads the file, listeners are handed over)."""
+        old_worker = await self._worker_pid()
+        self._write_files(state)
+        await self.process.check_config()
+        os.kill(master_pid, signal.SIGUSR2)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _RELOAD_TIMEOUT
+        while await self._worker_pid_or_none() in (None, old_worker):
+            if loop.time() > deadline:
+                raise RouterError(
+                    f"HAProxy (pid {master_pid}) did not reload {self.config_path} "
+                    f"within {_RELOAD_TIMEOUT:g} s"
+                )
+            await asyncio.sleep(0.05)
+
+    async def _worker_pid(self) -> int:
+        pid = await self._worker_pid_or_none()
+        if pid is None:
+            raise RouterError(f"HAProxy on {self.inputs.admin_socket} does not report its pid")
+        return pid
+
+    async def _worker_pid_or_none(self) -> int | None:
+        try:
+            info = await self.runtime.execute("show info")
+        except RouterError:
+            return None
+        found = re.search(r"^Pid: (\d+)$", info, re.MULTILINE)
+        return int(found.group(1)) if found else None
+
+    async def _wait_for_socket(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _RELOAD_TIMEOUT
+        while not await self.runtime.answers():
+            if loop.time() > deadline:
+                raise RouterError(
+                    f"HAProxy started but its admin socket {self.inputs.admin_socket} does not "
+                    f"answer; see {self.process.log_file}"
+                )
+            await asyncio.sleep(0.02)
+
+    async def _check_layout(self) -> None:
+        actual = await self._servers()
+        missing = sorted(
+            f"{be}/{srv}" for be, srv in desired_servers(self._empty()) if (be, srv) not in actual
+        )
+        if missing:
+            raise RouterError(
+                f"HAProxy on {self.inputs.admin_socket} lacks the servers serinus needs "
+                f"({', '.join(missing[:4])}...): is it running a configuration rendered by serinus "
+                f"with {self.slots_per_color} slots per color?"
+            )
+
+    def _empty(self) -> RouterState:
+        return RouterState.empty(self.slots_per_color)
+
+    # --- the port ----------------------------------------------------------------------------
+
+    async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
+        color = parse_color(color, "color")
+        async with self._lock:
+            state = self._require_state()
+            slots = assign_slots(color, state.slots[color], endpoints)
+            updated = state.with_slots(color, slots)
+            await self._apply_servers(updated)
+            self._commit(updated)
+
+    async def read_weights(self) -> dict[Color, int]:
+        servers = await self.runtime.servers(MAIN_BACKEND)
+        totals = dict.fromkeys(COLORS, 0)
+        for (_, name), server in servers.items():
+            color = parse_color(name.rsplit("-", 1)[0], f"{MAIN_BACKEND}/{name}")
+            totals[color] += server.effective
+        return color_shares(totals)
+
+    async def set_weights(self, weights: Mapping[Color, int]) -> None:
+        wanted = validate_weights(weights)
+        async with self._lock:
+            state = self._require_state()
+            for color in COLORS:
+                if wanted[color] > 0 and state.ready_count(color) == 0:
+                    raise RouterError(
+                        f"cannot send {wanted[color]}% to {color}: HAProxy has no ready "
+                        f"{color} replica (sync its endpoints first)"
+                    )
+            updated = replace(state, shares=wanted)
+            await self._apply_servers(updated)
+            self._commit(updated)
+            observed = await self.read_weights()
+            if observed != wanted:
+                raise RouterError(
+                    f"HAProxy on {self.inputs.admin_socket} reads back weights {observed} "
+                    f"after setting {wanted}"
+                )
+
+    async def set_header_route(
+        self, name: str, matches: Sequence[Mapping[str, Any]], color: Color
+    ) -> None:
+        color = parse_color(color, "color")
+        rules = parse_matches(name, matches)
+        declared = {route.name: route for route in self.inputs.header_routes}
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise RouterError(
+                f"header route {name!r} is not in this HAProxy's configuration (declared: "
+                f"{known}); HAProxy takes header routes from the Rollout's setHeaderRoute steps"
+            )
+        variants = declared[name].variants
+        if rules not in variants:
+            raise RouterError(
+                f"header route {name!r} was declared with other matches; HAProxy can only "
+                "switch on the matches given in the Rollout's setHeaderRoute steps"
+            )
+        async with self._lock:
+            state = self._require_state()
+            routes = {**state.routes, name: RouteSelection(variants.index(rules), color)}
+            updated = replace(state, routes=routes)
+            await self._apply_map(self.inputs.routes_map, _routes_entries(updated))
+            self._commit(updated)
+
+    async def remove_header_route(self, name: str) -> None:
+        async with self._lock:
+            state = self._require_state()
+            routes = {key: value for key, value in state.routes.items() if key != name}
+            updated = replace(state, routes=routes)
+            await self._apply_map(self.inputs.routes_map, _routes_entries(updated))
+            self._commit(updated)
+
+    async def set_preview(self, color: Color | None) -> None:
+        if color is not None:
+            color = parse_color(color, "color")
+        if self.routing.preview_port is None:
+            return
+        async with self._lock:
+            updated = replace(self._require_state(), preview=color)
+            await self._apply_map(self.inputs.preview_map, _preview_entries(updated))
+            self._commit(updated)
+
+    # --- applying ----------------------------------------------------------------------------
+
+    def _require_state(self) -> RouterState:
+        if self._state is None:
+            raise RouterError("the HAProxy router is not prepared: call prepare() first")
+        return self._state
+
+    def _commit(self, state: RouterState) -> None:
+        self._state = state
+        self._persist(state)
+
+    def _persist(self, state: RouterState) -> None:
+        save_state(self.state_path, state)
+        self.inputs.routes_map.write_text(render_routes_map(state))
+        self.inputs.preview_map.write_text(render_preview_map(state))
+
+    async def _servers(self) -> dict[ServerKey, ServerStatus]:
+        table: dict[ServerKey, ServerStatus] = {}
+        for backend in (MAIN_BACKEND, *(color_backend(color) for color in COLORS)):
+            table.update(await self.runtime.servers(backend))
+        return table
+
+    async def _apply_servers(self, state: RouterState) -> None:
+        desired = desired_servers(state)
+        actual = await self._servers()
+        for command in plan(actual, desired):
+            await self.runtime.change(command)
+        mismatches = _mismatches(await self._servers(), desired)
+        if mismatches:
+            raise RouterError(
+                f"HAProxy on {self.inputs.admin_socket} did not take the server settings: "
+                + "; ".join(mismatches[:5])
+            )
+
+    async def _apply_map(self, map_file: Path, desired: Mapping[str, str]) -> None:
+        actual = await self.runtime.map_entries(map_file)
+        for key, value in desired.items():
+            if key not in actual:
+                await self.runtime.change(f"add map {map_file} {key} {value}")
+            elif actual[key] != value:
+                await self.runtime.change(f"set map {map_file} {key} {value}")
+        for key in actual.keys() - desired.keys():
+            await self.runtime.change(f"del map {map_file} {key}")
+        if (observed := await self.runtime.map_entries(map_file)) != dict(desired):
+            raise RouterError(
+                f"HAProxy map {map_file} reads back {observed} after setting {dict(desired)}"
+            )
+
+
+def _routes_entries(state: RouterState) -> dict[str, str]:
+    return {name: route_value(sel.variant, sel.color) for name, sel in state.routes.items()}
+
+
+def _preview_entries(state: RouterState) -> dict[str, str]:
+    return {} if state.preview is None else {PREVIEW_KEY: state.preview}
+
+
+def _mismatches(
+    actual: Mapping[ServerKey, ServerStatus], desired: Mapping[ServerKey, ServerTarget]
+) -> list[str]:
+    found: list[str] = []
+    for key, target in desired.items():
+        now = actual[key]
+        where = f"{key[0]}/{key[1]}"
+        if now.weight != target.weight or now.admin != target.admin:
+            found.append(
+                f"{where} is {now.admin} with weight {now.weight}, "
+                f"expected {target.admin} with weight {target.weight}"
+            )
+        elif target.address is not None and target.address != (now.host, now.port):
+            found.append(f"{where} is at {now.host}:{now.port}, expected {target.address}")
+    return found
+
+
+def _admin_socket(routing: HaproxyRouting, state_dir: Path) -> Path:
+    if routing.admin_socket is not None:
+        return Path(routing.admin_socket)
+    path = state_dir / "admin.sock"
+    if len(str(path)) <= _MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"serinus-haproxy-{digest}.sock"
