@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -14,13 +16,23 @@ app = typer.Typer(
 
 
 @app.callback()
-def root() -> None:
+def root(
+    state_dir: Path | None = typer.Option(
+        None,
+        "--state-dir",
+        envvar="SERINUS_STATE_DIR",
+        help="Where the local mode keeps rollouts (default ~/.local/state/serinus).",
+    ),
+) -> None:
     """Blue-Green + Canary rollouts: shift traffic step by step, judge, promote or roll back."""
+    from serinus.entrypoints.cli.local import configure
+
+    configure(state_dir)
 
 
 def _register() -> None:
     # Each module adds its commands to `app`; imported here so `serinus --help` lists them all.
-    from serinus.entrypoints.cli import lint  # noqa: F401
+    from serinus.entrypoints.cli import demo, lint, operate, rollouts  # noqa: F401
     from serinus.entrypoints.cli.analyze import analyze_app
 
     app.add_typer(analyze_app, name="analyze")

@@ -1,0 +1,99 @@
+"""Driving one rollout in the local mode: a single driver per rollout, reconciling until done.
+
+The driver lock is an flock on a file in the rollout's state folder: the kernel drops it when the
+process dies (even on kill -9), so a new `serinus run` can take over at once, and two drivers
+never act on the same rollout together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from serinus.app.engine import Engine, Reconciled
+from serinus.core.errors import Conflict
+
+POLL_SECONDS = 0.2
+
+
+class DriverLock:
+    def __init__(self, folder: Path, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "driver.lock"
+        self.name = name
+        self._fd: int | None = None
+
+    def __enter__(self) -> DriverLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise Conflict(
+                f"rollout {self.name} is already driven by pid {holder}; "
+                "operate on it with promote/abort/judge from here instead"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @staticmethod
+    def holder(folder: Path) -> int | None:
+        """The pid driving the rollout in `folder`, or None when nobody does."""
+        path = folder / "driver.lock"
+        if not path.exists():
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        finally:
+            os.close(fd)
+        return None
+
+
+async def drive(
+    engine: Engine,
+    name: str,
+    on_update: Callable[[Reconciled], None],
+    *,
+    keep_running: bool = False,
+    stop: asyncio.Event | None = None,
+    poll: float = POLL_SECONDS,
+) -> Reconciled:
+    """Reconcile until the rollout is done (or forever with keep_running, or until `stop`)."""
+    await engine.router.prepare()
+    while True:
+        result = await engine.reconcile(name)
+        on_update(result)
+        done = result.status.terminal and result.error is None and not keep_running
+        if done or (stop is not None and stop.is_set()):
+            return result
+        delay = poll
+        if result.decision is not None and result.decision.wake_at is not None:
+            delay = max(0.0, min(poll, result.decision.wake_at - time.time()))
+        if stop is None:
+            await asyncio.sleep(delay)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -1,0 +1,96 @@
+"""Adapters chosen by the spec's kind strings: a new router or platform registers here, and
+neither the core nor the engine changes. Imports are lazy so that, say, the local mode never
+loads the Kubernetes client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from serinus.core.errors import InvalidInput
+from serinus.core.ports import Platform, TrafficRouter
+from serinus.core.spec import Rollout, steps_of
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What adapters need besides the spec: where to keep local state, a Kubernetes client."""
+
+    rollout: Rollout
+    state_dir: Path
+    kube: Any = None
+
+
+RouterFactory = Callable[[AdapterContext], TrafficRouter]
+PlatformFactory = Callable[[AdapterContext], Platform]
+
+ROUTERS: dict[str, RouterFactory] = {}
+PLATFORMS: dict[str, PlatformFactory] = {}
+
+
+def router_kind(kind: str) -> Callable[[RouterFactory], RouterFactory]:
+    def register(factory: RouterFactory) -> RouterFactory:
+        ROUTERS[kind] = factory
+        return factory
+
+    return register
+
+
+def platform_kind(kind: str) -> Callable[[PlatformFactory], PlatformFactory]:
+    def register(factory: PlatformFactory) -> PlatformFactory:
+        PLATFORMS[kind] = factory
+        return factory
+
+    return register
+
+
+def build_router(context: AdapterContext) -> TrafficRouter:
+    kind = context.rollout.spec.traffic_routing.kind
+    factory = ROUTERS.get(kind)
+    if factory is None:
+        raise InvalidInput([f"spec.trafficRouting.{kind}: no router for this kind here"], "rollout")
+    return factory(context)
+
+
+def build_platform(context: AdapterContext) -> Platform:
+    kind = context.rollout.spec.workload.kind
+    factory = PLATFORMS.get(kind)
+    if factory is None:
+        raise InvalidInput([f"spec.workload.{kind}: no platform for this kind here"], "rollout")
+    return factory(context)
+
+
+@router_kind("haproxy")
+def _haproxy(context: AdapterContext) -> TrafficRouter:
+    from serinus.adapters.routers.haproxy.router import HaproxyRouter
+
+    rollout = context.rollout
+    routing = rollout.spec.traffic_routing.haproxy
+    assert routing is not None
+    surge = rollout.spec.strategy.rolling_update
+    slots = rollout.spec.workload.replicas + (surge.max_surge if surge else 0)
+    header_routes = [
+        step.set_header_route
+        for step in steps_of(rollout.spec.strategy)
+        if step.set_header_route is not None and step.set_header_route.match
+    ]
+    process = rollout.spec.workload.process
+    return HaproxyRouter(
+        rollout.name,
+        routing,
+        slots_per_color=slots,
+        state_dir=context.state_dir / "haproxy",
+        header_routes=header_routes,
+        health_check_path=process.readiness.path if process else None,
+    )
+
+
+@platform_kind("process")
+def _process(context: AdapterContext) -> Platform:
+    from serinus.adapters.platforms.process import ProcessPlatform
+
+    workload = context.rollout.spec.workload.process
+    assert workload is not None
+    return ProcessPlatform(context.rollout.name, workload, context.state_dir / "replicas")

@@ -1,0 +1,123 @@
+"""`serinus promote|abort|retry|undo|pause|resume|judge`: ask for an operation from any terminal.
+
+The operation is recorded in the store; the process driving the rollout (`serinus run`) acts on
+it within a reconcile. When a driver is running, the command waits briefly for the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+
+from serinus.app import operations
+from serinus.core.intents import Intent, IntentKind
+from serinus.entrypoints.cli.local import actor, opened_store, run_async
+from serinus.entrypoints.cli.main import app
+from serinus.entrypoints.cli.output import console, fail
+from serinus.entrypoints.cli.rollouts import driver_of
+
+WAIT_SECONDS = 10.0
+NAME = typer.Argument(..., help="Rollout name.")
+COMMENT = typer.Option("", "--comment", "-m", help="Why; kept in the audit trail.")
+
+
+def _request(
+    name: str,
+    kind: IntentKind,
+    *,
+    approve: bool | None = None,
+    inputs: dict[str, str] | None = None,
+    comment: str = "",
+) -> None:
+    async def work() -> Intent:
+        async with opened_store() as store:
+            intent = await operations.request(
+                store,
+                name,
+                kind,
+                actor=actor(),
+                source="cli",
+                approve=approve,
+                inputs=inputs,
+                comment=comment,
+            )
+            if driver_of(name) is None:
+                return intent
+            deadline = time.monotonic() + WAIT_SECONDS
+            while time.monotonic() < deadline:
+                done = [i for i in await store.intents(name) if i.id == intent.id and i.outcome]
+                if done:
+                    return done[0]
+                await asyncio.sleep(0.1)
+            return intent
+
+    intent = run_async(work)
+    if intent.outcome is None:
+        hint = "" if driver_of(name) else f"; no driver is running: start `serinus run` for {name}"
+        console.print(f"{kind} of {name} recorded (#{intent.id}){hint}")
+    elif intent.outcome.startswith("rejected"):
+        fail(f"{kind} of {name} {intent.outcome}")
+    else:
+        console.print(f"[green]{kind} of {name}: {intent.outcome}[/]")
+
+
+@app.command()
+def promote(
+    name: str = NAME,
+    full: bool = typer.Option(False, "--full", help="Skip every remaining step and analysis."),
+    comment: str = COMMENT,
+) -> None:
+    """End the current pause (or, with --full, promote at once)."""
+    _request(name, IntentKind.PROMOTE_FULL if full else IntentKind.PROMOTE, comment=comment)
+
+
+@app.command()
+def abort(name: str = NAME, comment: str = COMMENT) -> None:
+    """Send all traffic back to the stable version at once."""
+    _request(name, IntentKind.ABORT, comment=comment)
+
+
+@app.command()
+def retry(name: str = NAME, comment: str = COMMENT) -> None:
+    """Start an aborted or failed rollout's steps again."""
+    _request(name, IntentKind.RETRY, comment=comment)
+
+
+@app.command()
+def undo(name: str = NAME, comment: str = COMMENT) -> None:
+    """Roll out the previous version again."""
+    _request(name, IntentKind.UNDO, comment=comment)
+
+
+@app.command()
+def pause(name: str = NAME, comment: str = COMMENT) -> None:
+    """Hold the rollout at its current step."""
+    _request(name, IntentKind.PAUSE, comment=comment)
+
+
+@app.command()
+def resume(name: str = NAME, comment: str = COMMENT) -> None:
+    """Continue a rollout a user paused."""
+    _request(name, IntentKind.RESUME, comment=comment)
+
+
+@app.command()
+def judge(
+    name: str = NAME,
+    approve: bool = typer.Option(False, "--approve", help="Continue the rollout."),
+    reject: bool = typer.Option(False, "--reject", help="Stop the rollout (abort)."),
+    inputs: list[str] = typer.Option([], "--input", "-i", help="An input as NAME=VALUE."),
+    comment: str = COMMENT,
+) -> None:
+    """Decide a pending judgement."""
+    if approve == reject:
+        fail("say exactly one of --approve or --reject", code=2)
+    parsed: dict[str, str] = {}
+    for item in inputs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--input: expected NAME=VALUE, got {item!r}", code=2)
+        parsed[key] = value
+    _request(name, IntentKind.JUDGE, approve=approve, inputs=parsed, comment=comment)
