@@ -11,6 +11,7 @@ from tests.contract.stores.contract import (
     ClosableStore,
     StateStoreContract,
     StoreHandles,
+    make_event,
     make_intent,
     make_rollout,
     make_status,
@@ -144,3 +145,25 @@ async def test_an_unreadable_record_is_a_store_error_naming_the_rollout(tmp_path
         with pytest.raises(StoreError, match="shop") as refused:
             await store.load("shop")
         assert str(path) in str(refused.value)
+
+
+async def test_a_corrupt_file_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStateStore(path) as store:
+        await store.submit(make_rollout())
+        await store.save("shop", make_status(), [make_event(i) for i in range(300)], [])
+    # The last connection closed, so everything is checkpointed into the main file; wreck the
+    # pages after the header and the schema.
+    page = 4096
+    with path.open("r+b") as file:
+        file.seek(2 * page)
+        file.write(b"\xff" * (path.stat().st_size - 2 * page))
+    with pytest.raises(StoreError) as refused:
+        store = SqliteStateStore(path)
+        try:
+            await store.history("shop")
+            await store.load("shop")
+        finally:
+            await store.close()
+    assert str(path) in str(refused.value)
+    assert "malformed" in str(refused.value)

@@ -196,7 +196,7 @@ class SqliteStateStore:
             raise
         except sqlite3.Error as exc:
             raise self._error(exc, doing) from exc
-        except (ValidationError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        except (ValidationError, json.JSONDecodeError) as exc:
             raise StoreError(
                 f"state store {self.path}: {doing}: a stored record is unreadable: {exc}"
             ) from exc
