@@ -9,7 +9,9 @@
         ├── PlatformError
         ├── StoreError
         ├── MetricsError      a metric provider could not measure (down, timeout, bad reply)
-        └── NotifierError     a notification channel failed; `retryable` says if a retry may help
+        ├── NotifierError     a notification channel failed; `retryable` says if a retry may help
+        └── KubeError         the Kubernetes API server refused or failed a request
+            └── Forbidden     401/403: names the verb, resource and namespace
 """
 
 from __future__ import annotations
@@ -62,3 +64,15 @@ class NotifierError(DependencyError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class KubeError(DependencyError):
+    """The Kubernetes API server refused or failed a request (`status` is its HTTP status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class Forbidden(KubeError):
+    """The API server denied the request (401: credentials rejected; 403: RBAC forbids it)."""

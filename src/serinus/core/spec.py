@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from serinus.core.routing_spec import GatewayApiRouting, IstioRouting, NginxRouting
+
 API_VERSION = "serinus.io/v1alpha1"
 KIND = "Rollout"
 
@@ -140,6 +142,10 @@ class HaproxyRouting(SpecModel):
 
 class TrafficRouting(SpecModel):
     haproxy: HaproxyRouting | None = None
+    istio: IstioRouting | None = None
+    # Explicit alias: the generator would spell it gatewayApi; Argo Rollouts users write gatewayAPI.
+    gateway_api: GatewayApiRouting | None = Field(default=None, alias="gatewayAPI")
+    nginx: NginxRouting | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> TrafficRouting:

@@ -1,0 +1,401 @@
+"""The async Kubernetes API client: the only code in serinus that talks to the API server.
+
+Generic over resources (group/version/plural), so routers, platforms, stores and the operator
+share one seam. Writes to shared objects go through `read_modify_write`, which applies
+optimistic concurrency: read, compute the new object purely, PUT it with the resourceVersion
+that was read; on 409 (someone else wrote in between) read again and recompute, a bounded
+number of times with jittered backoff. Another writer's change is therefore never overwritten:
+it is part of the object the next attempt computes from.
+
+Errors name what was attempted: 401/403 -> Forbidden (verb, resource, namespace), 404 ->
+NotFound (the object), connection failures -> KubeError (the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import random
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from serinus.adapters.kube import connection as connections
+from serinus.adapters.kube.connection import Connection
+from serinus.adapters.kube.errors import StaleWrite, error_for
+from serinus.adapters.kube.resources import ObjectRef, Resource
+from serinus.core.errors import KubeError
+
+Object = dict[str, Any]
+Mutation = Callable[[Object], Object | None]
+PatchKind = Literal["merge", "json", "strategic"]
+
+_PATCH_CONTENT_TYPES: dict[PatchKind, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How `read_modify_write` retries after a 409: `attempts` in all, jittered backoff."""
+
+    attempts: int = 6
+    base_delay: float = 0.02
+    max_delay: float = 1.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt `attempt + 1` (full jitter: spreads competing writers)."""
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class ObjectList:
+    items: list[Object]
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+    object: Object
+
+
+class KubeClient:
+    """An async client for one API server; use as `async with` or call `close()`."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.connection = connection
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            base_url=connection.server,
+            verify=connection.verify,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "serinus"},
+        )
+
+    @classmethod
+    def from_kubeconfig(
+        cls, path: str | Path | None = None, context: str | None = None, **options: Any
+    ) -> KubeClient:
+        return cls(connections.from_kubeconfig(path, context), **options)
+
+    @classmethod
+    def in_cluster(cls, **options: Any) -> KubeClient:
+        return cls(connections.in_cluster(), **options)
+
+    @classmethod
+    def auto(
+        cls, kubeconfig: str | Path | None = None, context: str | None = None, **options: Any
+    ) -> KubeClient:
+        """In-cluster inside a pod, else the kubeconfig (see connection.auto)."""
+        return cls(connections.auto(kubeconfig, context), **options)
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def default_namespace(self) -> str:
+        return self.connection.namespace
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def server_version(self) -> Object:
+        return await self._request("GET", "/version", verb="get", what="the server version")
+
+    async def get(self, ref: ObjectRef, subresource: str | None = None) -> Object:
+        return await self._request(
+            "GET",
+            ref.resource.path(ref.namespace, ref.name, subresource),
+            verb="get",
+            what=ref.describe(),
+            resource=ref.resource,
+            namespace=ref.namespace,
+        )
+
+    async def get_or_none(self, ref: ObjectRef) -> Object | None:
+        from serinus.core.errors import NotFound
+
+        try:
+            return await self.get(ref)
+        except NotFound:
+            return None
+
+    async def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> ObjectList:
+        """Objects of a resource in one namespace (None: every namespace)."""
+        params = _selectors(label_selector, field_selector)
+        body = await self._request(
+            "GET",
+            resource.path(namespace),
+            verb="list",
+            what=_collection(resource, namespace),
+            resource=resource,
+            namespace=namespace,
+            params=params,
+        )
+        return ObjectList(
+            items=list(body.get("items") or []),
+            resource_version=str((body.get("metadata") or {}).get("resourceVersion", "")),
+        )
+
+    async def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        timeout_seconds: int = 60,
+        label_selector: str | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        """Changes after `resource_version`, until the server ends the watch (timeoutSeconds).
+
+        An ERROR event (e.g. 410 Gone: the version is too old) is yielded, not raised: the
+        caller lists again and resumes from the list's resourceVersion.
+        """
+        params = {
+            "watch": "true",
+            "timeoutSeconds": str(timeout_seconds),
+            **_selectors(label_selector, None),
+        }
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        what = _collection(resource, namespace)
+        headers = await self._auth_headers()
+        try:
+            async with self._http.stream(
+                "GET",
+                resource.path(namespace),
+                params=params,
+                headers=headers,
+                timeout=httpx.Timeout(10.0, read=timeout_seconds + 10.0),
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._error(response, "watch", what, resource, namespace)
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        event = json.loads(line)
+                        yield WatchEvent(str(event.get("type")), dict(event.get("object") or {}))
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def create(self, resource: Resource, namespace: str | None, body: Object) -> Object:
+        name = (body.get("metadata") or {}).get("name", "")
+        return await self._request(
+            "POST",
+            resource.path(namespace),
+            verb="create",
+            what=ObjectRef(resource, namespace, name).describe(),
+            resource=resource,
+            namespace=namespace,
+            json_body=body,
+        )
+
+    async def replace(self, ref: ObjectRef, body: Object, subresource: str | None = None) -> Object:
+        """PUT the whole object; `metadata.resourceVersion` makes it conditional (409 if stale)."""
+        return await self._request(
+            "PUT",
+            ref.resource.path(ref.namespace, ref.name, subresource),
+            verb="update",
+            what=ref.describe(),
+            resource=ref.resource,
+            namespace=ref.namespace,
+            json_body=body,
+        )
+
+    async def patch(
+        self,
+        ref: ObjectRef,
+        patch: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        kind: PatchKind = "merge",
+        subresource: str | None = None,
+    ) -> Object:
+        """A merge patch (RFC 7386, a dict), JSON patch (RFC 6902, a list) or strategic merge."""
+        if kind == "json" and not isinstance(patch, Sequence):
+            raise TypeError("a JSON patch is a list of operations")
+        if kind != "json" and not isinstance(patch, Mapping):
+            raise TypeError(f"a {kind} patch is a dict")
+        return await self._request(
+            "PATCH",
+            ref.resource.path(ref.namespace, ref.name, subresource),
+            verb="patch",
+            what=ref.describe(),
+            resource=ref.resource,
+            namespace=ref.namespace,
+            json_body=patch,
+            content_type=_PATCH_CONTENT_TYPES[kind],
+        )
+
+    async def delete(self, ref: ObjectRef, *, missing_ok: bool = False) -> Object | None:
+        from serinus.core.errors import NotFound
+
+        try:
+            return await self._request(
+                "DELETE",
+                ref.path,
+                verb="delete",
+                what=ref.describe(),
+                resource=ref.resource,
+                namespace=ref.namespace,
+            )
+        except NotFound:
+            if missing_ok:
+                return None
+            raise
+
+    async def read_modify_write(
+        self, ref: ObjectRef, mutate: Mutation, *, subresource: str | None = None
+    ) -> Object:
+        """Apply a pure change to the latest object with optimistic concurrency.
+
+        `mutate` gets a private copy of the object as read and returns the object to write, or
+        None when no change is needed. It may run several times (once per attempt), so it must
+        be pure. The write carries the resourceVersion that was read, whatever `mutate` did to
+        the metadata. Returns the object as written (or as read when nothing changed). Raises
+        StaleWrite after `retry.attempts` conflicts in a row.
+        """
+        attempts = max(1, self.retry.attempts)
+        for attempt in range(attempts):
+            current = await self.get(ref, subresource)
+            desired = mutate(copy.deepcopy(current))
+            if desired is None or desired == current:
+                return current
+            metadata = desired.setdefault("metadata", {})
+            metadata["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
+            metadata["name"] = ref.name
+            try:
+                return await self.replace(ref, desired, subresource)
+            except StaleWrite:
+                if attempt + 1 == attempts:
+                    raise StaleWrite(
+                        f"{ref.describe()} kept changing under serinus: {attempts} attempts "
+                        "conflicted with other writers; nothing of serinus's change was written",
+                        409,
+                    ) from None
+                await asyncio.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    async def _auth_headers(self) -> dict[str, str]:
+        header = self.connection.header()
+        return {"Authorization": header} if header else {}
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        verb: str,
+        what: str,
+        resource: Resource | None = None,
+        namespace: str | None = None,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        content_type: str = "application/json",
+    ) -> Object:
+        headers = await self._auth_headers()
+        content = None
+        if json_body is not None:
+            headers["Content-Type"] = content_type
+            content = json.dumps(json_body).encode()
+        try:
+            response = await self._http.request(
+                method, path, params=params, headers=headers, content=content
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            raise self._error(response, verb, what, resource, namespace)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise KubeError(
+                f"{verb} {what}: the API server {self.connection.server} answered "
+                f"HTTP {response.status_code} with a body that is not JSON",
+                response.status_code,
+            ) from exc
+        if not isinstance(body, dict):
+            raise KubeError(f"{verb} {what}: expected a JSON object, got {type(body).__name__}")
+        return body
+
+    def _error(
+        self,
+        response: httpx.Response,
+        verb: str,
+        what: str,
+        resource: Resource | None,
+        namespace: str | None,
+    ) -> Exception:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        return error_for(
+            response.status_code,
+            body,
+            verb=verb,
+            what=what,
+            resource=resource.qualified if resource else what,
+            namespace=namespace if resource is None or resource.namespaced else None,
+            server=self.connection.server,
+        )
+
+    def _unreachable(self, exc: httpx.TransportError) -> KubeError:
+        kind = "timed out talking to" if isinstance(exc, httpx.TimeoutException) else "cannot reach"
+        return KubeError(
+            f"{kind} the Kubernetes API server {self.connection.server}: "
+            f"{type(exc).__name__}: {exc or 'no detail'}"
+        )
+
+
+def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if field_selector:
+        params["fieldSelector"] = field_selector
+    return params
+
+
+def _collection(resource: Resource, namespace: str | None) -> str:
+    if resource.namespaced and namespace:
+        return f'{resource.qualified} in namespace "{namespace}"'
+    return resource.qualified if resource.namespaced is False else f"{resource.qualified} (all)"
