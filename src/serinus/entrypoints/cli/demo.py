@@ -11,9 +11,9 @@ from rich.table import Table
 
 from serinus.app.driver import DriverLock
 from serinus.app.engine import Reconciled
-from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.app.registry import AdapterContext
+from serinus.app.removal import remove_rollout
 from serinus.core.ports import StateStore
-from serinus.core.status import COLORS
 from serinus.demo.scenario import NAME, Demo, DemoOptions
 from serinus.entrypoints.cli.local import opened_store, run_async, settings
 from serinus.entrypoints.cli.main import app
@@ -81,16 +81,9 @@ async def _demo(options: DemoOptions, plain: bool) -> dict[str, Any]:
 async def _forget_previous_demo(store: StateStore) -> None:
     """A previous demo may have been killed: stop its replicas and HAProxy, drop its record."""
     previous = await store.get_spec(NAME)
-    if previous is None:
-        return
-    context = AdapterContext(rollout=previous, state_dir=settings().rollout_dir(NAME))
-    platform, router = build_platform(context), build_router(context)
-    for color in COLORS:
-        await platform.tear_down(color)
-    stopper = getattr(router, "stop", None)
-    if stopper is not None:
-        await stopper()
-    await store.delete(NAME)
+    if previous is not None:
+        context = AdapterContext(rollout=previous, state_dir=settings().rollout_dir(NAME))
+        await remove_rollout(store, context)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

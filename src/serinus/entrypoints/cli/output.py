@@ -7,13 +7,14 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[red]error:[/] {message}", markup=True)
+    err_console.print(f"[red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 

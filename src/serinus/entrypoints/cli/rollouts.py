@@ -16,6 +16,7 @@ from serinus.app import operations
 from serinus.app.driver import DriverLock, drive
 from serinus.app.engine import Engine, Reconciled
 from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.app.removal import remove_rollout
 from serinus.core.documents import load_rollout
 from serinus.core.errors import InvalidInput, NotFound
 from serinus.core.events import Event
@@ -234,3 +235,19 @@ def check_output(output: str) -> None:
 
 def driver_of(name: str) -> int | None:
     return DriverLock.holder(settings().rollout_dir(name))
+
+
+@app.command()
+def delete(name: str = typer.Argument(..., help="Rollout name.")) -> None:
+    """Stop a rollout's replicas and HAProxy and forget it."""
+    if driver_of(name) is not None:
+        fail(f"{name} is being driven by pid {driver_of(name)}: stop that `serinus run` first")
+
+    async def remove() -> None:
+        async with opened_store() as store:
+            rollout, _ = await _get(store, name)
+            context = AdapterContext(rollout=rollout, state_dir=settings().rollout_dir(name))
+            await remove_rollout(store, context)
+
+    run_async(remove)
+    console.print(f"{name} deleted")

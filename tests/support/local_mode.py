@@ -1,0 +1,135 @@
+"""Driving the real `serinus` command in the local mode from tests: files, processes, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serinus.adapters.stores.sqlite import SqliteStateStore
+from serinus.core.status import Phase, RolloutStatus
+
+SERINUS = [sys.executable, "-m", "serinus.entrypoints.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rollout_document(
+    version: str,
+    port: int,
+    *,
+    name: str = "web",
+    replicas: int = 2,
+    steps: list[dict[str, Any]] | None = None,
+    command: list[str] | None = None,
+    deadline: float = 30,
+    extra_app_args: Iterable[str] = (),
+) -> dict[str, Any]:
+    app = command or [
+        sys.executable, "-m", "serinus.demo.app", "--port", "{port}", "--version", "{version}",
+        "--startup-delay", "0.2", *extra_app_args,
+    ]  # fmt: skip
+    return {
+        "apiVersion": "serinus.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "version": version,
+            "workload": {"process": {"command": app, "replicas": replicas}},
+            "trafficRouting": {"haproxy": {"port": port, "statsPort": free_port()}},
+            "strategy": {
+                "blueGreenCanary": {
+                    "steps": steps if steps is not None else [{"setWeight": 10}, {"pause": {}}],
+                    "scaleDownDelay": 1,
+                    "abortScaleDownDelay": 1,
+                }
+            },
+            "progressDeadlineSeconds": deadline,
+        },
+    }
+
+
+class LocalMode:
+    """One state directory and the `serinus` processes working on it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.env = {**os.environ, "SERINUS_STATE_DIR": str(state_dir), "COLUMNS": "200"}
+        self.runs: list[subprocess.Popen[str]] = []
+
+    def write(self, document: dict[str, Any], file: str = "rollout.yaml") -> Path:
+        path = self.state_dir.parent / file
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*SERINUS, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def start_run(self, file: Path) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [*SERINUS, "run", str(file), "--plain"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.runs.append(process)
+        return process
+
+    def status(self, name: str = "web") -> RolloutStatus | None:
+        async def load() -> RolloutStatus | None:
+            store = SqliteStateStore(self.state_dir / "serinus.db")
+            try:
+                return await store.load(name)
+            finally:
+                await store.close()
+
+        if not (self.state_dir / "serinus.db").exists():
+            return None
+        return asyncio.run(load())
+
+    def wait_for(
+        self, phases: set[Phase], name: str = "web", timeout: float = 60, version: str | None = None
+    ) -> RolloutStatus:
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = self.status(name)
+            if status is not None and status.phase in phases:
+                revision = status.canary or status.stable
+                if version is None or (revision is not None and revision.version == version):
+                    return status
+            time.sleep(0.1)
+        ended = [
+            f"serinus run exited {run.returncode}:\n{run.stdout.read() if run.stdout else ''}"
+            for run in self.runs
+            if run.poll() is not None
+        ]
+        raise AssertionError(f"timed out waiting for {phases}; last status: {status}\n{ended}")
+
+    def finish(self, process: subprocess.Popen[str], timeout: float = 60) -> str:
+        output, _ = process.communicate(timeout=timeout)
+        return output
+
+    def cleanup(self, name: str = "web") -> None:
+        for run in self.runs:
+            if run.poll() is None:
+                run.send_signal(signal.SIGKILL)
+                run.wait()
+        if (self.state_dir / "serinus.db").exists():
+            self.cli("delete", name)
