@@ -167,6 +167,13 @@ class ProcessPlatform:
     def log_path(self, color: Color, version: str, replica: int) -> Path:
         return self.logs_dir / f"{color}-{file_name_part(version)}-{replica}.log"
 
+    def records(self, color: Color) -> tuple[ReplicaRecord, ...]:
+        """The color's replicas as recorded (pid, port, restarts, ...), by replica index."""
+        current = self._colors.get(color)
+        if current is None:
+            return ()
+        return tuple(r.record for _, r in sorted(current.replicas.items()))
+
     def restarts(self, color: Color) -> int:
         """How many times the color's replica processes ended and had to be started again."""
         current = self._colors.get(color)
