@@ -14,9 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
-from serinus.core.errors import InvalidInput
+from serinus.adapters.routers.inputs import parse_header_matches
 from serinus.core.spec import HeaderMatch, SetHeaderRoute
 
 MatchKind = Literal["exact", "prefix", "regex"]
@@ -55,20 +53,7 @@ def rules_from_models(matches: Sequence[HeaderMatch]) -> Rules:
 
 def parse_matches(route: str, matches: Sequence[Mapping[str, Any]]) -> Rules:
     """Typed rules from dicts shaped like `HeaderMatch.model_dump(by_alias=True)`."""
-    if not matches:
-        raise InvalidInput([f"matches: header route {route!r} needs at least one match"])
-    models: list[HeaderMatch] = []
-    problems: list[str] = []
-    for index, match in enumerate(matches):
-        try:
-            models.append(HeaderMatch.model_validate(match))
-        except ValidationError as exc:
-            for error in exc.errors():
-                where = ".".join(str(part) for part in error["loc"])
-                problems.append(f"matches[{index}].{where}: {error['msg']}")
-    if problems:
-        raise InvalidInput(problems)
-    return rules_from_models(models)
+    return rules_from_models(parse_header_matches(route, matches))
 
 
 def declare(steps: Sequence[SetHeaderRoute]) -> tuple[DeclaredRoute, ...]:

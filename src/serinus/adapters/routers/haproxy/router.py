@@ -61,6 +61,7 @@ from serinus.adapters.routers.haproxy.state import (
     save_state,
 )
 from serinus.adapters.routers.haproxy.weighting import color_shares
+from serinus.adapters.routers.inputs import parse_color, validate_weights
 from serinus.core.errors import InvalidInput, RouterError
 from serinus.core.spec import HaproxyRouting, SetHeaderRoute
 from serinus.core.status import COLORS, Color, Endpoint
@@ -70,35 +71,6 @@ _MAX_SOCKET_PATH = 100
 # Paths appear unquoted inside HAProxy sample-fetch arguments.
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@-]+$")
 _RELOAD_TIMEOUT = 10.0
-
-
-def parse_color(value: object, field: str) -> Color:
-    for color in COLORS:
-        if value == color:
-            return color
-    raise InvalidInput([f"{field}: unknown color {value!r} (expected one of {', '.join(COLORS)})"])
-
-
-def validate_weights(weights: Mapping[Color, int]) -> dict[Color, int]:
-    """Complete weights (missing colors are 0) or InvalidInput naming every problem."""
-    problems: list[str] = []
-    for key in weights:
-        if key not in COLORS:
-            problems.append(f"weights.{key}: unknown color (expected one of {', '.join(COLORS)})")
-    result: dict[Color, int] = {}
-    for color in COLORS:
-        value = weights.get(color, 0)
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"weights.{color}: must be an integer, got {value!r}")
-        elif not 0 <= value <= 100:
-            problems.append(f"weights.{color}: must be between 0 and 100, got {value}")
-        else:
-            result[color] = value
-    if not problems and sum(result.values()) != 100:
-        problems.append(f"weights: must sum to 100, got {sum(result.values())}")
-    if problems:
-        raise InvalidInput(problems, source="weights")
-    return result
 
 
 class HaproxyRouter:
