@@ -15,6 +15,7 @@ request lines would otherwise print a Slack webhook URL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -44,6 +45,8 @@ REDACTED = "***"
 MIN_REDACTED_LENGTH = 3
 # Loggers of the HTTP stack that print request URLs.
 HTTP_LOGGERS = ("httpx", "httpcore")
+# Characters a URL keeps unencoded when printed (RFC 3986 reserved characters and '%').
+URL_SAFE = ":/?#[]@!$&'()*+,;=%"
 
 
 # --- secrets -----------------------------------------------------------------------------------
@@ -67,15 +70,23 @@ class EnvSecretResolver:
         return value
 
 
+def _printed_forms(value: str) -> set[str]:
+    """The value as errors and logs may print it: raw, fully or URL-style percent-encoded."""
+    return {value, quote(value, safe=""), quote(value, safe=URL_SAFE)}
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret, and the encodings of it that errors tend to print, by `***`."""
     variants: set[str] = set()
     for secret in secrets:
-        variants.update({secret, quote(secret, safe=""), quote(secret)})
+        variants |= _printed_forms(secret)
         parts = urlsplit(secret)
         if parts.scheme and parts.netloc:
-            # A URL's credential is its path or query (Slack: /services/T/B/token).
-            variants.update({parts.path, parts.query})
+            # A URL's credential is its path or query (Slack: /services/T/B/token); messages
+            # that print only the path, or the URL as httpx normalised it, must not show it.
+            variants |= _printed_forms(parts.path) | _printed_forms(parts.query)
+            with contextlib.suppress(httpx.InvalidURL):
+                variants.add(str(httpx.URL(secret)))
     for variant in sorted(variants, key=len, reverse=True):
         if len(variant) >= MIN_REDACTED_LENGTH and variant != "/":
             text = text.replace(variant, REDACTED)
