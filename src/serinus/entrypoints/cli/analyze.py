@@ -113,7 +113,9 @@ def compare_command(
 ) -> None:
     """Judge canary samples against baseline samples with a Kayenta canary config.
 
-    Exit code: 0 Pass, 3 Marginal, 4 Fail, 2 bad input.
+    Per metric: the classification, the two-sided Mann-Whitney p-value, the statistic (U of the
+    canary sample), the shift estimate canary - baseline with its interval, the effect size and
+    the sample counts after cleaning. Exit code: 0 Pass, 3 Marginal, 4 Fail, 2 bad input.
     """
     try:
         canary_config = parse_canary_config(_read_json(config, "config"), source=str(config))
