@@ -219,7 +219,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         body: dict[str, object] = {
             "version": config.version,
             "replica": config.replica,
-            "port": config.port,
+            "port": self.server.server_address[1],
         }
         if code != 200:
             body["error"] = "injected failure"
