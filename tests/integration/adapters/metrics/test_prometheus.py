@@ -1,0 +1,268 @@
+"""The Prometheus provider and a whole analysis run against a real Prometheus (Debian's 2.42).
+
+Prometheus scrapes a tiny local exporter (prometheus_client) every second; the exporter counts
+requests, one in ten of them an error. Assertions are on ratios and presence, never exact counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from serinus.adapters.metrics.prometheus import PrometheusProvider
+from serinus.app.analysis import advance, run_analysis
+from serinus.core.analysis.run import AnalysisPhase, MeasurementPhase, start_run
+from serinus.core.analysis.spec import AnalysisTemplateSpec, PrometheusSource
+from serinus.core.errors import MetricsError
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("prometheus-metrics"),  # one Prometheus per module, one worker
+    pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus"),
+]
+
+ERROR_RATIO = 'sum(rate(demo_requests_total{code="500"}[5s])) / sum(rate(demo_requests_total[5s]))'
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningPrometheus:
+    address: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[int]:
+    """A local /metrics endpoint whose request counter grows 10 per tick, 1 of them a 500."""
+    registry = CollectorRegistry()
+    requests = Counter("demo_requests", "Requests served", ["code"], registry=registry)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.wait(0.05):
+            requests.labels(code="200").inc(9)
+            requests.labels(code="500").inc(1)
+
+    ticker = threading.Thread(target=serve, daemon=True)
+    ticker.start()
+    try:
+        yield int(server.server_port)
+    finally:
+        stop.set()
+        ticker.join(5)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def start_prometheus(directory: Path, scrape_port: int | None) -> RunningPrometheus:
+    port = free_port()
+    targets = f"""
+scrape_configs:
+  - job_name: demo
+    static_configs:
+      - targets: ["127.0.0.1:{scrape_port}"]
+"""
+    config = directory / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        + (targets if scrape_port is not None else "")
+    )
+    log = (directory / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    address = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((directory / "prometheus.log").read_text()[-2000:])
+        try:
+            if httpx.get(f"{address}/-/ready", timeout=1).status_code == 200:
+                return RunningPrometheus(address, process)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_prometheus(process)
+    raise RuntimeError("prometheus did not become ready in 20 s")
+
+
+def stop_prometheus(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    exporter: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningPrometheus]:
+    running = start_prometheus(tmp_path_factory.mktemp("prometheus"), exporter)
+    try:
+        # wait until the error ratio is queryable (two scrapes of the exporter)
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            reply = httpx.get(
+                f"{running.address}/api/v1/query", params={"query": ERROR_RATIO}, timeout=2
+            ).json()
+            if reply["data"]["result"]:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("no sample became queryable in 25 s")
+        yield running
+    finally:
+        stop_prometheus(running.process)
+
+
+def source(prometheus: RunningPrometheus, query: str, **fields: Any) -> PrometheusSource:
+    return PrometheusSource.model_validate(
+        {"address": prometheus.address, "query": query, **fields}
+    )
+
+
+async def test_instant_query_ratio(prometheus: RunningPrometheus) -> None:
+    values = await PrometheusProvider().measure(source(prometheus, ERROR_RATIO))
+    assert len(values) == 1
+    assert 0.05 < values[0] < 0.15  # one request in ten is an error
+
+
+async def test_presence_and_absence(prometheus: RunningPrometheus) -> None:
+    provider = PrometheusProvider()
+    assert await provider.measure(source(prometheus, 'up{job="demo"}')) == [1.0]
+    assert await provider.measure(source(prometheus, "no_such_metric_total")) == []
+
+
+async def test_range_query_returns_the_samples_over_time(prometheus: RunningPrometheus) -> None:
+    query = 'demo_requests_total{code="200"}'
+    ranged = source(prometheus, query, range={"start": "30s", "step": "1s"})
+    values = await PrometheusProvider().measure(ranged)
+    assert len(values) >= 2
+    assert values == sorted(values)  # a counter never decreases
+    assert values[-1] > values[0]
+
+
+async def test_a_bad_query_is_a_metrics_error(prometheus: RunningPrometheus) -> None:
+    with pytest.raises(MetricsError, match="bad_data"):
+        await PrometheusProvider().measure(source(prometheus, "sum(rate("))
+
+
+def template(
+    prometheus: RunningPrometheus, condition: str, query: str = ERROR_RATIO
+) -> AnalysisTemplateSpec:
+    return AnalysisTemplateSpec.model_validate(
+        {
+            "args": [{"name": "job", "value": "demo"}],
+            "metrics": [
+                {
+                    "name": "error-ratio",
+                    "interval": "1s",
+                    "count": 2,
+                    "successCondition": condition,
+                    "provider": {"prometheus": {"address": prometheus.address, "query": query}},
+                },
+                {
+                    "name": "up",
+                    "successCondition": "result[0] == 1",
+                    "provider": {
+                        "prometheus": {
+                            "address": prometheus.address,
+                            "query": 'up{job="{{args.job}}"}',
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
+
+async def test_analysis_passes_and_fails_on_live_data(prometheus: RunningPrometheus) -> None:
+    providers = {"prometheus": PrometheusProvider()}
+    healthy = await run_analysis(
+        template(prometheus, "result[0] < 0.2"), {}, providers, clock=time.time
+    )
+    assert healthy.phase is AnalysisPhase.SUCCESSFUL, healthy.message
+    assert healthy.result("error-ratio").count == 2
+    strict = await run_analysis(
+        template(prometheus, "result[0] < 0.01"), {}, providers, clock=time.time
+    )
+    assert strict.phase is AnalysisPhase.FAILED
+    assert "successCondition not met" in strict.result("error-ratio").measurements[0].message
+
+
+async def test_missing_series_is_inconclusive_not_success(prometheus: RunningPrometheus) -> None:
+    spec = template(prometheus, "result[0] < 0.2", query="rate(no_such_metric_total[5s])")
+    state = await run_analysis(spec, {}, {"prometheus": PrometheusProvider()}, clock=time.time)
+    assert state.phase is AnalysisPhase.INCONCLUSIVE
+    assert state.result("error-ratio").measurements[0].message == "no data: the result is empty"
+
+
+async def test_prometheus_stopped_mid_analysis_errors_and_fails(tmp_path: Path) -> None:
+    running = start_prometheus(tmp_path, scrape_port=None)  # `vector(1)` needs no scraping
+    try:
+        spec = AnalysisTemplateSpec.model_validate(
+            {
+                "metrics": [
+                    {
+                        "name": "always-one",
+                        "interval": "1s",
+                        "count": 5,
+                        "consecutiveErrorLimit": 1,
+                        "successCondition": "result[0] == 1",
+                        "provider": {
+                            "prometheus": {
+                                "address": running.address,
+                                "query": "vector(1)",
+                                "timeout": "2s",
+                            }
+                        },
+                    }
+                ]
+            }
+        )
+        providers = {"prometheus": PrometheusProvider()}
+        state = await advance(spec, start_run(spec, {}, 0), providers, 0)
+        assert state.result("always-one").successful == 1
+        await asyncio.to_thread(stop_prometheus, running.process)
+        state = await advance(spec, state, providers, 1)
+        state = await advance(spec, state, providers, 2)
+    finally:
+        stop_prometheus(running.process)
+    measurements = state.result("always-one").measurements
+    assert [m.phase for m in measurements] == [
+        MeasurementPhase.SUCCESSFUL,
+        MeasurementPhase.ERROR,
+        MeasurementPhase.ERROR,
+    ]
+    assert "ConnectError" in measurements[1].message
+    assert state.phase is AnalysisPhase.ERROR and state.failed
