@@ -20,14 +20,16 @@ SUBJECT_LIMIT = 200
 
 
 def _smtp_error(exc: aiosmtplib.SMTPException, where: str) -> NotifierError:
-    """5xx replies, refused addresses and bad credentials are permanent; the rest may pass later."""
+    """5xx replies, refused addresses, bad credentials and missing features are permanent."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [refused.code for refused in exc.recipients]
         return NotifierError(
             f"{where}: recipients refused: {exc}",
             retryable=all(400 <= code < 500 for code in codes),
         )
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or type(exc) is aiosmtplib.SMTPException:
+        # The bare class is what aiosmtplib raises when the server lacks something the settings
+        # require (STARTTLS, a usable AUTH mechanism): a configuration problem, not a blip.
         return NotifierError(f"{where}: {exc}", retryable=False)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return NotifierError(f"{where}: {exc.code} {exc.message}", retryable=exc.code < 500)

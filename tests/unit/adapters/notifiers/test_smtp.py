@@ -47,7 +47,8 @@ def test_message_has_one_line_subject_addresses_and_both_parts() -> None:
         (aiosmtplib.SMTPAuthenticationError(535, "bad credentials"), False),
         (aiosmtplib.SMTPResponseException(451, "try later"), True),
         (aiosmtplib.SMTPResponseException(554, "rejected"), False),
-        (aiosmtplib.SMTPNotSupported("STARTTLS extension not supported"), False),
+        (aiosmtplib.SMTPNotSupported("AUTH not supported"), False),
+        (aiosmtplib.SMTPException("SMTP STARTTLS extension not supported by server."), False),
         (aiosmtplib.SMTPServerDisconnected("gone"), True),
         (aiosmtplib.SMTPConnectTimeoutError("timed out"), True),
         (
