@@ -5,24 +5,14 @@ Argo Rollouts' where the meaning is the same (`virtualService.name`, `routes`, `
 `stableIngress`). Where Argo speaks of stable/canary, serinus speaks of colors: blue and green
 take turns being the stable version, so every per-version name (Service, subset) is keyed by
 color, never by role. Each color has its own Service, `<rollout>-<color>` unless overridden.
-
-The module also parses the header matches of a `setHeaderRoute` step as the routers receive
-them (plain dicts), so every router reads them the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from serinus.core.errors import InvalidInput
 from serinus.core.status import Color
-
-if TYPE_CHECKING:
-    from serinus.core.spec import HeaderMatch
 
 # spec.py imports this module, so the shared base and patterns are restated here, not imported.
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -123,30 +113,3 @@ class NginxRouting(SpecModel):
     @property
     def canary_ingress_name(self) -> str:
         return self.canary_ingress or f"{self.stable_ingress}-canary"
-
-
-def parse_header_matches(matches: Sequence[Mapping[str, Any]]) -> list[HeaderMatch]:
-    """`setHeaderRoute` matches (camelCase or snake_case dicts, None values ignored) as models."""
-    from serinus.core.spec import HeaderMatch  # spec.py imports this module
-
-    parsed: list[HeaderMatch] = []
-    problems: list[str] = []
-    for index, raw in enumerate(matches):
-        cleaned = _without_none(raw)
-        try:
-            parsed.append(HeaderMatch.model_validate(cleaned))
-        except ValidationError as exc:
-            for error in exc.errors():
-                where = ".".join(str(part) for part in error["loc"])
-                problems.append(f"match[{index}].{where}: {error['msg']}")
-    if problems:
-        raise InvalidInput(problems, source="header route matches")
-    if not parsed:
-        raise InvalidInput(["match: a header route needs at least one header match"])
-    return parsed
-
-
-def _without_none(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _without_none(item) for key, item in value.items() if item is not None}
-    return value

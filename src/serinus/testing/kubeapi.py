@@ -155,6 +155,17 @@ class ApiError(Exception):
         return body
 
 
+@dataclass(frozen=True)
+class Change:
+    """One write as the stand-in recorded it (see `KubeApiStandIn.changes`)."""
+
+    resource_version: int
+    group: str
+    plural: str
+    type: str  # ADDED, MODIFIED, DELETED
+    object: dict[str, Any]
+
+
 @dataclass
 class _Event:
     rv: int
@@ -304,6 +315,20 @@ class KubeApiStandIn:
             raise KeyError(f"{resource.qualified} {namespace}/{name} is not stored")
         change(current)
         return self.put(resource, current)
+
+    @property
+    def resource_version(self) -> int:
+        """The latest resourceVersion handed out (0 before the first write)."""
+        return self._last_rv
+
+    def changes(self, since: int = 0, resource: Resource | None = None) -> list[Change]:
+        """Every write after resourceVersion `since`, oldest first (what watches stream)."""
+        with self._lock:
+            return [
+                Change(e.rv, e.key[0], e.key[1], e.type, copy.deepcopy(e.obj))
+                for e in self._history
+                if e.rv > since and (resource is None or e.key == (resource.group, resource.plural))
+            ]
 
     # --- serving ------------------------------------------------------------------------------
 
