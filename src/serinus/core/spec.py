@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from serinus.core.routing_spec import GatewayApiRouting, IstioRouting, NginxRouting
+from serinus.core.workload_spec import DeploymentWorkload, HelmWorkload
 
 API_VERSION = "serinus.io/v1alpha1"
 KIND = "Rollout"
@@ -107,6 +108,8 @@ class ProcessWorkload(SpecModel):
 
 class Workload(SpecModel):
     process: ProcessWorkload | None = None
+    deployment: DeploymentWorkload | None = None
+    helm: HelmWorkload | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Workload:
@@ -119,6 +122,8 @@ class Workload(SpecModel):
 
     @property
     def replicas(self) -> int:
+        if self.helm is not None:
+            return self.helm.replica_count  # replicas, else values.replicaCount, else 1
         chosen = getattr(self, self.kind)
         return int(chosen.replicas)
 
