@@ -96,7 +96,10 @@ class DemoServer(ThreadingHTTPServer):
     """A threading HTTP server that knows which connections are idle, to stop gracefully."""
 
     daemon_threads = True
-    allow_reuse_address = False  # a port in use must fail so the platform picks another
+    # SO_REUSEADDR (HTTPServer's default) ignores only TIME_WAIT leftovers on Linux: a port
+    # another server listens on still fails, and the platform then retries on another port.
+    allow_reuse_address = True
+    allow_reuse_port = False
 
     def __init__(self, config: DemoConfig) -> None:
         self.config = config

@@ -161,8 +161,7 @@ class ProcessPlatform:
 
     async def tear_down_all(self) -> None:
         """Stop every replica of every color and forget them (`serinus delete`, demo cleanup)."""
-        for color in COLORS:
-            await self.tear_down(color)
+        await asyncio.gather(*(self.tear_down(color) for color in COLORS))
 
     def log_path(self, color: Color, version: str, replica: int) -> Path:
         return self.logs_dir / f"{color}-{file_name_part(version)}-{replica}.log"
