@@ -36,6 +36,7 @@ def _register() -> None:
     from serinus.entrypoints.cli.analyze import analyze_app
 
     app.add_typer(analyze_app, name="analyze")
+    from serinus.entrypoints.cli import analyze_run  # noqa: F401
     from serinus.entrypoints.cli import shift  # noqa: F401
 
 
