@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import numpy as np
 
 from serinus.core.analysis.comparison import judge_comparison
-from serinus.core.analysis.run import MeasurementPhase
+from serinus.core.analysis.run import Measurement, MeasurementPhase
 from serinus.core.analysis.spec import Metric
 
 
@@ -76,3 +77,10 @@ def test_no_data_is_inconclusive_or_failed_never_successful() -> None:
 def test_infinite_values_are_an_error() -> None:
     measurement = judge_comparison(comparison_metric(), BASELINE, [math.inf, 1.0], 0)
     assert measurement.phase is MeasurementPhase.ERROR
+
+
+def test_comparison_measurements_round_trip_through_json() -> None:
+    canary = list(RNG.normal(0.05, 0.005, 30))
+    measurement = judge_comparison(comparison_metric(), BASELINE, canary, now=7)
+    stored = json.loads(json.dumps(measurement.model_dump(mode="json", by_alias=True)))
+    assert Measurement.model_validate(stored) == measurement
