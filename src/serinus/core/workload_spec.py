@@ -134,7 +134,7 @@ class HelmWorkload(SpecModel):
     namespace: str | None = Field(
         default=None, pattern=DNS_LABEL, description="Default: the rollout's namespace."
     )
-    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    timeout_seconds: int = Field(default=60, ge=1, le=3600, description="helm's time limit.")
 
     @model_validator(mode="after")
     def _replica_count_in_range(self) -> HelmWorkload:

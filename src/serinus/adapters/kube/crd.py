@@ -6,8 +6,9 @@ schema, which pydantic's JSON schema is not, so `structural` rewrites it:
 
 - `$ref`s are inlined (structural schemas have no references);
 - `Optional[X]` (`anyOf: [X, null]`) becomes X with `nullable: true`; `int | str` becomes
-  `x-kubernetes-int-or-string`; durations (`30`, `"30s"`, `"5m"`) are int-or-string too, so a
-  fractional number of seconds is written as a string (`"200ms"`);
+  `x-kubernetes-int-or-string`; durations (`30`, `0.5`, `"30s"`, `"5m"`) are a number or a
+  string, which only `x-kubernetes-preserve-unknown-fields` allows (int-or-string would refuse
+  `0.5`, and serinus itself stores parsed durations as numbers);
 - `const` becomes a one-value `enum`; JSON Schema 2020's numeric `exclusiveMinimum` becomes
   OpenAPI v3's `minimum` + boolean `exclusiveMinimum`;
 - `additionalProperties: false` (unknown fields are refused by serinus's own validation) is
@@ -30,7 +31,7 @@ import yaml
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from serinus.core.spec import API_VERSION, KIND, Rollout, parse_duration
+from serinus.core.spec import API_VERSION, KIND, Rollout
 
 GROUP, VERSION = API_VERSION.split("/")
 PLURAL = "rollouts"
@@ -48,8 +49,13 @@ class _SpecSchema(GenerateJsonSchema):
     def function_before_schema(
         self, schema: core_schema.BeforeValidatorFunctionSchema
     ) -> JsonSchemaValue:
-        if schema["function"].get("function") is parse_duration:
-            return {"x-kubernetes-int-or-string": True}
+        # By name: the duration parser is the spec package's `parse_duration`, wherever it lives.
+        function = schema["function"].get("function")
+        if getattr(function, "__name__", "") == "parse_duration":
+            return {
+                "x-kubernetes-preserve-unknown-fields": True,
+                "description": "Seconds (a number) or a string like '30s', '500ms', '5m', '1h'.",
+            }
         return super().function_before_schema(schema)
 
 
@@ -91,19 +97,23 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
 
 
 def _union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    branches = [b for b in schema["anyOf"] if b.get("type") != "null"]
+    branches = [structural(b, defs) for b in schema["anyOf"] if b.get("type") != "null"]
     nullable = len(branches) < len(schema["anyOf"])
     outer = {k: v for k, v in schema.items() if k not in ("anyOf", *_DROPPED)}
     types = {b.get("type") for b in branches}
+    result: dict[str, Any]
     if len(branches) == 1:
-        result = {**structural(branches[0], defs), **outer}
-    elif types == {"integer", "string"} or (
-        types <= {"integer", "string", None}
-        and any(b.get("x-kubernetes-int-or-string") for b in branches)
-    ):
+        result = {**branches[0], **outer}
+    elif len(types) == 1 and None not in types and all("enum" in b for b in branches):
+        # e.g. an enum or "*": one enum holding every value.
+        values = [v for b in branches for v in b["enum"]]
+        result = {**outer, "type": types.pop(), "enum": list(dict.fromkeys(values))}
+    elif types == {"integer", "string"}:
         result = {**outer, "x-kubernetes-int-or-string": True}
     else:
-        raise ValueError(f"no structural form for the union {schema['anyOf']!r}")
+        # No structural form (e.g. a number or a duration string): any value is kept and
+        # serinus's own validation decides.
+        result = {**outer, "x-kubernetes-preserve-unknown-fields": True}
     if nullable:
         result["nullable"] = True
     return result
