@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from serinus.adapters.routers.inputs import parse_header_matches
+from serinus.core.errors import InvalidInput
 from serinus.core.spec import HeaderMatch, SetHeaderRoute
 
 MatchKind = Literal["exact", "prefix", "regex"]
@@ -47,6 +48,10 @@ def rules_from_models(matches: Sequence[HeaderMatch]) -> Rules:
             kind, text = "prefix", value.prefix
         else:
             kind, text = "regex", value.regex or ""
+        if any(char in text for char in "\r\n\0"):
+            raise InvalidInput(
+                [f"headerValue.{kind}: {text!r} holds a line break or NUL, which no header can"]
+            )
         rules.append(HeaderRule(match.header_name, kind, text))
     return tuple(rules)
 

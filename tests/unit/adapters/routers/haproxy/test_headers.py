@@ -36,3 +36,9 @@ def test_runtime_matches_parse_to_the_declared_rules() -> None:
 def test_bad_matches_name_the_field() -> None:
     with pytest.raises(InvalidInput, match=r"matches\[0\]\.headerValue"):
         parse_matches("a", [{"headerName": "X"}])
+
+
+def test_a_value_that_no_header_can_hold_is_refused() -> None:
+    bad = {"headerName": "X", "headerValue": {"exact": "a\nb"}}
+    with pytest.raises(InvalidInput, match="line break"):
+        parse_matches("a", [bad])
