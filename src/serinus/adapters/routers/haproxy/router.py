@@ -128,7 +128,8 @@ class HaproxyRouter:
                 await self._start_or_adopt(state)
             await self._check_layout()
             await self._apply_servers(state)
-            await self._apply_map(self.inputs.routes_map, _routes_entries(state))
+            if self.inputs.header_routes:  # HAProxy only knows maps its config refers to
+                await self._apply_map(self.inputs.routes_map, _routes_entries(state))
             if self.routing.preview_port is not None:
                 await self._apply_map(self.inputs.preview_map, _preview_entries(state))
             self._state = state
@@ -319,7 +320,8 @@ class HaproxyRouter:
             state = self._require_state()
             routes = {key: value for key, value in state.routes.items() if key != name}
             updated = replace(state, routes=routes)
-            await self._apply_map(self.inputs.routes_map, _routes_entries(updated))
+            if self.inputs.header_routes:
+                await self._apply_map(self.inputs.routes_map, _routes_entries(updated))
             self._commit(updated)
 
     async def set_preview(self, color: Color | None) -> None:

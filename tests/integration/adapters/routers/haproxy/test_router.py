@@ -219,6 +219,7 @@ async def test_a_newly_declared_header_route_reloads_haproxy_in_place(
         await first.sync_endpoints("green", backends.endpoints("green"))
         with pytest.raises(RouterError, match="not in this HAProxy's configuration"):
             await first.set_header_route("testers", TESTERS, "green")
+        await first.remove_header_route("testers")  # nothing declared: nothing to remove
         worker = await worker_pid(first)
         second = make_router(first.state_dir, first.routing)
         await second.prepare()
