@@ -495,8 +495,16 @@ class KubeApiStandIn:
             for resource in self._resources.values():
                 if resource.group != group or version not in resource.versions:
                     continue
-                verbs = ["get", "list", "watch", "create", "update", "patch", "delete",
-                         "deletecollection"]  # fmt: skip
+                verbs = [
+                    "get",
+                    "list",
+                    "watch",
+                    "create",
+                    "update",
+                    "patch",
+                    "delete",
+                    "deletecollection",
+                ]
                 entries.append(
                     {
                         "name": resource.plural,
@@ -519,8 +527,12 @@ class KubeApiStandIn:
         if not entries:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         gv = f"{group}/{version}" if group else version
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-                "resources": entries}  # fmt: skip
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": gv,
+            "resources": entries,
+        }
 
     async def _parse(self, request: web.Request, path: str) -> ApiRequest:
         parts = path.strip("/").split("/")
@@ -564,9 +576,17 @@ class KubeApiStandIn:
         if verb == "list" and request.query.get("watch") in ("true", "1"):
             verb = "watch"
         return ApiRequest(
-            request.method, verb, group, version, plural, namespace, name, subresource, body,
+            request.method,
+            verb,
+            group,
+            version,
+            plural,
+            namespace,
+            name,
+            subresource,
+            body,
             request.content_type,
-        )  # fmt: skip
+        )
 
     def _served(self, group: str, plural: str, any_scope: bool) -> ServedResource | None:
         resource = self._resources.get((group, plural))
@@ -593,8 +613,9 @@ class KubeApiStandIn:
             if request.verb == "list":
                 return 200, self._list(resource, request, query)
             if request.verb == "get":
-                return 200, self._present(self._existing(resource, request), request.group,
-                                          request.version)  # fmt: skip
+                return 200, self._present(
+                    self._existing(resource, request), request.group, request.version
+                )
             if request.verb == "create":
                 return 201, self._create(resource, request)
             if request.verb in ("update", "patch"):
@@ -602,11 +623,21 @@ class KubeApiStandIn:
             if request.verb == "delete":
                 return 200, self._delete(resource, request)
             deleted = [
-                self._delete(resource, ApiRequest(
-                    "DELETE", "delete", request.group, request.version, request.plural,
-                    obj["metadata"].get("namespace"), obj["metadata"]["name"], None))
+                self._delete(
+                    resource,
+                    ApiRequest(
+                        "DELETE",
+                        "delete",
+                        request.group,
+                        request.version,
+                        request.plural,
+                        obj["metadata"].get("namespace"),
+                        obj["metadata"]["name"],
+                        None,
+                    ),
+                )
                 for obj in self._matching(resource, request.namespace, query)
-            ]  # fmt: skip
+            ]
             return 200, self._list_body(resource, request.version, deleted)
 
     def _key(
@@ -616,8 +647,9 @@ class KubeApiStandIn:
 
     def _existing(self, resource: ServedResource, request: ApiRequest) -> dict[str, Any]:
         assert request.name is not None
-        obj = self._objects.get(self._key(request.group, request.plural, request.namespace,
-                                          request.name))  # fmt: skip
+        obj = self._objects.get(
+            self._key(request.group, request.plural, request.namespace, request.name)
+        )
         if obj is None:
             resource_name = (
                 f"{resource.plural}.{resource.group}" if resource.group else resource.plural
@@ -684,8 +716,7 @@ class KubeApiStandIn:
             raise ApiError(400, "BadRequest", "the namespace of the body does not match the URL")
         key = self._key(resource.group, resource.plural, namespace, name)
         if key in self._objects:
-            raise ApiError(409, "AlreadyExists",
-                           f'{_qualified(resource)} "{name}" already exists')  # fmt: skip
+            raise ApiError(409, "AlreadyExists", f'{_qualified(resource)} "{name}" already exists')
         obj["apiVersion"] = (
             f"{resource.group}/{request.version}" if resource.group else request.version
         )
@@ -708,8 +739,11 @@ class KubeApiStandIn:
             new = copy.deepcopy(request.body)
             sent_rv = (new.get("metadata") or {}).get("resourceVersion")
             if not sent_rv:
-                raise ApiError(422, "Invalid", "metadata.resourceVersion: Invalid value: "
-                               "must be specified for an update")  # fmt: skip
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "metadata.resourceVersion: Invalid value: must be specified for an update",
+                )
         else:
             new = self._patched(resource, current, request)
             sent_rv = (new.get("metadata") or {}).get("resourceVersion")
@@ -749,8 +783,9 @@ class KubeApiStandIn:
         self._stamp(result, existing, request.namespace, spec_changed=spec_changed)
         if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
             return self._remove(resource, request, result)
-        self._objects[self._key(resource.group, resource.plural, request.namespace,
-                                request.name or "")] = result  # fmt: skip
+        self._objects[
+            self._key(resource.group, resource.plural, request.namespace, request.name or "")
+        ] = result
         self._record(resource.group, resource.plural, "MODIFIED", result)
         return self._present(result, resource.group, request.version)
 

@@ -186,9 +186,9 @@ def _extra_checks(kind: str, obj: Mapping[str, Any]) -> list[str]:
 
 def _istio_weights(where: str, destinations: list[Mapping[str, Any]]) -> list[str]:
     found: list[str] = []
-    weights = [d.get("weight") for d in destinations]
+    weights = [d.get("weight") for d in destinations if isinstance(d, Mapping)]
     for index, weight in enumerate(weights):
-        if weight is not None and not 0 <= weight <= 100:
+        if isinstance(weight, int) and not 0 <= weight <= 100:
             found.append(f"{where}.route[{index}].weight: {weight} is outside 0..100")
     given = [w for w in weights if isinstance(w, int)]
     if len(destinations) > 1 and given and sum(given) != 100:

@@ -176,8 +176,15 @@ def with_stable_color(stable: Mapping[str, Any], layout: Layout, color: Color) -
 
 
 def _canary_keys(layout: Layout) -> set[str]:
-    names = ("canary", "canary-weight", "canary-weight-total", "canary-by-header",
-             "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie")  # fmt: skip
+    names = (
+        "canary",
+        "canary-weight",
+        "canary-weight-total",
+        "canary-by-header",
+        "canary-by-header-value",
+        "canary-by-header-pattern",
+        "canary-by-cookie",
+    )
     return {layout.key(n) for n in names} | {HEADER_ROUTE_ANNOTATION}
 
 
