@@ -70,7 +70,7 @@ def test_full_rollout_judgement_promote_and_abort_lose_no_request(local: LocalMo
     finally:
         report = load.stop()
     assert report.sent > 1000
-    assert report.failed == 0, report.failures_by_reason
+    assert report.failed == 0, (report.failures_by_reason, [b for b in report.timeline if b.failed])
     assert report.versions.get("v3", 0) > 0  # the canary did get traffic before the abort
     history = json.loads(local.cli("history", "web", "-o", "json").stdout)
     judged = [op for op in history["operations"] if op["kind"] == "judge"]

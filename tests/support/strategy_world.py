@@ -14,6 +14,7 @@ from serinus.core.actions import (
     SetWeights,
     TearDown,
 )
+from serinus.core.analysis.run import AnalysisRunState
 from serinus.core.documents import validate_model
 from serinus.core.intents import Intent, IntentKind
 from serinus.core.spec import Rollout
@@ -21,7 +22,9 @@ from serinus.core.status import Color, ColorState, Observed, RolloutStatus
 from serinus.core.strategy.machine import Decision, decide
 
 
-def make_rollout(strategy: dict[str, Any], version: str = "v1", replicas: int = 3) -> Rollout:
+def make_rollout(
+    strategy: dict[str, Any], version: str = "v1", replicas: int = 3, **spec: Any
+) -> Rollout:
     return validate_model(
         Rollout,
         {
@@ -34,6 +37,7 @@ def make_rollout(strategy: dict[str, Any], version: str = "v1", replicas: int = 
                 "trafficRouting": {"haproxy": {}},
                 "strategy": strategy,
                 "progressDeadlineSeconds": 60,
+                **spec,
             },
         },
         "test",
@@ -55,9 +59,10 @@ class World:
     intents: list[Intent] = field(default_factory=list)
     log: list[Action] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    analysis: AnalysisRunState | None = None  # what the engine's measurements made of the run
 
     def observed(self) -> Observed:
-        return Observed(colors=dict(self.colors), weights=self.weights)
+        return Observed(colors=dict(self.colors), weights=self.weights, analysis=self.analysis)
 
     def step(self, advance: float = 0.0) -> Decision:
         self.now += advance

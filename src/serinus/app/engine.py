@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from serinus.app.analysis import ProviderRegistry, advance, default_providers
+from serinus.app.metrics import observe_events, observe_status, timed_reconcile
 from serinus.core.actions import (
     Action,
     EnsureVersion,
@@ -22,11 +24,15 @@ from serinus.core.actions import (
     TearDown,
     describe,
 )
+from serinus.core.analysis.run import AnalysisRunState
 from serinus.core.errors import NotFound, SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import Platform, StateStore, TrafficRouter
+from serinus.core.spec import Rollout
 from serinus.core.status import Observed, RolloutStatus
+from serinus.core.strategy.analysis_step import run_name, template_for
 from serinus.core.strategy.machine import Decision, decide
+from serinus.core.strategy.plan import plan_for
 
 log = logging.getLogger("serinus.engine")
 
@@ -51,12 +57,14 @@ class Engine:
         platform: Platform,
         clock: Callable[[], float] = time.time,
         sinks: Sequence[EventSink] = (),
+        providers: ProviderRegistry | None = None,
     ) -> None:
         self.store = store
         self.router = router
         self.platform = platform
         self.clock = clock
-        self.sinks = list(sinks)
+        self.sinks: list[EventSink] = [observe_events, *sinks]
+        self.providers = providers if providers is not None else default_providers()
 
     async def observe(self) -> Observed:
         colors = await self.platform.observe()
@@ -66,6 +74,10 @@ class Engine:
         return Observed(colors=colors, weights=weights)
 
     async def reconcile(self, name: str) -> Reconciled:
+        with timed_reconcile(name):
+            return await self._reconcile(name)
+
+    async def _reconcile(self, name: str) -> Reconciled:
         rollout = await self.store.get_spec(name)
         if rollout is None:
             raise NotFound(f"rollout {name!r} not found")
@@ -75,6 +87,10 @@ class Engine:
         except SerinusError as exc:
             log.warning("%s: cannot observe: %s", name, exc)
             return Reconciled(status or RolloutStatus(), Observed(), None, str(exc))
+        if status is not None and status.analysis is not None and not status.analysis.completed:
+            observed = observed.model_copy(
+                update={"analysis": await self._measure(rollout, status, status.analysis)}
+            )
         intents = await self.store.pending_intents(name)
         decision = decide(rollout, status, observed, intents, self.clock())
         for action in decision.actions:
@@ -88,10 +104,21 @@ class Engine:
         )
         if new_status != status or decision.events or decision.consumed:
             await self.store.save(name, new_status, decision.events, decision.consumed)
+        observe_status(name, new_status)
         if decision.events:
             for sink in self.sinks:
                 sink(name, decision.events)
         return Reconciled(new_status, observed, decision)
+
+    async def _measure(
+        self, rollout: Rollout, status: RolloutStatus, run: AnalysisRunState
+    ) -> AnalysisRunState:
+        """Take the analysis step's measurements that are due (providers measure; core judges)."""
+        step = plan_for(rollout.spec).steps[status.step_index].analysis
+        if step is None or run.name != run_name(status.step_index):
+            return run
+        template = template_for(rollout.spec, step)
+        return await advance(template, run, self.providers, self.clock())
 
     async def _perform(self, action: Action) -> None:
         log.info("perform %s", describe(action))

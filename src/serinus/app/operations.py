@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from serinus.core.errors import Conflict, InvalidInput, NotFound
+from serinus.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from serinus.core.intents import Intent, IntentKind, refusal
 from serinus.core.ports import StateStore
 from serinus.core.spec import Judgement, Rollout
@@ -33,7 +33,14 @@ async def request(
     approve: bool | None = None,
     inputs: Mapping[str, str] | None = None,
     comment: str = "",
+    roles: frozenset[str] | None = None,
 ) -> Intent:
+    """Check an operation and record it; the engine acts on it at its next reconcile.
+
+    `roles` are the caller's roles where a role system applies (the API); None means there is
+    none (the local CLI: whoever can write the state directory may do anything). A judgement
+    step with `requiredRoles` can then only be decided by someone holding one of them.
+    """
     rollout = await store.get_spec(name)
     if rollout is None:
         raise NotFound(f"rollout {name!r} not found")
@@ -47,8 +54,9 @@ async def request(
             raise InvalidInput(["approve: say whether the judgement approves or rejects"], "judge")
         assert status is not None  # refusal() returned None
         judgement = plan_for(rollout.spec).steps[status.step_index].judgement
-        assert judgement is not None  # AwaitingJudgement only happens on a judgement step
-        _check_inputs(judgement, clean_inputs, approve)
+        if judgement is not None:  # None: an inconclusive analysis step waits for a person
+            _check_roles(judgement, roles, actor)
+            _check_inputs(judgement, clean_inputs, approve)
     if kind is IntentKind.UNDO:
         assert status is not None and status.previous_version is not None
         await store.submit(rollout.with_version(status.previous_version))
@@ -62,6 +70,16 @@ async def request(
         comment=comment,
     )
     return await store.record_intent(name, intent)
+
+
+def _check_roles(judgement: Judgement, roles: frozenset[str] | None, actor: str) -> None:
+    required = judgement.required_roles
+    if roles is None or not required or roles & set(required):
+        return
+    held = ", ".join(sorted(roles)) or "none"
+    raise PermissionDenied(
+        f"this judgement needs one of the roles {', '.join(required)}; {actor} has: {held}"
+    )
 
 
 def _check_inputs(judgement: Judgement, inputs: dict[str, str], approve: bool) -> None:

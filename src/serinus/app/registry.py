@@ -70,7 +70,8 @@ def _haproxy(context: AdapterContext) -> TrafficRouter:
     routing = rollout.spec.traffic_routing.haproxy
     assert routing is not None
     surge = rollout.spec.strategy.rolling_update
-    slots = rollout.spec.workload.replicas + (surge.max_surge if surge else 0)
+    # Spare slots let a restarted replica take a fresh slot instead of re-addressing a serving one.
+    slots = 2 * (rollout.spec.workload.replicas + (surge.max_surge if surge else 0))
     header_routes = [
         step.set_header_route
         for step in steps_of(rollout.spec.strategy)

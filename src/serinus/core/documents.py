@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from serinus.core.errors import InvalidInput
-from serinus.core.spec import Rollout
+
+if TYPE_CHECKING:
+    from serinus.core.spec import Rollout
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,6 +58,8 @@ def validate_model(model: type[M], data: Any, source: str, root: str = "") -> M:
 
 
 def load_rollout(text: str, source: str = "rollout") -> Rollout:
+    from serinus.core.spec import Rollout  # spec's sections import this module
+
     data = parse_text(text, source)
     if not isinstance(data, dict):
         problem = "(document): expected a mapping with apiVersion, kind, metadata, spec"

@@ -1,17 +1,18 @@
 """The error tree every layer raises and every entrypoint reports.
 
-    SerinusError
-    ├── InvalidInput          bad spec, CLI argument or API body; nothing was changed
-    ├── NotFound              a rollout, route or object that does not exist
-    ├── Conflict              an operation that does not apply to the rollout's phase
-    └── DependencyError       a dependency failed (router, platform, store, metrics)
-        ├── RouterError
-        ├── PlatformError
-        ├── StoreError
-        ├── MetricsError      a metric provider could not measure (down, timeout, bad reply)
-        ├── NotifierError     a notification channel failed; `retryable` says if a retry may help
-        └── KubeError         the Kubernetes API server refused or failed a request
-            └── Forbidden     401/403: names the verb, resource and namespace
+SerinusError
+├── InvalidInput          bad spec, CLI argument or API body; nothing was changed
+├── NotFound              a rollout, route or object that does not exist
+├── Conflict              an operation that does not apply to the rollout's phase
+├── PermissionDenied      the caller lacks a role the operation needs (the API's 403)
+└── DependencyError       a dependency failed (router, platform, store, metrics)
+    ├── RouterError
+    ├── PlatformError
+    ├── StoreError
+    ├── MetricsError      a metric provider could not measure (down, timeout, bad reply)
+    ├── NotifierError     a notification channel failed; `retryable` says if a retry may help
+    └── KubeError         the Kubernetes API server refused or failed a request
+        └── Forbidden     401/403: names the verb, resource and namespace
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ class NotFound(SerinusError):
 
 class Conflict(SerinusError):
     pass
+
+
+class PermissionDenied(SerinusError):
+    """The caller lacks a role the operation needs; the message names it.
+
+    Not to be confused with `Forbidden`, which is the Kubernetes API server refusing serinus
+    itself (a dependency failure), not a user being refused by serinus.
+    """
 
 
 class DependencyError(SerinusError):

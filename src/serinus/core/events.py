@@ -25,6 +25,10 @@ class EventType(StrEnum):
     FAILED = "Failed"
     SCALED_DOWN = "ScaledDown"
     OPERATION_REJECTED = "OperationRejected"
+    ANALYSIS_STARTED = "AnalysisStarted"
+    ANALYSIS_SUCCESSFUL = "AnalysisSuccessful"
+    ANALYSIS_FAILED = "AnalysisFailed"
+    ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
 
 
 class Severity(StrEnum):
@@ -42,6 +46,9 @@ SEVERITY_OF: dict[EventType, Severity] = {
     EventType.OPERATION_REJECTED: Severity.WARNING,
     EventType.ABORTED: Severity.ERROR,
     EventType.FAILED: Severity.ERROR,
+    EventType.ANALYSIS_FAILED: Severity.ERROR,
+    EventType.ANALYSIS_INCONCLUSIVE: Severity.WARNING,
+    EventType.ANALYSIS_SUCCESSFUL: Severity.SUCCESS,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from serinus.core.events import Event, EventType
-from serinus.core.spec import DNS_LABEL, Duration, SpecModel, _exactly_one
+from serinus.core.spec_base import DNS_LABEL, Duration, SpecModel, _exactly_one
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A Kubernetes Secret data key: alphanumerics, '-', '_' and '.'.

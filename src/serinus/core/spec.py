@@ -9,73 +9,28 @@ the app's registry uses to pick an adapter.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
+from serinus.core.analysis.spec import AnalysisTemplateSpec
+from serinus.core.notification_spec import Notifications
 from serinus.core.routing_spec import GatewayApiRouting, IstioRouting, NginxRouting
+from serinus.core.spec_base import (
+    DNS_LABEL,
+    Duration,
+    Metadata,
+    Percent,
+    SpecModel,
+    _exactly_one,
+)
 from serinus.core.workload_spec import DeploymentWorkload, HelmWorkload
 
 API_VERSION = "serinus.io/v1alpha1"
 KIND = "Rollout"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from `30`, `30s`, `500ms`, `5m` or `1h`."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string like '30s', '5m', '1h'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError(
-            f"invalid duration {value!r}: use seconds or a string like '30s', '500ms', '5m', '1h'"
-        )
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Percent = Annotated[int, Field(ge=0, le=100, strict=True)]
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
-class SpecModel(BaseModel):
-    """Base of every spec model: camelCase on the wire, unknown fields rejected, immutable."""
-
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
-    )
-
-
-def _exactly_one(model: BaseModel, what: str) -> str:
-    chosen = [name for name in type(model).model_fields if getattr(model, name) is not None]
-    names = ", ".join(
-        field.alias or name for name, field in type(model).model_fields.items()
-    )
-    if len(chosen) != 1:
-        raise ValueError(f"{what} needs exactly one of: {names} (got {len(chosen)})")
-    field = type(model).model_fields[chosen[0]]
-    return field.alias or chosen[0]
-
-
-class Metadata(SpecModel):
-    name: str = Field(pattern=DNS_LABEL, max_length=53)
-    namespace: str = Field(default="default", pattern=DNS_LABEL, max_length=63)
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 # --- workloads ---------------------------------------------------------------------------------
@@ -213,11 +168,24 @@ class SetHeaderRoute(SpecModel):
     match: list[HeaderMatch] = Field(default_factory=list)
 
 
+class AnalysisStep(SpecModel):
+    """Run analysis templates (named in `spec.analysisTemplates`) and wait for the outcome:
+    Successful continues, Failed or Error aborts, Inconclusive waits for a person's judgement."""
+
+    templates: list[str] = Field(min_length=1)
+    args: dict[str, str] = Field(default_factory=dict)
+
+
+class NamedAnalysisTemplate(AnalysisTemplateSpec):
+    name: str = Field(pattern=DNS_LABEL)
+
+
 class Step(SpecModel):
     set_weight: Percent | None = None
     pause: Pause | None = None
     judgement: Judgement | None = None
     set_header_route: SetHeaderRoute | None = None
+    analysis: AnalysisStep | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:
@@ -296,6 +264,22 @@ class RolloutSpec(SpecModel):
     strategy: Strategy
     traffic_routing: TrafficRouting
     progress_deadline_seconds: Duration = 600.0
+    notifications: Notifications | None = None
+    analysis_templates: list[NamedAnalysisTemplate] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _analysis_templates_exist(self) -> RolloutSpec:
+        names = [template.name for template in self.analysis_templates]
+        if len(set(names)) != len(names):
+            raise ValueError("analysisTemplates: template names must be unique")
+        for index, step in enumerate(steps_of(self.strategy)):
+            for name in step.analysis.templates if step.analysis else []:
+                if name not in names:
+                    raise ValueError(
+                        f"strategy steps[{index}].analysis.templates: {name!r} is not in "
+                        f"spec.analysisTemplates ({', '.join(names) or 'none defined'})"
+                    )
+        return self
 
 
 class Rollout(SpecModel):

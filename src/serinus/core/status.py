@@ -9,8 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from serinus.core.analysis.run import AnalysisRunState
+from serinus.core.spec_base import StatusModel
 
 Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")
@@ -34,10 +36,6 @@ class Phase(StrEnum):
 
 
 TERMINAL_PHASES = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
-
-
-class StatusModel(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, alias_generator=to_camel)
 
 
 class Revision(StatusModel):
@@ -70,6 +68,7 @@ class RolloutStatus(StatusModel):
     replicas: dict[Color, int] = Field(default_factory=dict)  # desired; the platform follows
     preview: Color | None = None
     ready: dict[Color, int] = Field(default_factory=dict)  # observed, for people reading status
+    analysis: AnalysisRunState | None = None  # the current (or last) analysis step's run
     header_routes: list[HeaderRouteState] = Field(default_factory=list)
     paused_by_user: bool = False
     teardowns: list[ScheduledTeardown] = Field(default_factory=list)
@@ -122,6 +121,7 @@ class ColorState(StatusModel):
 class Observed(StatusModel):
     colors: dict[Color, ColorState] = Field(default_factory=dict)
     weights: dict[Color, int] | None = None  # as read back from the router
+    analysis: AnalysisRunState | None = None  # the status's run, advanced by measurements
 
     def color(self, color: Color) -> ColorState:
         return self.colors.get(color, ColorState())

@@ -48,7 +48,7 @@ from serinus.core.analysis.spec import AnalysisTemplateSpec, Metric
 from serinus.core.analysis.templating import render_data
 from serinus.core.documents import validate_model
 from serinus.core.errors import InvalidInput
-from serinus.core.status import StatusModel
+from serinus.core.spec_base import StatusModel
 
 ERROR_RETRY_SECONDS = 10.0
 MEASUREMENT_RETENTION = 50

@@ -30,7 +30,7 @@ from serinus.core.analysis.templating import (
 from serinus.core.documents import parse_text, validate_model
 from serinus.core.errors import InvalidInput
 from serinus.core.judge.canary_config import CanaryAnalysis, JudgeConfigurations
-from serinus.core.spec import Duration, Metadata, SpecModel, _exactly_one
+from serinus.core.spec_base import Duration, Metadata, SpecModel, _exactly_one
 
 TEMPLATE_KIND = "AnalysisTemplate"
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"

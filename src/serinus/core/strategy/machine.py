@@ -21,9 +21,11 @@ from serinus.core.actions import (
     SetWeights,
     TearDown,
 )
+from serinus.core.analysis.run import AnalysisPhase, next_due, start_run
+from serinus.core.errors import InvalidInput
 from serinus.core.events import Event, EventType
 from serinus.core.intents import Intent, IntentKind, refusal
-from serinus.core.spec import Rollout, Step
+from serinus.core.spec import AnalysisStep, Rollout, RolloutSpec, Step
 from serinus.core.status import (
     COLORS,
     Color,
@@ -35,6 +37,7 @@ from serinus.core.status import (
     ScheduledTeardown,
     other_color,
 )
+from serinus.core.strategy.analysis_step import run_name, template_for, variables
 from serinus.core.strategy.plan import Plan, plan_for
 from serinus.core.weights import apportion
 
@@ -52,6 +55,8 @@ class Decision:
 
 @dataclass
 class _Builder:
+    spec: RolloutSpec
+    name: str
     status: RolloutStatus
     observed: Observed
     plan: Plan
@@ -102,6 +107,8 @@ def decide(
 ) -> Decision:
     plan = plan_for(rollout.spec)
     builder = _Builder(
+        spec=rollout.spec,
+        name=rollout.name,
         status=status or RolloutStatus(phase_since=now),
         observed=observed,
         plan=plan,
@@ -179,8 +186,6 @@ def _at_pause(b: _Builder) -> bool:
 
 
 def _judge(b: _Builder, intent: Intent) -> None:
-    step = _current_step(b)
-    assert step is not None and step.judgement is not None  # refusal() checked the phase
     data = {
         "approved": bool(intent.approve),
         "actor": intent.actor,
@@ -529,7 +534,56 @@ def _run_step(b: _Builder) -> bool:
         )
         _advance(b, f"header route {route.name}")
         return True
+    if step.analysis is not None:
+        return _run_analysis(b, step.analysis)
     raise AssertionError(f"unhandled step kind {step.kind}")  # the Step model rules this out
+
+
+def _run_analysis(b: _Builder, step: AnalysisStep) -> bool:
+    index = b.status.step_index
+    template = template_for(b.spec, step)
+    run = b.status.analysis
+    if (
+        run is None
+        or run.name != run_name(index)
+        or run.started_at < (b.status.step_started_at or 0)
+    ):
+        try:
+            run = start_run(
+                template, variables(b.name, b.status, step), b.now, name=run_name(index)
+            )
+        except InvalidInput as exc:
+            _abort(b, f"analysis cannot start: {'; '.join(exc.problems)}", Phase.FAILED)
+            return False
+        b.update(analysis=run)
+        b.enter(Phase.PROGRESSING, f"analysis {', '.join(step.templates)} running")
+        b.emit(
+            EventType.ANALYSIS_STARTED, f"analysis {', '.join(step.templates)} started", step=index
+        )
+    observed = b.observed.analysis
+    if observed is not None and observed.name == run.name and observed.started_at == run.started_at:
+        run = observed
+        b.update(analysis=run)
+    if run.phase is AnalysisPhase.SUCCESSFUL:
+        b.emit(EventType.ANALYSIS_SUCCESSFUL, f"analysis passed: {run.message}".rstrip(": "))
+        _advance(b, "analysis passed")
+        return True
+    if run.failed:
+        b.emit(EventType.ANALYSIS_FAILED, f"analysis {run.phase}: {run.message}", step=index)
+        _abort(b, f"analysis {run.phase}: {run.message}")
+        return False
+    if run.phase is AnalysisPhase.INCONCLUSIVE:
+        if b.enter(Phase.AWAITING_JUDGEMENT, f"analysis inconclusive: {run.message}"):
+            b.emit(
+                EventType.ANALYSIS_INCONCLUSIVE,
+                f"analysis inconclusive ({run.message}): a person decides",
+                step=index,
+            )
+        return False
+    b.enter(Phase.PROGRESSING, f"analysis {', '.join(step.templates)} running")
+    if (due := next_due(template, run)) is not None:
+        b.wake(due)
+    return False
 
 
 def _canary_floor(b: _Builder) -> int:

@@ -28,7 +28,7 @@ from serinus.core.analysis.run import (
 )
 from serinus.core.analysis.spec import AnalysisTemplate, Metric, load_template
 from serinus.core.errors import InvalidInput
-from serinus.core.spec import parse_duration
+from serinus.core.spec_base import parse_duration
 from serinus.entrypoints.cli.analyze import BAD_INPUT, OutputFormat, analyze_app
 from serinus.entrypoints.cli.output import console, fail, print_json
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -15,6 +16,8 @@ from rich.table import Table
 from serinus.app import operations
 from serinus.app.driver import DriverLock, drive
 from serinus.app.engine import Engine, Reconciled
+from serinus.app.metrics import record_notification_failure
+from serinus.app.notifications import NotificationDispatcher
 from serinus.app.registry import AdapterContext, build_platform, build_router
 from serinus.app.removal import remove_rollout
 from serinus.core.documents import load_rollout
@@ -76,7 +79,14 @@ async def _run(rollout: Rollout, keep_running: bool, plain: bool) -> RolloutStat
             await operations.submit(store, rollout)
             context = AdapterContext(rollout=rollout, state_dir=folder)
             router, platform = build_router(context), build_platform(context)
-            engine = Engine(store, router, platform)
+            dispatcher = NotificationDispatcher(on_failure=record_notification_failure)
+
+            def notify(name: str, events: Sequence[Event]) -> None:
+                dispatcher.publish(
+                    name, events, rollout.spec.notifications, namespace=rollout.metadata.namespace
+                )
+
+            engine = Engine(store, router, platform, sinks=[notify])
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -101,6 +111,7 @@ async def _run(rollout: Rollout, keep_running: bool, plain: bool) -> RolloutStat
             finally:
                 await router.close()
                 await platform.close()
+                await dispatcher.close(timeout=5.0)
             if stop.is_set() and not result.status.terminal:
                 console.print(
                     f"driver stopped; {rollout.name} is {result.status.phase}. "

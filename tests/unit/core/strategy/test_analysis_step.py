@@ -1,0 +1,114 @@
+"""The analysis step: Successful continues, Failed aborts, Inconclusive waits for a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from strategy_world import World, make_rollout
+
+from serinus.core.analysis.run import AnalysisPhase
+from serinus.core.errors import InvalidInput
+from serinus.core.events import EventType
+from serinus.core.intents import IntentKind
+from serinus.core.status import Phase
+
+TEMPLATES = [
+    {
+        "name": "errors",
+        "args": [{"name": "threshold", "value": "0.05"}],
+        "metrics": [
+            {
+                "name": "error-ratio",
+                "interval": "5s",
+                "count": 3,
+                "successCondition": "result[0] <= {{args.threshold}}",
+                "provider": {
+                    "prometheus": {
+                        "address": "http://127.0.0.1:9090",
+                        "query": 'ratio{version="{{canary.version}}"}',
+                    }
+                },
+            }
+        ],
+    }
+]
+STRATEGY: dict[str, Any] = {
+    "blueGreenCanary": {
+        "steps": [{"setWeight": 10}, {"analysis": {"templates": ["errors"]}}, {"setWeight": 100}],
+        "scaleDownDelay": 0,
+    }
+}
+
+
+def world_at_analysis() -> World:
+    world = World(make_rollout(STRATEGY, "v1", analysisTemplates=TEMPLATES))
+    world.settle()
+    world.deploy("v2")
+    world.settle()
+    return world
+
+
+def finish(world: World, phase: AnalysisPhase, message: str = "") -> None:
+    assert world.status is not None and world.status.analysis is not None
+    world.analysis = world.status.analysis.model_copy(update={"phase": phase, "message": message})
+
+
+def test_an_analysis_step_starts_a_run_with_the_rollouts_variables_and_waits() -> None:
+    world = world_at_analysis()
+    status = world.status
+    assert status is not None and status.phase is Phase.PROGRESSING
+    assert status.analysis is not None and status.analysis.name == "step-1"
+    assert status.analysis.args["canary.version"] == "v2"
+    assert status.analysis.args["threshold"] == "0.05"
+    assert world.version_weights() == {"v1": 90, "v2": 10}
+    assert world.decisions[-1].wake_at is not None  # the first measurement's due time
+
+
+def test_successful_analysis_continues_the_rollout() -> None:
+    world = world_at_analysis()
+    finish(world, AnalysisPhase.SUCCESSFUL)
+    assert world.settle().phase is Phase.COMPLETED
+    assert world.version_weights() == {"v2": 100}
+
+
+@pytest.mark.parametrize("phase", [AnalysisPhase.FAILED, AnalysisPhase.ERROR])
+def test_failed_or_errored_analysis_aborts(phase: AnalysisPhase) -> None:
+    world = world_at_analysis()
+    finish(world, phase, "error-ratio: 0.2 > 0.05")
+    status = world.settle()
+    assert status.phase is Phase.ABORTED
+    assert "error-ratio" in status.message
+    assert world.version_weights() == {"v1": 100}
+    types = [e.type for d in world.decisions for e in d.events]
+    assert EventType.ANALYSIS_FAILED in types
+
+
+def test_inconclusive_analysis_waits_for_a_person_who_may_continue() -> None:
+    world = world_at_analysis()
+    finish(world, AnalysisPhase.INCONCLUSIVE, "no data")
+    assert world.settle().phase is Phase.AWAITING_JUDGEMENT
+    assert world.version_weights() == {"v1": 90, "v2": 10}  # never promoted on missing data
+    world.ask(IntentKind.JUDGE, approve=True, comment="checked by hand")
+    assert world.settle().phase is Phase.COMPLETED
+
+
+def test_a_step_naming_an_unknown_template_is_rejected_at_lint_time() -> None:
+    steps = [{"analysis": {"templates": ["nope"]}}]
+    with pytest.raises(InvalidInput) as caught:
+        make_rollout({"blueGreenCanary": {"steps": steps}}, analysisTemplates=TEMPLATES)
+    assert "steps[0].analysis.templates: 'nope' is not in spec.analysisTemplates" in str(
+        caught.value
+    )
+
+
+def test_an_invalid_condition_is_rejected_at_lint_time() -> None:
+    broken = [
+        {
+            **TEMPLATES[0],
+            "metrics": [{**TEMPLATES[0]["metrics"][0], "successCondition": "result[0] <"}],
+        }
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        make_rollout(STRATEGY, analysisTemplates=broken)
+    assert "successCondition" in str(caught.value)
