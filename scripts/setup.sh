@@ -27,7 +27,7 @@ python_bin="${PYTHON:-python3}"
 if [[ ! -x .venv/bin/python ]]; then
   "$python_bin" -m venv .venv
 fi
-extras="kubernetes,api,notify"
+extras="kubernetes,api"
 $want_test && extras="dev"
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e ".[${extras}]"
