@@ -1,0 +1,186 @@
+"""Abort latency: from the abort command to 100% of new requests answered by the stable version.
+
+One rollout of `serinus.demo.app` replicas behind HAProxy, driven in this process as
+`serinus run` drives it (same 0.2 s poll). Each round submits a new version with the steps
+setWeight 50 -> pause {} (waits for promote), waits until it is Paused with half the traffic,
+then aborts it. A probe process (benchmarks/version_probe.py) sends GETs in a tight loop on one
+keep-alive connection and records who answered each one.
+
+The clock starts when `operations.request(..., ABORT, ...)` returns (the in-process abort; the
+`serinus abort` CLI adds its own start-up, about the time to start Python). The latency is the
+send time of the first request answered by stable after the last one answered by anything else
+(the canary or an error): from then on, every request went to stable. Also reported: when the
+engine's reconcile that applied the abort returned ("applied").
+
+    python benchmarks/abort_latency.py [--aborts 20] [--replicas 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from local_bench import LocalBench, median, percentile, print_json
+
+from serinus.app import operations
+from serinus.app.engine import Reconciled
+from serinus.core.intents import IntentKind
+from serinus.core.status import Phase
+
+PROBE = Path(__file__).with_name("version_probe.py")
+STABLE = "v1"
+# How long the canary takes half the traffic before each abort.
+SETTLE_SECONDS = 0.5
+
+
+def read_probe(path: Path) -> list[tuple[float, str]]:
+    records = []
+    for line in path.read_text().splitlines():
+        sent, _, version = line.partition(" ")
+        if version:  # the last line may be cut short while the probe writes it
+            records.append((float(sent), version))
+    return records
+
+
+def round_latency(
+    records: list[tuple[float, str]], aborted_at: float, checked_until: float
+) -> tuple[float, int, int]:
+    """(latency, canary answers just before the abort, requests checked after it)."""
+    before = [v for t, v in records if aborted_at - SETTLE_SECONDS <= t < aborted_at]
+    after = [(t, v) for t, v in records if aborted_at <= t <= checked_until]
+    if not after or after[-1][1] != STABLE:
+        raise RuntimeError(f"traffic did not return to {STABLE} after the abort at {aborted_at}")
+    last_other = max((i for i, (_, v) in enumerate(after) if v != STABLE), default=-1)
+    first_all_stable = after[last_other + 1][0]
+    canary_before = sum(1 for v in before if v != STABLE)
+    return max(0.0, first_all_stable - aborted_at), canary_before, len(after)
+
+
+async def one_round(bench: LocalBench, version: str) -> tuple[float, float, float]:
+    """Roll `version` out to 50% and abort it.
+
+    Returns the monotonic times at which the abort returned, the engine applied it, and the
+    rollout ended (canary torn down; the next round's canary gets no traffic before this).
+    """
+    paused = asyncio.Event()
+    applied: list[float] = []
+
+    def watch(result: Reconciled) -> None:
+        status = result.status
+        canary = status.canary
+        if (
+            status.phase is Phase.PAUSED
+            and canary is not None
+            and status.weights.get(canary.color) == 50
+        ):
+            paused.set()
+        if status.phase is Phase.ABORTED and not applied:
+            applied.append(time.monotonic())
+
+    await bench.submit(version)
+    driving = asyncio.create_task(bench.drive(watch))
+    await asyncio.wait_for(paused.wait(), timeout=60)
+    await asyncio.sleep(SETTLE_SECONDS)
+    await operations.request(
+        bench.store, bench.name, IntentKind.ABORT, actor="benchmark", source="abort_latency"
+    )
+    aborted_at = time.monotonic()
+    status = await driving
+    ended = time.monotonic()
+    if status.phase is not Phase.ABORTED or status.stable is None:
+        raise RuntimeError(f"round {version} ended {status.phase}, not Aborted")
+    return aborted_at, applied[0], ended
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    strategy = {
+        "blueGreenCanary": {
+            "steps": [{"setWeight": 50}, {"pause": {}}],
+            "scaleDownDelay": 0,
+            # Not 0: the canary's teardown then gets its own reconcile, so "applied" times
+            # only the reconcile that moved the traffic.
+            "abortScaleDownDelay": 0.5,
+        }
+    }
+    bench = LocalBench(
+        "abortbench", replicas=args.replicas, strategy=strategy, startup_delay=args.startup_delay
+    )
+    async with bench:
+        await bench.start(STABLE)
+        output = bench.state_dir / "probe.txt"
+        probe = subprocess.Popen([sys.executable, str(PROBE), bench.url, str(output)])
+        rounds: list[tuple[float, float, float]] = []
+        try:
+            await asyncio.sleep(SETTLE_SECONDS)
+            for index in range(args.aborts):
+                rounds.append(await one_round(bench, f"v{index + 2}"))
+                print(f"abort {index + 1}/{args.aborts} done", flush=True)
+            await asyncio.sleep(SETTLE_SECONDS)
+        finally:
+            probe.terminate()
+            probe.wait(timeout=10)
+        records = read_probe(output)
+    latencies, applied, canary_before, checked = [], [], [], []
+    for aborted_at, applied_at, ended in rounds:
+        latency, canary, count = round_latency(records, aborted_at, ended)
+        latencies.append(latency)
+        applied.append(applied_at - aborted_at)
+        canary_before.append(canary)
+        checked.append(count)
+    span = records[-1][0] - records[0][0] if len(records) > 1 else 0.0
+    return {
+        "aborts": args.aborts,
+        "replicas": args.replicas,
+        "measuredFrom": "operations.request(ABORT) returned (in-process)",
+        "allNewRequestsOnStableSeconds": {
+            "p50": round(median(latencies), 4),
+            "p99": round(percentile(latencies, 0.99), 4),
+            "max": round(max(latencies), 4),
+            "min": round(min(latencies), 4),
+        },
+        "engineAppliedSeconds": {
+            "p50": round(median(applied), 4),
+            "p99": round(percentile(applied, 0.99), 4),
+        },
+        "probeRequestsPerSecond": round(len(records) / span, 1) if span else 0.0,
+        "canaryAnswersBeforeEachAbortMin": min(canary_before),
+        "requestsCheckedAfterEachAbortMin": min(checked),
+        "latencies": [round(value, 4) for value in latencies],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--aborts", type=int, default=20, help="rounds (one abort each)")
+    parser.add_argument("--replicas", type=int, default=2, help="replicas per version")
+    parser.add_argument(
+        "--startup-delay", type=float, default=0.3, help="seconds each replica takes to be ready"
+    )
+    args = parser.parse_args()
+    if args.aborts < 1 or args.replicas < 1 or args.startup_delay < 0:
+        parser.error("--aborts and --replicas must be >= 1; --startup-delay must be >= 0")
+    figures = asyncio.run(run(args))
+    latency, applied = figures["allNewRequestsOnStableSeconds"], figures["engineAppliedSeconds"]
+    print()
+    print(f"abort -> 100% of new requests on stable, over {figures['aborts']} aborts")
+    print(f"(measured from: {figures['measuredFrom']})")
+    print(f"{'':<34}{'p50 (ms)':>10}{'p99 (ms)':>10}")
+    for label, figure in (
+        ("all new requests on stable", latency),
+        ("engine reconcile applied abort", applied),
+    ):
+        print(f"{label:<34}{figure['p50'] * 1000:>10.1f}{figure['p99'] * 1000:>10.1f}")
+    print(
+        f"probe: {figures['probeRequestsPerSecond']:g} requests/s; at least "
+        f"{figures['canaryAnswersBeforeEachAbortMin']} canary answers before each abort"
+    )
+    print_json(figures)
+
+
+if __name__ == "__main__":
+    main()
