@@ -96,6 +96,27 @@ class HaproxyRouting(SpecModel):
     attach: bool = Field(
         default=False, description="Use an HAProxy already running on the admin socket."
     )
+    retry_on: list[
+        Literal[
+            "conn-failure",
+            "empty-response",
+            "response-timeout",
+            "junk-response",
+            "0rtt-rejected",
+            "404",
+            "408",
+            "425",
+            "500",
+            "501",
+            "502",
+            "503",
+            "504",
+        ]
+    ] = Field(
+        default_factory=lambda: ["conn-failure", "empty-response", "response-timeout"],
+        min_length=1,
+        description="When HAProxy retries a request on another replica (its `retry-on`).",
+    )
     admin_socket: str | None = None
     binary: str = "haproxy"
 

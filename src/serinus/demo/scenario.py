@@ -76,6 +76,8 @@ def demo_rollout(version: str, options: DemoOptions, port: int, stats_port: int)
                     "warmup": {"path": "/", "requests": 10},
                 }
             },
+            # No `retryOn: [500, ...]` here: HAProxy would hide the canary's errors from users
+            # and from its own per-server counters, which the guard reads.
             "trafficRouting": {"haproxy": {"port": port, "statsPort": stats_port}},
             "strategy": {
                 "blueGreenCanary": {

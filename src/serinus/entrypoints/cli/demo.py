@@ -40,9 +40,9 @@ def demo(
     print_summary(summary)
     if as_json:
         typer.echo(json.dumps(summary, separators=(",", ":")))
-    failed = summary["requests"]["failed"]
-    ok = summary["outcomes"] == {"v2": "Completed", "v3": "Aborted"} and failed == 0
-    raise typer.Exit(0 if ok else 1)
+    # Success is the right outcome for each version; the requests v3 failed before the guard
+    # caught it are its injected errors, reported in the summary.
+    raise typer.Exit(0 if summary["outcomes"] == {"v2": "Completed", "v3": "Aborted"} else 1)
 
 
 async def _demo(options: DemoOptions, plain: bool) -> dict[str, Any]:

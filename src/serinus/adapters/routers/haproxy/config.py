@@ -132,7 +132,7 @@ def render_config(inputs: ConfigInputs, state: RouterState) -> str:
         # A request never dies on a replica that is going away: retry elsewhere.
         "    retries 3",
         "    option redispatch 1",
-        "    retry-on conn-failure empty-response",
+        f"    retry-on {' '.join(inputs.routing.retry_on)}",
         "    timeout connect 1s",
         "    timeout client 30s",
         "    timeout server 30s",

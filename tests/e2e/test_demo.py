@@ -1,0 +1,47 @@
+"""`serinus demo --quick --auto-approve --json`: the README's main job, run for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("e2e"),
+    pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs the Debian package haproxy"),
+]
+
+
+def test_quick_demo_promotes_v2_and_rolls_faulty_v3_back() -> None:
+    state = tempfile.mkdtemp(prefix="sd", dir="/tmp")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "serinus.entrypoints.cli", "demo", "--quick"]
+            + ["--auto-approve", "--json"],
+            env={**os.environ, "SERINUS_STATE_DIR": state},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["outcomes"] == {"v2": "Completed", "v3": "Aborted"}
+    assert summary["stable"] == "v2"
+    assert summary["requests"]["sent"] > 1000
+    # The only failures users may see are v3's injected errors before the guard aborts it.
+    assert set(summary["requests"]["failuresByReason"]) <= {"HTTP 500"}
+    last = summary["shares"][-2]["shares"]
+    assert last == {"v2": 1.0}  # after the abort every answer comes from v2
+    v2_phases = [p["phase"] for p in summary["phases"] if p["rollout"].startswith("v2")]
+    assert v2_phases[:3] == ["Provisioning", "AwaitingJudgement", "ScalingDown"]
+    assert not any(
+        b["failed"] for b in summary["shares"] if not b["versions"].keys() & {"v3"}
+    )  # no failure at all outside v3's canary window
