@@ -11,6 +11,7 @@ import tempfile
 
 import pytest
 
+DEMO = [sys.executable, "-m", "serinus.entrypoints.cli", "demo"]
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("e2e"),
@@ -22,8 +23,7 @@ def test_quick_demo_promotes_v2_and_rolls_faulty_v3_back() -> None:
     state = tempfile.mkdtemp(prefix="sd", dir="/tmp")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "serinus.entrypoints.cli", "demo", "--quick"]
-            + ["--auto-approve", "--json"],
+            [*DEMO, "--quick", "--auto-approve", "--json"],
             env={**os.environ, "SERINUS_STATE_DIR": state},
             capture_output=True,
             text=True,
