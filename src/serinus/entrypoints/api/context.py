@@ -1,0 +1,42 @@
+"""What every request handler needs, built once by `create_app` and kept on the app's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from serinus.app.metrics import SerinusMetrics
+from serinus.core.ports import StateStore
+from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle
+
+if TYPE_CHECKING:
+    from serinus.app.notifications import DeliveryFailure
+
+# Recent failed notification deliveries of a rollout (the dispatcher's `failures`), when the
+# process serving the API is also the one notifying.
+FailureSource = Callable[[str], Sequence["DeliveryFailure"]]
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    store: StateStore
+    auth: AuthConfig
+    throttle: FailureThrottle
+    metrics: SerinusMetrics
+    failures: FailureSource | None
+    poll_seconds: float
+    heartbeat_seconds: float
+
+    def failures_of(self, name: str) -> list[dict[str, Any]]:
+        if self.failures is None:
+            return []
+        return [failure.to_dict() for failure in self.failures(name)]
+
+
+def api_context(request: Request) -> ApiContext:
+    context = request.app.state.serinus
+    assert isinstance(context, ApiContext)
+    return context

@@ -1,0 +1,142 @@
+"""The API's request and response bodies (camelCase on the wire, like the Rollout document)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+MAX_COMMENT = 2000
+MAX_INPUT_VALUE = 500
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, alias_generator=to_camel)
+
+
+class RequestModel(ApiModel):
+    # A misspelt field is an error naming it, not an ignored setting.
+    model_config = ConfigDict(populate_by_name=True, alias_generator=to_camel, extra="forbid")
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+class OperationRequest(RequestModel):
+    comment: str = Field(default="", max_length=MAX_COMMENT, description="Why; kept in the audit.")
+
+
+class PromoteRequest(OperationRequest):
+    full: bool = Field(default=False, description="Skip every remaining step and analysis.")
+
+
+class JudgeRequest(RequestModel):
+    approve: bool = Field(description="true continues the rollout, false stops it (abort).")
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description="The judgement's inputs by name.", max_length=50
+    )
+    comment: str = Field(default="", max_length=MAX_COMMENT)
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+class ErrorResponse(ApiModel):
+    detail: str
+    problems: list[str] = Field(default_factory=list)
+
+
+class Whoami(ApiModel):
+    name: str
+    roles: list[str]
+
+
+class StepPosition(ApiModel):
+    index: int
+    total: int
+    description: str
+
+
+class StepView(ApiModel):
+    index: int
+    kind: str
+    description: str
+    state: Literal["done", "current", "pending"]
+
+
+class ColorView(ApiModel):
+    color: str
+    version: str | None
+    role: Literal["stable", "canary", "old"]
+    weight: int
+    desired: int
+    ready: int
+
+
+class JudgementInputView(ApiModel):
+    name: str
+    options: list[str]
+    required: bool
+
+
+class JudgementView(ApiModel):
+    step: int
+    instructions: str
+    instructions_html: str = Field(description="Sanitized HTML rendered from the instructions.")
+    inputs: list[JudgementInputView]
+    required_roles: list[str]
+    timeout_seconds: float | None
+    on_timeout: str
+    waiting_since: float
+    can_judge: bool
+    cannot_judge_reason: str | None = None
+
+
+class RolloutSummary(ApiModel):
+    name: str
+    namespace: str
+    version: str
+    strategy: str
+    phase: str | None
+    message: str
+    step: StepPosition | None
+    weights: dict[str, int] = Field(description="Share of traffic per version, in percent.")
+    colors: list[ColorView]
+
+
+class RolloutDetail(RolloutSummary):
+    status: dict[str, Any] | None
+    steps: list[StepView]
+    judgement: JudgementView | None
+    allowed_operations: list[str] = Field(
+        description="Operations the caller's roles permit and the rollout's phase accepts now."
+    )
+    notification_failures: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EventView(ApiModel):
+    type: str
+    message: str
+    at: float
+    severity: str
+    data: dict[str, Any]
+
+
+class AuditEntry(ApiModel):
+    id: int
+    kind: str
+    actor: str
+    source: str
+    at: float
+    approve: bool | None
+    inputs: dict[str, str]
+    comment: str
+    outcome: str | None
+
+
+class AnalysisView(ApiModel):
+    runs: list[dict[str, Any]] = Field(
+        description="Analysis runs found in the status, each with its metrics and measurements."
+    )
+    events: list[EventView] = Field(description="Events about analyses.")

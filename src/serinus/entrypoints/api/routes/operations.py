@@ -1,0 +1,120 @@
+"""Operations on a rollout through `app.operations`, the same code the CLI calls.
+
+Each is recorded as an intent (the audit record: caller, source `api`, comment, inputs) and
+answered 202: the engine driving the rollout acts on it at its next reconcile.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, status
+
+from serinus.app import operations
+from serinus.core.intents import IntentKind
+from serinus.entrypoints.api.auth import Principal, Role
+from serinus.entrypoints.api.context import ApiContext, api_context
+from serinus.entrypoints.api.models import (
+    AuditEntry,
+    ErrorResponse,
+    JudgeRequest,
+    OperationRequest,
+    PromoteRequest,
+)
+from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName
+from serinus.entrypoints.api.security import require
+from serinus.entrypoints.api.views import OPERATION_ROLE, audit_entry
+
+SOURCE = "api"
+RESPONSES: dict[int | str, dict[str, object]] = {
+    **ERRORS,
+    409: {"model": ErrorResponse, "description": "The operation does not apply right now."},
+}
+
+router = APIRouter(prefix="/api/v1/rollouts", tags=["operations"], responses=RESPONSES)
+Context = Annotated[ApiContext, Depends(api_context)]
+Deployer = Annotated[Principal, Depends(require(Role.DEPLOYER))]
+ACCEPTED = status.HTTP_202_ACCEPTED
+Approver = Annotated[Principal, Depends(require(OPERATION_ROLE[IntentKind.JUDGE]))]
+
+
+async def _record(
+    context: ApiContext,
+    name: str,
+    kind: IntentKind,
+    caller: Principal,
+    comment: str,
+    *,
+    approve: bool | None = None,
+    inputs: dict[str, str] | None = None,
+) -> AuditEntry:
+    intent = await operations.request(
+        context.store,
+        name,
+        kind,
+        actor=caller.name,
+        source=SOURCE,
+        approve=approve,
+        inputs=inputs,
+        comment=comment,
+        roles=caller.roles,
+    )
+    return audit_entry(intent)
+
+
+@router.post(
+    "/{name}/promote", summary="End the current pause, or promote at once", status_code=ACCEPTED
+)
+async def promote(
+    name: RolloutName,
+    caller: Deployer,
+    context: Context,
+    body: Annotated[PromoteRequest, Body(default_factory=PromoteRequest)],
+) -> AuditEntry:
+    kind = IntentKind.PROMOTE_FULL if body.full else IntentKind.PROMOTE
+    return await _record(context, name, kind, caller, body.comment)
+
+
+Plain = Annotated[OperationRequest, Body(default_factory=OperationRequest)]
+
+
+@router.post("/{name}/abort", summary="All traffic back to stable at once", status_code=ACCEPTED)
+async def abort(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+    return await _record(context, name, IntentKind.ABORT, caller, body.comment)
+
+
+@router.post(
+    "/{name}/retry", summary="Run an aborted or failed rollout again", status_code=ACCEPTED
+)
+async def retry(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+    return await _record(context, name, IntentKind.RETRY, caller, body.comment)
+
+
+@router.post("/{name}/pause", summary="Hold the rollout at its step", status_code=ACCEPTED)
+async def pause(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+    return await _record(context, name, IntentKind.PAUSE, caller, body.comment)
+
+
+@router.post("/{name}/resume", summary="Continue a rollout a user paused", status_code=ACCEPTED)
+async def resume(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+    return await _record(context, name, IntentKind.RESUME, caller, body.comment)
+
+
+@router.post("/{name}/undo", summary="Roll the previous version out again", status_code=ACCEPTED)
+async def undo(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+    return await _record(context, name, IntentKind.UNDO, caller, body.comment)
+
+
+@router.post("/{name}/judge", summary="Decide the pending judgement", status_code=ACCEPTED)
+async def judge(
+    name: RolloutName, caller: Approver, context: Context, body: JudgeRequest
+) -> AuditEntry:
+    return await _record(
+        context,
+        name,
+        IntentKind.JUDGE,
+        caller,
+        body.comment,
+        approve=body.approve,
+        inputs=body.inputs,
+    )

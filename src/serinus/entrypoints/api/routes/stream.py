@@ -1,0 +1,111 @@
+"""Server-sent events of one rollout, for the dashboard's live views.
+
+The stream opens with a `snapshot` (the rollout in detail plus its recent events), then, polling
+the store every `poll_seconds`, sends `status` (the rollout in detail, stamped with the server's
+time, when its status changed) and `events` (events recorded since). A comment line keeps idle
+connections open through proxies; `gone` ends the stream when the rollout is deleted.
+
+Polling the store (rather than hooking the engine) works whichever process drives the rollout:
+in the local mode `serinus run` and `serinus serve` only share the SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from starlette.requests import Request
+
+from serinus.core.events import Event
+from serinus.core.status import RolloutStatus
+from serinus.entrypoints.api.auth import Principal, Role
+from serinus.entrypoints.api.context import ApiContext, api_context
+from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName, load
+from serinus.entrypoints.api.security import require
+from serinus.entrypoints.api.views import detail, event_view
+
+HISTORY_WINDOW = 200
+
+router = APIRouter(prefix="/api/v1/rollouts", tags=["live"], responses=ERRORS)
+
+
+def sse(event: str, data: Any) -> str:
+    # json.dumps never emits a raw newline, so one `data:` line carries the whole payload.
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _new_events(seen: list[Event], current: list[Event]) -> list[Event]:
+    """Events in `current` after the last one already sent (matched from the end)."""
+    if not seen:
+        return current
+    last = seen[-1]
+    for index in range(len(current) - 1, -1, -1):
+        if current[index] == last:
+            return current[index + 1 :]
+    return current  # the window moved past everything sent: send what is there
+
+
+async def rollout_stream(
+    context: ApiContext,
+    name: str,
+    caller: Principal,
+    disconnected: Callable[[], Awaitable[bool]],
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[str]:
+    rollout, status = await load(context, name)
+
+    def snapshot(status: RolloutStatus | None) -> dict[str, Any]:
+        view = detail(rollout, status, caller, context.failures_of(name))
+        return {"at": clock(), "rollout": view.model_dump(mode="json", by_alias=True)}
+
+    events = await context.store.history(name, HISTORY_WINDOW)
+    first = snapshot(status)
+    first["events"] = [event_view(e).model_dump(mode="json") for e in events]
+    yield sse("snapshot", first)
+    quiet_since = time.monotonic()
+    while not await disconnected():
+        await asyncio.sleep(context.poll_seconds)
+        current_spec = await context.store.get_spec(name)
+        if current_spec is None:
+            yield sse("gone", {"name": name})
+            return
+        rollout = current_spec
+        latest = await context.store.load(name)
+        if latest != status:
+            status = latest
+            yield sse("status", snapshot(status))
+            quiet_since = time.monotonic()
+        recent = await context.store.history(name, HISTORY_WINDOW)
+        fresh = _new_events(events, recent)
+        if fresh:
+            events = recent
+            yield sse("events", [event_view(e).model_dump(mode="json") for e in fresh])
+            quiet_since = time.monotonic()
+        if time.monotonic() - quiet_since >= context.heartbeat_seconds:
+            yield ": keep-alive\n\n"
+            quiet_since = time.monotonic()
+
+
+@router.get(
+    "/{name}/events",
+    summary="Live status and events (text/event-stream)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "An SSE stream."}},
+)
+async def events(
+    name: RolloutName,
+    request: Request,
+    caller: Principal = Depends(require(Role.VIEWER)),
+    context: ApiContext = Depends(api_context),
+) -> StreamingResponse:
+    await load(context, name)  # a missing rollout is a 404, not an empty stream
+    return StreamingResponse(
+        rollout_stream(context, name, caller, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

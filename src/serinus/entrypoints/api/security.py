@@ -1,0 +1,81 @@
+"""FastAPI dependencies that authenticate the caller and check roles.
+
+Tokens travel only in the `Authorization: Bearer` header (never cookies, never URLs), so a
+cross-site page cannot make a browser send one: the API needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from serinus.entrypoints.api.auth import Principal
+from serinus.entrypoints.api.context import ApiContext, api_context
+from serinus.entrypoints.api.views import missing_role
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="serinus"'}
+INVALID = {"WWW-Authenticate": 'Bearer realm="serinus", error="invalid_token"'}
+
+
+def client_address(request: Request) -> str:
+    # Deliberately not X-Forwarded-For: a client could set it to dodge the throttle. Behind a
+    # trusted proxy, run uvicorn with --proxy-headers so `client` is the real address.
+    return request.client.host if request.client else "unknown"
+
+
+# Declares the scheme in the OpenAPI document; the header is parsed below for clearer errors.
+BEARER = HTTPBearer(auto_error=False, description="A token from the serinus tokens file.")
+
+
+async def authenticated(
+    request: Request,
+    context: ApiContext = Depends(api_context),
+    _declared: HTTPAuthorizationCredentials | None = Depends(BEARER),
+) -> Principal:
+    client = client_address(request)
+    wait = context.throttle.retry_after(client)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many invalid tokens from this address: try again later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    header = request.headers.get("authorization")
+    if not header:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token: send the header 'Authorization: Bearer <token>'",
+            headers=CHALLENGE,
+        )
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "malformed Authorization header: expected 'Bearer <token>'",
+            headers=CHALLENGE,
+        )
+    principal = context.auth.authenticate(token)
+    if principal is None:
+        context.throttle.failed(client)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid bearer token: it matches no configured user",
+            headers=INVALID,
+        )
+    return principal
+
+
+def require(role: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only callers that hold `role` (403 naming it otherwise)."""
+
+    async def check(caller: Principal = Depends(authenticated)) -> Principal:
+        reason = missing_role(caller, role)
+        if reason is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
+        return caller
+
+    return check

@@ -1,0 +1,69 @@
+"""Running the API app with uvicorn: in the foreground (`serinus serve`) or beside other work.
+
+`background` is for commands that drive a rollout and show the dashboard at the same time (the
+demo): it starts the server on the running event loop and yields its URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from serinus.core.errors import DependencyError
+
+STARTUP_TIMEOUT = 10.0
+
+
+def _config(app: FastAPI, host: str, port: int, access_log: bool) -> uvicorn.Config:
+    # Access lines show method and path only: tokens travel in a header, never in the URL.
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="info", access_log=access_log, lifespan="off"
+    )
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """Leaves signals to the host command (it has its own SIGINT/SIGTERM handling)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def url_of(server: uvicorn.Server, host: str) -> str:
+    sockets = [sock for s in server.servers for sock in (s.sockets or [])]
+    port = sockets[0].getsockname()[1] if sockets else 0
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+async def serve(app: FastAPI, host: str, port: int, access_log: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn handles the signals)."""
+    await uvicorn.Server(_config(app, host, port, access_log)).serve()
+
+
+@contextlib.asynccontextmanager
+async def background(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, access_log: bool = False
+) -> AsyncIterator[str]:
+    """Serve `app` while the block runs; yields the base URL (port 0 picks a free port)."""
+    server = _EmbeddedServer(_config(app, host, port, access_log))
+    task = asyncio.create_task(server.serve())
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_TIMEOUT
+        while not server.started:
+            if task.done():
+                task.result()  # re-raise why it could not start
+                raise DependencyError(f"the dashboard server on {host}:{port} did not start")
+            if loop.time() > deadline:
+                raise DependencyError(f"the dashboard server on {host}:{port} did not start")
+            await asyncio.sleep(0.05)
+        yield url_of(server, host)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, SystemExit):
+            await asyncio.wait_for(task, timeout=5.0)

@@ -1,0 +1,298 @@
+"""Rollouts as the API shows them: summaries, step timelines, the pending judgement, analyses.
+
+Pure functions of the spec, the status and the caller; nothing here reads the store. The spec
+itself is never returned whole: a workload's environment may hold credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from serinus.core.events import Event
+from serinus.core.intents import Intent, IntentKind, refusal
+from serinus.core.spec import Judgement, Rollout, Step
+from serinus.core.status import COLORS, Phase, RolloutStatus
+from serinus.core.strategy.plan import plan_for
+from serinus.entrypoints.api.auth import Principal, Role
+from serinus.entrypoints.api.markdown import render_markdown
+from serinus.entrypoints.api.models import (
+    AnalysisView,
+    AuditEntry,
+    ColorView,
+    EventView,
+    JudgementInputView,
+    JudgementView,
+    RolloutDetail,
+    RolloutSummary,
+    StepPosition,
+    StepView,
+)
+
+# Which role each operation needs; the API's routes and the dashboard's buttons both use it.
+OPERATION_ROLE: dict[IntentKind, str] = {
+    IntentKind.PROMOTE: Role.DEPLOYER,
+    IntentKind.PROMOTE_FULL: Role.DEPLOYER,
+    IntentKind.ABORT: Role.DEPLOYER,
+    IntentKind.RETRY: Role.DEPLOYER,
+    IntentKind.PAUSE: Role.DEPLOYER,
+    IntentKind.RESUME: Role.DEPLOYER,
+    IntentKind.UNDO: Role.DEPLOYER,
+    IntentKind.JUDGE: Role.APPROVER,
+}
+
+
+def describe(step: Step) -> str:
+    if step.set_weight is not None:
+        return f"setWeight {step.set_weight}%"
+    if step.pause is not None:
+        if step.pause.duration is None:
+            return "pause until promoted"
+        return f"pause {step.pause.duration:g}s"
+    if step.judgement is not None:
+        roles = step.judgement.required_roles
+        return "judgement" + (f" (needs {', '.join(roles)})" if roles else "")
+    if step.set_header_route is not None:
+        route = step.set_header_route
+        return f"setHeaderRoute {route.name}" + ("" if route.match else " (remove)")
+    if step.analysis is not None:
+        return f"analysis {', '.join(step.analysis.templates)}"
+    return step.kind
+
+
+def template_variables(rollout: Rollout, status: RolloutStatus | None) -> dict[str, str]:
+    """What `{{ ... }}` in judgement instructions may name."""
+    values = {
+        "rollout.name": rollout.name,
+        "rollout.namespace": rollout.metadata.namespace,
+        "rollout.version": rollout.spec.version,
+    }
+    if status is not None:
+        for role, revision in (("canary", status.canary), ("stable", status.stable)):
+            if revision is not None:
+                values[f"{role}.version"] = revision.version
+                values[f"{role}.color"] = revision.color
+    return values
+
+
+def _colors(status: RolloutStatus | None) -> list[ColorView]:
+    if status is None:
+        return []
+    views = []
+    for color in COLORS:
+        version = status.version_of(color)
+        if version is None:
+            continue
+        if status.stable is not None and status.stable.color == color:
+            role = "stable"
+        elif status.canary is not None and status.canary.color == color:
+            role = "canary"
+        else:
+            role = "old"
+        views.append(
+            ColorView(
+                color=color,
+                version=version,
+                role=role,
+                weight=status.weights.get(color, 0),
+                desired=status.replicas.get(color, 0),
+                ready=status.ready.get(color, 0),
+            )
+        )
+    return views
+
+
+def version_weights(status: RolloutStatus | None) -> dict[str, int]:
+    if status is None:
+        return {}
+    weights: dict[str, int] = {}
+    for color, weight in status.weights.items():
+        version = status.version_of(color)
+        if version is not None:
+            weights[version] = weights.get(version, 0) + weight
+    return weights
+
+
+def summary(rollout: Rollout, status: RolloutStatus | None) -> RolloutSummary:
+    return RolloutSummary(**_summary_fields(rollout, status))
+
+
+def _summary_fields(rollout: Rollout, status: RolloutStatus | None) -> dict[str, Any]:
+    steps = plan_for(rollout.spec).steps
+    position = None
+    if status is not None and status.canary is not None and steps:
+        index = status.step_index
+        text = describe(steps[index]) if index < len(steps) else f"all {len(steps)} steps done"
+        position = StepPosition(index=index, total=len(steps), description=text)
+    return {
+        "name": rollout.name,
+        "namespace": rollout.metadata.namespace,
+        "version": rollout.spec.version,
+        "strategy": rollout.spec.strategy.kind,
+        "phase": status.phase.value if status else None,
+        "message": status.message if status else "",
+        "step": position,
+        "weights": version_weights(status),
+        "colors": _colors(status),
+    }
+
+
+def timeline(rollout: Rollout, status: RolloutStatus | None) -> list[StepView]:
+    steps = plan_for(rollout.spec).steps
+    running = status is not None and status.canary is not None
+    finished = status is not None and status.phase is Phase.COMPLETED
+    views = []
+    for index, step in enumerate(steps):
+        if finished or (running and status is not None and index < status.step_index):
+            state = "done"
+        elif running and status is not None and index == status.step_index:
+            state = "current"
+        else:
+            state = "pending"
+        views.append(StepView(index=index, kind=step.kind, description=describe(step), state=state))
+    return views
+
+
+def judgement_view(
+    rollout: Rollout, status: RolloutStatus | None, caller: Principal
+) -> JudgementView | None:
+    if status is None or status.phase is not Phase.AWAITING_JUDGEMENT:
+        return None
+    steps = plan_for(rollout.spec).steps
+    if status.step_index >= len(steps):
+        return None
+    step = steps[status.step_index]
+    judgement = step.judgement
+    if judgement is None:
+        if step.analysis is None:
+            return None
+        # An inconclusive analysis waits for a person: approve continues, reject aborts.
+        run = status.analysis
+        outcome = f": {run.message}" if run is not None and run.message else ""
+        judgement = Judgement(
+            instructions=f"The analysis **{', '.join(step.analysis.templates)}** was "
+            f"inconclusive{outcome}.\n\nApprove to continue the rollout, reject to abort it."
+        )
+    reason = judge_refusal(caller, judgement.required_roles)
+    return JudgementView(
+        step=status.step_index,
+        instructions=judgement.instructions,
+        instructions_html=render_markdown(
+            judgement.instructions, template_variables(rollout, status)
+        ),
+        inputs=[
+            JudgementInputView(name=item.name, options=list(item.options), required=item.required)
+            for item in judgement.inputs
+        ],
+        required_roles=list(judgement.required_roles),
+        timeout_seconds=judgement.timeout,
+        on_timeout=judgement.on_timeout,
+        waiting_since=status.phase_since,
+        can_judge=reason is None,
+        cannot_judge_reason=reason,
+    )
+
+
+def missing_role(caller: Principal, role: str) -> str | None:
+    if caller.has(role):
+        return None
+    held = ", ".join(sorted(caller.roles)) or "none"
+    return f"this needs the role {role!r}; {caller.name} has: {held}"
+
+
+def judge_refusal(caller: Principal, required_roles: Sequence[str]) -> str | None:
+    """Why the caller may not decide a judgement with `required_roles`, or None."""
+    if (reason := missing_role(caller, Role.APPROVER)) is not None:
+        return reason
+    if required_roles and not caller.roles & set(required_roles):
+        return (
+            f"this judgement needs one of the roles {', '.join(required_roles)}; "
+            f"{caller.name} has: {', '.join(sorted(caller.roles))}"
+        )
+    return None
+
+
+def allowed_operations(status: RolloutStatus | None, caller: Principal) -> list[str]:
+    return [
+        kind.value
+        for kind, role in OPERATION_ROLE.items()
+        if caller.has(role) and refusal(kind, status) is None
+    ]
+
+
+def detail(
+    rollout: Rollout,
+    status: RolloutStatus | None,
+    caller: Principal,
+    failures: Iterable[Mapping[str, Any]] = (),
+) -> RolloutDetail:
+    return RolloutDetail(
+        **_summary_fields(rollout, status),
+        status=status.to_storage() if status else None,
+        steps=timeline(rollout, status),
+        judgement=judgement_view(rollout, status, caller),
+        allowed_operations=allowed_operations(status, caller),
+        notification_failures=[dict(f) for f in failures],
+    )
+
+
+def event_view(event: Event) -> EventView:
+    return EventView(
+        type=event.type.value,
+        message=event.message,
+        at=event.at,
+        severity=event.severity.value,
+        data=event.model_dump(mode="json")["data"],
+    )
+
+
+def audit_entry(intent: Intent) -> AuditEntry:
+    return AuditEntry(
+        id=intent.id,
+        kind=intent.kind.value,
+        actor=intent.actor,
+        source=intent.source,
+        at=intent.at,
+        approve=intent.approve,
+        inputs=dict(intent.inputs),
+        comment=intent.comment,
+        outcome=intent.outcome,
+    )
+
+
+# --- analyses ----------------------------------------------------------------------------------
+# The analysis integration stores its runs in the status; this reads any field whose name says
+# "analysis" and that holds runs (objects with a `metrics` list), so it keeps working whatever
+# the field ends up being called or however many runs it holds.
+
+
+def _runs_in(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        if isinstance(value.get("metrics"), list):
+            return [value]
+        return [run for item in value.values() for run in _runs_in(item)]
+    if isinstance(value, list):
+        return [run for item in value for run in _runs_in(item)]
+    return []
+
+
+def analysis_runs(status: RolloutStatus | None) -> list[dict[str, Any]]:
+    if status is None:
+        return []
+    stored = status.to_storage()
+    return [
+        run for key, value in stored.items() if "analys" in key.lower() for run in _runs_in(value)
+    ]
+
+
+def is_analysis_event(event: Event) -> bool:
+    return "analys" in event.type.value.lower() or any(
+        "analys" in key.lower() for key in event.data
+    )
+
+
+def analysis(status: RolloutStatus | None, events: Sequence[Event]) -> AnalysisView:
+    return AnalysisView(
+        runs=analysis_runs(status),
+        events=[event_view(event) for event in events if is_analysis_event(event)],
+    )

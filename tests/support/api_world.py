@@ -1,0 +1,170 @@
+"""API tests: an API over an in-memory store holding rollouts in chosen phases, users per role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from serinus.adapters.stores.memory import MemoryStateStore
+from serinus.app.metrics import SerinusMetrics
+from serinus.core.documents import validate_model
+from serinus.core.events import Event, EventType
+from serinus.core.spec import Rollout
+from serinus.core.status import Phase, Revision, RolloutStatus
+from serinus.entrypoints.api import create_app
+from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle, UserEntry, hash_token
+
+TOKENS = {
+    "vera": "vera-viewer-token-0123456789",
+    "dan": "dan-deployer-token-0123456789",
+    "ann": "ann-approver-token-0123456789",
+    "sre": "sre-lead-token-0123456789abcd",
+}
+ROLES = {
+    "vera": ["viewer"],
+    "dan": ["deployer"],
+    "ann": ["approver"],
+    "sre": ["approver", "deployer", "sre-lead"],
+}
+INSTRUCTIONS = (
+    "Check [Grafana](https://grafana.example/d/web?var-version={{ canary.version }}) "
+    "<script>window.pwned = 1</script> and [x](javascript:alert(1))\n\n- **latency** `p99`"
+)
+
+
+def users() -> list[UserEntry]:
+    return [
+        UserEntry(name=name, roles=ROLES[name], tokens=[hash_token(token)])
+        for name, token in TOKENS.items()
+    ]
+
+
+def auth_header(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[user]}"}
+
+
+def rollout(name: str, steps: list[dict[str, Any]], version: str = "v2") -> Rollout:
+    return validate_model(
+        Rollout,
+        {
+            "apiVersion": "serinus.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": name},
+            "spec": {
+                "version": version,
+                "workload": {
+                    "process": {
+                        "command": ["app", "{port}"],
+                        "replicas": 2,
+                        "env": {"DB_PASSWORD": "hunter2-secret-value"},
+                    }
+                },
+                "trafficRouting": {"haproxy": {}},
+                "strategy": {"blueGreenCanary": {"steps": steps}},
+            },
+        },
+        "test",
+    )
+
+
+JUDGED_STEPS: list[dict[str, Any]] = [
+    {"setWeight": 10},
+    {
+        "judgement": {
+            "instructions": INSTRUCTIONS,
+            "inputs": [
+                {"name": "ticket", "required": True},
+                {"name": "risk", "options": ["low", "high"]},
+            ],
+        }
+    },
+    {"setWeight": 100},
+]
+GATED_STEPS: list[dict[str, Any]] = [
+    {"setWeight": 10},
+    {"judgement": {"instructions": "SRE lead only", "requiredRoles": ["sre-lead"]}},
+]
+
+
+def in_progress(phase: Phase, step: int, **extra: Any) -> RolloutStatus:
+    return RolloutStatus(
+        phase=phase,
+        stable=Revision(version="v1", color="blue"),
+        canary=Revision(version="v2", color="green"),
+        step_index=step,
+        phase_since=1000.0,
+        weights={"blue": 90, "green": 10},
+        replicas={"blue": 2, "green": 2},
+        ready={"blue": 2, "green": 1},
+        **extra,
+    )
+
+
+@dataclass
+class Api:
+    store: MemoryStateStore
+    client: httpx.AsyncClient
+    metrics: SerinusMetrics
+    throttle: FailureThrottle
+
+    async def get(self, path: str, user: str | None = "vera", **kw: Any) -> httpx.Response:
+        return await self.client.get(path, headers=auth_header(user) if user else {}, **kw)
+
+    async def post(
+        self, path: str, body: Any = None, user: str | None = "dan", **kw: Any
+    ) -> httpx.Response:
+        headers = auth_header(user) if user else {}
+        return await self.client.post(path, json=body, headers=headers, **kw)
+
+
+async def seed(store: MemoryStateStore) -> None:
+    """`judged`: awaiting a judgement with inputs; `gated`: one needing sre-lead; `paused`: a
+    user pause; `aborted`: can be retried; `done`: completed with a previous version."""
+    specs = {
+        "judged": (rollout("judged", JUDGED_STEPS), in_progress(Phase.AWAITING_JUDGEMENT, 1)),
+        "gated": (rollout("gated", GATED_STEPS), in_progress(Phase.AWAITING_JUDGEMENT, 1)),
+        "paused": (
+            rollout("paused", [{"setWeight": 10}, {"pause": {}}]),
+            in_progress(Phase.PAUSED, 1, paused_by_user=True),
+        ),
+        "aborted": (rollout("aborted", [{"setWeight": 10}]), in_progress(Phase.ABORTED, 0)),
+        "done": (
+            rollout("done", [{"setWeight": 10}]),
+            RolloutStatus(
+                phase=Phase.COMPLETED,
+                stable=Revision(version="v2", color="green"),
+                weights={"green": 100},
+                previous_version="v1",
+                step_index=1,
+            ),
+        ),
+    }
+    for spec, status in specs.values():
+        await store.submit(spec)
+        events = [
+            Event(type=EventType.ROLLOUT_STARTED, message="v2 started", at=990.0),
+            Event(
+                type=EventType.WEIGHTS_CHANGED,
+                message="v2 10% / v1 90%",
+                at=995.0,
+                data={"weights": {"v2": 10, "v1": 90}},
+            ),
+        ]
+        await store.save(spec.name, status, events, [])
+    await store.submit(rollout("fresh", [{"setWeight": 10}]))  # submitted, never reconciled
+
+
+@asynccontextmanager
+async def serving(max_failures: int = 5) -> AsyncIterator[Api]:
+    store = MemoryStateStore()
+    await seed(store)
+    metrics = SerinusMetrics()
+    throttle = FailureThrottle(max_failures=max_failures, window_seconds=60)
+    app = create_app(store, AuthConfig(users()), metrics=metrics, throttle=throttle)
+    transport = httpx.ASGITransport(app=app, client=("192.0.2.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://serinus.test") as client:
+        yield Api(store, client, metrics, throttle)
