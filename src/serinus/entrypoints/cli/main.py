@@ -38,6 +38,7 @@ def _register() -> None:
     app.add_typer(analyze_app, name="analyze")
     from serinus.entrypoints.cli import analyze_run  # noqa: F401
     from serinus.entrypoints.cli import shift  # noqa: F401
+    from serinus.entrypoints.cli import serve  # noqa: F401
 
 
 def main() -> None:
