@@ -88,7 +88,7 @@ def test_kill_9_mid_rollout_then_a_new_run_continues_without_provisioning_again(
     run = local.start_run(second)
     local.wait_for({Phase.PAUSED}, version="v2")
     records = local.state_dir / "rollouts" / "web" / "replicas" / "green.json"
-    pids_before = sorted(r["pid"] for r in json.loads(records.read_text())["replicas"])
+    pids_before = sorted(r["pid"] for r in json.loads(records.read_text())["members"])
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     assert local.status() is not None
@@ -97,7 +97,7 @@ def test_kill_9_mid_rollout_then_a_new_run_continues_without_provisioning_again(
     status = local.status()
     assert status is not None and status.phase is Phase.COMPLETED
     assert status.stable is not None and status.stable.version == "v2"
-    pids_after = sorted(r["pid"] for r in json.loads(records.read_text())["replicas"])
+    pids_after = sorted(r["pid"] for r in json.loads(records.read_text())["members"])
     assert pids_after == pids_before  # adopted, not provisioned again
     history = json.loads(local.cli("history", "web", "-o", "json").stdout)
     started = [e for e in history["events"] if e["type"] == "RolloutStarted"]
