@@ -27,6 +27,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_STATS_PORTS: dict[int, int] = {}
+
+
+def stats_port_for(port: int) -> int:
+    """One stats port per frontend port, so each version's spec keeps HAProxy's layout (a
+    layout change reloads HAProxy, and a reload closes idle keep-alive client connections)."""
+    return _STATS_PORTS.setdefault(port, free_port())
+
+
 def rollout_document(
     version: str,
     port: int,
@@ -49,7 +58,7 @@ def rollout_document(
         "spec": {
             "version": version,
             "workload": {"process": {"command": app, "replicas": replicas}},
-            "trafficRouting": {"haproxy": {"port": port, "statsPort": free_port()}},
+            "trafficRouting": {"haproxy": {"port": port, "statsPort": stats_port_for(port)}},
             "strategy": {
                 "blueGreenCanary": {
                     "steps": steps if steps is not None else [{"setWeight": 10}, {"pause": {}}],
