@@ -8,8 +8,7 @@ Two times per strategy:
 - "all traffic on new": the reconcile that put 100% of the weight on v2 returned;
 - "old torn down": the rollout is Completed (v1's replicas stopped; scaleDownDelay is 0).
 
-Equal pause lengths: rollingUpdate has no pause between batches (serinus's rollingUpdate has no
-per-batch pause, and its `minReadySeconds` is accepted but not applied), so blueGreenCanary's
+Equal pause lengths: rollingUpdate has no pause between batches, so blueGreenCanary's
 steps are setWeight 10 -> pause P -> setWeight 100 with P = --pause, 0 by default: neither
 strategy waits to observe. A P > 0 measures blueGreenCanary with an observation pause the
 baseline does not have (the comparison then favours rollingUpdate).

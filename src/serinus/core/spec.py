@@ -251,7 +251,6 @@ class RollingUpdate(SpecModel):
 
     max_surge: int = Field(default=1, ge=0)
     max_unavailable: int = Field(default=0, ge=0)
-    min_ready_seconds: Duration = 0.0
 
     @model_validator(mode="after")
     def _can_progress(self) -> RollingUpdate:
