@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.app.metrics import SerinusMetrics
@@ -17,6 +18,7 @@ from serinus.core.spec import Rollout
 from serinus.core.status import Phase, Revision, RolloutStatus
 from serinus.entrypoints.api import create_app
 from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle, UserEntry, hash_token
+from serinus.entrypoints.api.context import FailureSource
 
 TOKENS = {
     "vera": "vera-viewer-token-0123456789",
@@ -106,6 +108,7 @@ def in_progress(phase: Phase, step: int, **extra: Any) -> RolloutStatus:
 
 @dataclass
 class Api:
+    app: FastAPI
     store: MemoryStateStore
     client: httpx.AsyncClient
     metrics: SerinusMetrics
@@ -158,13 +161,21 @@ async def seed(store: MemoryStateStore) -> None:
     await store.submit(rollout("fresh", [{"setWeight": 10}]))  # submitted, never reconciled
 
 
+def client_of(app: FastAPI, address: str = "192.0.2.7") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://serinus.test")
+
+
 @asynccontextmanager
-async def serving(max_failures: int = 5) -> AsyncIterator[Api]:
+async def serving(
+    max_failures: int = 5, failures: FailureSource | None = None
+) -> AsyncIterator[Api]:
     store = MemoryStateStore()
     await seed(store)
     metrics = SerinusMetrics()
     throttle = FailureThrottle(max_failures=max_failures, window_seconds=60)
-    app = create_app(store, AuthConfig(users()), metrics=metrics, throttle=throttle)
-    transport = httpx.ASGITransport(app=app, client=("192.0.2.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://serinus.test") as client:
-        yield Api(store, client, metrics, throttle)
+    app = create_app(
+        store, AuthConfig(users()), metrics=metrics, throttle=throttle, failures=failures
+    )
+    async with client_of(app) as client:
+        yield Api(app, store, client, metrics, throttle)

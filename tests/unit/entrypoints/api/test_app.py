@@ -236,3 +236,13 @@ async def test_whoami_names_the_caller_and_roles_never_the_token(api: Api) -> No
         "name": "sre",
         "roles": ["approver", "deployer", "sre-lead", "viewer"],
     }
+
+
+async def test_metrics_come_from_the_store_at_scrape_time(api: Api) -> None:
+    text = (await api.get("/metrics", user=None)).text
+    assert 'serinus_rollout_phase{phase="AwaitingJudgement",rollout="judged"} 1.0' in text
+    assert 'serinus_rollout_weight_percent{color="green",rollout="judged"} 10.0' in text
+    assert 'serinus_rollout_phase{phase="Pending",rollout="fresh"} 1.0' in text
+    await api.store.delete("aborted")
+    text = (await api.get("/metrics", user=None)).text
+    assert 'rollout="aborted"' not in text

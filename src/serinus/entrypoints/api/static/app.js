@@ -300,7 +300,7 @@
     const key = `${state.name}:${j.step}:${j.waitingSince}`;
     if (key === judgementKey) return; // keep what the user is typing
     judgementKey = key;
-    // The one innerHTML: server-side sanitized markdown (see markdown.py).
+    // The only HTML sink: server-side sanitized markdown (see markdown.py).
     $("judgement-instructions").innerHTML = j.instructionsHtml;
     const inputs = j.inputs.map((input, index) => {
       const id = "judgement-input-" + index;
