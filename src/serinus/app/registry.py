@@ -95,3 +95,36 @@ def _process(context: AdapterContext) -> Platform:
     workload = context.rollout.spec.workload.process
     assert workload is not None
     return ProcessPlatform(context.rollout.name, workload, context.state_dir / "replicas")
+
+
+def _kube_client(context: AdapterContext) -> tuple[Any, bool]:
+    """The context's Kubernetes client, or one of the platform's own (in-cluster/kubeconfig)."""
+    if context.kube is not None:
+        return context.kube, False
+    from serinus.adapters.kube.client import KubeClient
+
+    return KubeClient.auto(), True
+
+
+@platform_kind("deployment")
+def _deployment(context: AdapterContext) -> Platform:
+    from serinus.adapters.platforms.deployment import DeploymentPlatform
+
+    workload = context.rollout.spec.workload.deployment
+    assert workload is not None
+    client, owned = _kube_client(context)
+    metadata = context.rollout.metadata
+    return DeploymentPlatform(
+        client, metadata.name, metadata.namespace, workload, owns_client=owned
+    )
+
+
+@platform_kind("helm")
+def _helm(context: AdapterContext) -> Platform:
+    from serinus.adapters.platforms.helm import HelmPlatform
+
+    workload = context.rollout.spec.workload.helm
+    assert workload is not None
+    client, owned = _kube_client(context)
+    metadata = context.rollout.metadata
+    return HelmPlatform(client, metadata.name, metadata.namespace, workload, owns_client=owned)
