@@ -212,6 +212,7 @@ class KubeApiStandIn:
             self.register(ServedResource.of(resource, subresources))
         if schemas is not None:
             self.register_crds(schemas)
+        self._ensure_namespace(namespace)
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -299,6 +300,8 @@ class KubeApiStandIn:
             stored = copy.deepcopy(dict(obj))
             stored["apiVersion"] = resource.api_version
             stored["kind"] = resource.kind or stored.get("kind", "")
+            if resource.namespaced:
+                self._ensure_namespace(namespace)
             self._stamp(stored, existing, namespace, spec_changed=True)
             self._objects[key] = stored
             self._record(
@@ -725,6 +728,7 @@ class KubeApiStandIn:
             obj.pop("status", None)
         meta.pop("resourceVersion", None)
         self._validate(resource, obj)
+        self._ensure_namespace(namespace)
         self._stamp(obj, None, namespace, spec_changed=True)
         self._objects[key] = obj
         self._record(resource.group, resource.plural, "ADDED", obj)
@@ -852,6 +856,23 @@ class KubeApiStandIn:
                     for p in problems
                 ],
             )
+
+    def _ensure_namespace(self, namespace: str | None) -> None:
+        """A namespace exists once something is put in it (the real API demands it first)."""
+        if not namespace:
+            return
+        key = self._key("", "namespaces", None, namespace)
+        if key in self._objects:
+            return
+        obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace},
+            "status": {"phase": "Active"},
+        }
+        self._stamp(obj, None, None, spec_changed=True)
+        self._objects[key] = obj
+        self._record("", "namespaces", "ADDED", obj)
 
     def _next_rv(self) -> int:
         self._last_rv = next(self._rv)
