@@ -212,8 +212,15 @@ HEADER = (
 )
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Shared sub-schemas are written out in full: no `&id001` anchors in a manifest."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render() -> str:
-    return HEADER + yaml.safe_dump(rollout_crd(), sort_keys=False, width=100)
+    return HEADER + yaml.dump(rollout_crd(), Dumper=_NoAliases, sort_keys=False, width=100)
 
 
 if __name__ == "__main__":
