@@ -3,13 +3,21 @@
 Everything is real: replicas are processes of `serinus.demo.app`, traffic goes through HAProxy,
 the load generator counts what its client saw. The engine runs in this process, exactly as
 `serinus run` does; judgement and abort go through the same operations as the CLI.
+
+With Debian's `prometheus` installed, the canary is judged by the rollout's own analysis step
+(error ratio and p95 latency against stable, by thresholds and by the comparative judge, see
+`serinus.demo.analysis`) over a private Prometheus that scrapes HAProxy and the replicas; v3's
+errors make it fail and the engine aborts. Without it, the demo says so and falls back to a simple
+error-ratio guard that watches HAProxy's exporter and asks for the abort.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -21,13 +29,17 @@ from serinus.app import operations
 from serinus.app.driver import drive
 from serinus.app.engine import Engine, Reconciled
 from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.core.analysis.run import AnalysisPhase
 from serinus.core.documents import validate_model
 from serinus.core.intents import IntentKind
 from serinus.core.ports import Platform, StateStore, TrafficRouter
 from serinus.core.spec import Rollout
 from serinus.core.status import COLORS, Phase, RolloutStatus
+from serinus.demo import prometheus
+from serinus.demo.analysis import Timing, analysis_steps, analysis_templates
 from serinus.demo.guard import ErrorRatioGuard
 from serinus.demo.load import LoadGenerator, LoadReport
+from serinus.demo.prometheus import PrometheusServer
 
 NAME = "demo"
 FAULTY = {"v3": 0.2}
@@ -58,10 +70,29 @@ class DemoOptions:
         return 2.0 if self.quick else 10.0
 
 
-def demo_rollout(version: str, options: DemoOptions, port: int, stats_port: int) -> Rollout:
-    faults = ",".join(f"{v}={rate}" for v, rate in FAULTY.items())
+def demo_rollout(
+    version: str,
+    options: DemoOptions,
+    port: int,
+    stats_port: int,
+    prometheus_address: str | None = None,
+    faults: dict[str, float] = FAULTY,
+) -> Rollout:
+    """The demo's rollout; with a Prometheus address its steps run the analysis templates."""
+    error_rates = ",".join(f"{v}={rate}" for v, rate in faults.items())
     command = [sys.executable, "-m", "serinus.demo.app", "--port", "{port}"]
-    command += ["--version", "{version}", "--error-rates", faults, "--startup-delay", "0.3"]
+    command += ["--version", "{version}", "--error-rates", error_rates, "--startup-delay", "0.3"]
+    judgement: dict[str, Any] = {
+        "instructions": "Compare the canary's error ratio with stable's.",
+        "inputs": [{"name": "checked-by"}],
+        "timeout": "10m",
+    }
+    steps: list[dict[str, Any]] = [{"setWeight": 10}, {"judgement": judgement}, {"setWeight": 100}]
+    templates: list[dict[str, Any]] = []
+    if prometheus_address is not None:
+        judgement["instructions"] = "The analysis passed; look at `serinus get demo` and decide."
+        steps = analysis_steps(judgement)
+        templates = analysis_templates(prometheus_address, Timing.for_demo(options.quick))
     spec = {
         "apiVersion": "serinus.io/v1alpha1",
         "kind": "Rollout",
@@ -81,22 +112,13 @@ def demo_rollout(version: str, options: DemoOptions, port: int, stats_port: int)
             "trafficRouting": {"haproxy": {"port": port, "statsPort": stats_port}},
             "strategy": {
                 "blueGreenCanary": {
-                    "steps": [
-                        {"setWeight": 10},
-                        {
-                            "judgement": {
-                                "instructions": "Compare the canary's error ratio with stable's.",
-                                "inputs": [{"name": "checked-by"}],
-                                "timeout": "10m",
-                            }
-                        },
-                        {"setWeight": 100},
-                    ],
+                    "steps": steps,
                     "scaleDownDelay": options.scale_down_delay,
                     "abortScaleDownDelay": options.scale_down_delay,
                 }
             },
             "progressDeadlineSeconds": 60,
+            "analysisTemplates": templates,
         },
     }
     return validate_model(Rollout, spec, "demo rollout")
@@ -167,19 +189,37 @@ class Demo:
     router: TrafficRouter | None = None
     platform: Platform | None = None
     current: Rollout | None = None
+    prometheus: PrometheusServer | None = None
 
     async def run(self) -> dict[str, Any]:
         self.port = self.options.port or free_port()
         self.stats_port = free_port()
-        first = demo_rollout("v1", self.options, self.port, self.stats_port)
+        if prometheus.available():
+            folder = Path(tempfile.mkdtemp(prefix="serinus-demo-prometheus-"))
+            self.prometheus = PrometheusServer(folder, f"127.0.0.1:{self.stats_port}")
+            self.prometheus.start()
+            self.say(f"analysis by Prometheus at {self.prometheus.address} (scrapes every 1s)")
+        else:
+            self.say(
+                "prometheus is not installed (Debian: apt-get install prometheus): "
+                "falling back to a simple error-ratio guard instead of the analysis"
+            )
+        first = self._rollout("v1")
         context = AdapterContext(rollout=first, state_dir=self.state_dir / "rollouts" / NAME)
         self.router, self.platform = build_router(context), build_platform(context)
         engine = Engine(self.store, self.router, self.platform)
         await self.router.prepare()
-        guard = ErrorRatioGuard(f"http://127.0.0.1:{self.stats_port}/metrics")
+        guard = (
+            None
+            if self.prometheus is not None
+            else ErrorRatioGuard(f"http://127.0.0.1:{self.stats_port}/metrics")
+        )
         url = f"http://127.0.0.1:{self.port}/"
         started = time.monotonic()
         await self._roll_out(engine, "v1", "v1: first deployment")
+        if self.prometheus is not None:
+            await self.prometheus.wait_until_scraped()
+            await self.prometheus.wait_until_scraped('up{job="replicas"} == 1')
         self.say(f"v1 is live at {url}; starting steady load at {self.options.rate:g} req/s")
         load = LoadThread(url, self.options.rate)
         load.start()
@@ -203,20 +243,28 @@ class Demo:
             "stable": v3.stable.version if v3.stable else None,
             "phases": [entry for timer in self.timers for entry in timer.durations()],
             "shares": [bucket.to_dict() for bucket in report.timeline],
+            "analysisBy": "prometheus" if self.prometheus is not None else "guard",
+            "analysis": {"v2": analysis_summary(v2), "v3": analysis_summary(v3)},
         }
+
+    def _rollout(self, version: str) -> Rollout:
+        address = self.prometheus.address if self.prometheus is not None else None
+        return demo_rollout(version, self.options, self.port, self.stats_port, address)
 
     async def _roll_out(
         self, engine: Engine, version: str, label: str, guard: ErrorRatioGuard | None = None
     ) -> RolloutStatus:
-        rollout = demo_rollout(version, self.options, self.port, self.stats_port)
+        rollout = self._rollout(version)
         self.current = rollout
         await operations.submit(self.store, rollout)
         timer = PhaseTimer(label)
         self.timers.append(timer)
-        judge = _Judge(self, guard) if guard is not None else None
+        judge = _Judge(self, guard) if version != "v1" else None
 
         def update(result: Reconciled) -> None:
             timer.observe(result.status)
+            if self.prometheus is not None and result.observed.colors:
+                self.prometheus.write_targets(result.observed.colors)
             self.show(label, result)
             if judge is not None:
                 judge.watch(result.status)
@@ -233,6 +281,9 @@ class Demo:
         return result.status
 
     async def close(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.stop()
+            shutil.rmtree(self.prometheus.folder, ignore_errors=True)
         if self.options.keep or self.platform is None or self.router is None:
             return
         for color in COLORS:
@@ -244,11 +295,29 @@ class Demo:
         await self.router.close()
 
 
-class _Judge:
-    """Watches the canary at its judgement gate: aborts when the guard trips, and approves
-    (with --auto-approve) once the guard has seen enough healthy canary traffic."""
+def analysis_summary(status: RolloutStatus) -> dict[str, Any] | None:
+    """The analysis run's verdict and each metric's outcome (None when no analysis ran)."""
+    run = status.analysis
+    if run is None:
+        return None
+    return {
+        "phase": str(run.phase),
+        "metrics": {result.name: str(result.phase) for result in run.metrics},
+        "message": run.message,
+    }
 
-    def __init__(self, demo: Demo, guard: ErrorRatioGuard) -> None:
+
+class _Judge:
+    """The person at the canary's judgement gate.
+
+    With the analysis (Prometheus), the analysis step has already decided: a failure aborted the
+    rollout; a pass leads here, and --auto-approve approves at once. An inconclusive analysis
+    also waits here, and --auto-approve rejects it: missing evidence is not approval.
+    Without Prometheus, the error-ratio guard decides: it aborts when it trips and approves (with
+    --auto-approve) once it has seen enough healthy canary traffic.
+    """
+
+    def __init__(self, demo: Demo, guard: ErrorRatioGuard | None) -> None:
         self.demo = demo
         self.guard = guard
         self.status: RolloutStatus | None = None
@@ -271,7 +340,8 @@ class _Judge:
         if status is None or status.canary is None or status.phase is not Phase.AWAITING_JUDGEMENT:
             return
         if self.watching_since is None:
-            await self.guard.reset(status.canary.color)
+            if self.guard is not None:
+                await self.guard.reset(status.canary.color)
             self.watching_since = time.monotonic()
             if not self.demo.options.auto_approve and not self.announced:
                 self.announced = True
@@ -279,9 +349,44 @@ class _Judge:
                     f"waiting for your judgement: serinus --state-dir {self.demo.state_dir} "
                     f"judge {NAME} --approve --input checked-by=$USER   (or --reject)"
                 )
+            if self.guard is not None:
+                return
+        if self.guard is None:
+            await self._after_analysis(status)
+        else:
+            await self._guarded(status)
+
+    async def _decide(
+        self, approve: bool, comment: str, actor: str = "demo --auto-approve"
+    ) -> None:
+        await operations.request(
+            self.demo.store,
+            NAME,
+            IntentKind.JUDGE,
+            actor=actor,
+            source="demo",
+            approve=approve,
+            inputs={"checked-by": "analysis" if self.guard is None else "error-ratio guard"},
+            comment=comment,
+        )
+        self.watching_since = None
+        self.status = None
+
+    async def _after_analysis(self, status: RolloutStatus) -> None:
+        if not self.demo.options.auto_approve:
             return
+        run = status.analysis
+        if run is not None and run.phase is AnalysisPhase.SUCCESSFUL:
+            await self._decide(True, f"auto-approved: analysis {run.phase}: {run.message}")
+        else:
+            reason = run.message if run is not None else "no analysis ran"
+            self.demo.say(f"analysis inconclusive ({reason}); --auto-approve rejects it")
+            await self._decide(False, f"analysis inconclusive: {reason}")
+
+    async def _guarded(self, status: RolloutStatus) -> None:
+        assert self.guard is not None and status.canary is not None
+        assert self.watching_since is not None
         counts, healthy = await self.guard.check()
-        store = self.demo.store
         if healthy is False:
             comment = (
                 f"{status.canary.version} 5xx ratio {counts.ratio:.1%} over {counts.requests} "
@@ -289,7 +394,7 @@ class _Judge:
             )
             self.demo.say(f"guard: {comment}; aborting")
             await operations.request(
-                store,
+                self.demo.store,
                 NAME,
                 IntentKind.ABORT,
                 actor="error-ratio guard",
@@ -303,16 +408,6 @@ class _Judge:
             and self.demo.options.auto_approve
             and time.monotonic() - self.watching_since >= self.demo.options.hold
         ):
-            comment = f"auto-approved: 5xx ratio {counts.ratio:.1%} over {counts.requests} requests"
-            await operations.request(
-                store,
-                NAME,
-                IntentKind.JUDGE,
-                actor="demo --auto-approve",
-                source="demo",
-                approve=True,
-                inputs={"checked-by": "error-ratio guard"},
-                comment=comment,
+            await self._decide(
+                True, f"auto-approved: 5xx ratio {counts.ratio:.1%} over {counts.requests} requests"
             )
-            self.watching_since = None
-            self.status = None
