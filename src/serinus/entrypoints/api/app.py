@@ -12,9 +12,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from serinus.app.metrics import DEFAULT, SerinusMetrics
@@ -93,6 +95,16 @@ def _version() -> str:
         return "0+unknown"
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI answers 400 for a body it cannot even decode (not UTF-8); like any other
+        # malformed body, that is a 422 naming the body.
+        problem = "body: cannot be decoded: send UTF-8 JSON"
+        return JSONResponse({"detail": problem, "problems": [problem]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 def create_app(
     store: StateStore,
     auth: AuthConfig,
@@ -128,6 +140,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(SerinusError, _serinus_error)
     app.add_exception_handler(RequestValidationError, _invalid_body)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (rollouts.router, operations.router, stream.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -197,7 +197,7 @@ def missing_role(caller: Principal, role: str) -> str | None:
     if caller.has(role):
         return None
     held = ", ".join(sorted(caller.roles)) or "none"
-    return f"this needs the role {role!r}; {caller.name} has: {held}"
+    return f"this needs the role {str(role)!r}; {caller.name} has: {held}"
 
 
 def judge_refusal(caller: Principal, required_roles: Sequence[str]) -> str | None:

@@ -246,3 +246,13 @@ async def test_metrics_come_from_the_store_at_scrape_time(api: Api) -> None:
     await api.store.delete("aborted")
     text = (await api.get("/metrics", user=None)).text
     assert 'rollout="aborted"' not in text
+
+
+async def test_a_body_that_is_not_utf8_is_422_naming_the_body(api: Api) -> None:
+    response = await api.client.post(
+        "/api/v1/rollouts/judged/abort",
+        content=b"\xff\xfe{",
+        headers={"Content-Type": "application/json", **auth_header("dan")},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("body:")
