@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from serinus.app import metrics as module
@@ -133,3 +140,55 @@ def test_the_registry_is_dedicated_not_the_global_one() -> None:
 
     assert module.DEFAULT.registry is not REGISTRY
     assert "serinus_rollout_phase" not in {m.name for m in REGISTRY.collect()}
+
+
+DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "serinus-dashboard.json"
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__range": "1h", "$rollout": ".*"}
+
+
+def dashboard_queries() -> list[str]:
+    document = json.loads(DASHBOARD.read_text())
+    return [_fill(t["expr"]) for panel in document["panels"] for t in panel["targets"]]
+
+
+def _fill(query: str) -> str:
+    for name, value in GRAFANA_VARIABLES.items():
+        query = query.replace(name, value)
+    return query
+
+
+def test_the_grafana_dashboard_only_queries_metrics_serinus_exports() -> None:
+    metrics = SerinusMetrics()
+    metrics.observe_status("web", status(Phase.PROGRESSING))
+    exported = {name for name, _ in samples(metrics)}
+    exported |= {f"serinus_{n}" for n in ("analysis_outcomes_total", "events_total")}
+    exported |= {
+        f"serinus_{base}_{suffix}"
+        for base in ("judgement_wait_seconds", "reconcile_duration_seconds")
+        for suffix in ("bucket", "count", "sum")
+    }
+    exported |= {"serinus_notification_failures_total", "serinus_reconcile_errors_total"}
+    used = {name for query in dashboard_queries() for name in re.findall(r"serinus_\w+", query)}
+    assert used and used <= exported, used - exported
+    assert {"serinus_rollout_weight_percent", "serinus_judgement_wait_seconds_bucket"} <= used
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool (Debian prometheus)")
+def test_the_grafana_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"serinus:dashboard_query_{index}", "expr": query}
+                    for index, query in enumerate(dashboard_queries())
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
