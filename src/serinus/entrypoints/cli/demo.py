@@ -40,8 +40,8 @@ def demo(
     print_summary(summary)
     if as_json:
         typer.echo(json.dumps(summary, separators=(",", ":")))
-    # Success is the right outcome for each version; the requests v3 failed before the guard
-    # caught it are its injected errors, reported in the summary.
+    # Success is the right outcome for each version; the requests v3 failed before the analysis
+    # (or the guard) caught it are its injected errors, reported in the summary.
     raise typer.Exit(0 if summary["outcomes"] == {"v2": "Completed", "v3": "Aborted"} else 1)
 
 
@@ -97,6 +97,12 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"v2 {summary['outcomes']['v2']}, v3 {summary['outcomes']['v3']}, "
         f"stable now {summary['stable']}"
     )
+    for version, run in summary.get("analysis", {}).items():
+        if run is not None:
+            metrics = ", ".join(f"{name} {phase}" for name, phase in run["metrics"].items())
+            console.print(f"analysis of {version}: [bold]{run['phase']}[/] ({metrics})")
+    if summary.get("analysisBy") == "guard":
+        console.print("(no prometheus: the simple error-ratio guard judged the canaries)")
     phases = Table("ROLLOUT", "PHASE", "SECONDS", title="phases")
     for entry in summary["phases"]:
         phases.add_row(entry["rollout"], entry["phase"], f"{entry['seconds']:.1f}")
@@ -104,7 +110,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(share_chart(summary["shares"]))
     console.print(
         "next: `serinus run FILE` drives your own rollout (see examples/), "
-        "`serinus history demo` shows this demo's events and operations."
+        "`serinus history demo` shows this demo's events and operations, "
+        "`serinus get demo` the last analysis."
     )
 
 
