@@ -20,8 +20,15 @@ STARTUP_TIMEOUT = 10.0
 
 def _config(app: FastAPI, host: str, port: int, access_log: bool) -> uvicorn.Config:
     # Access lines show method and path only: tokens travel in a header, never in the URL.
+    # Live streams never end on their own: give them a moment to close, then stop anyway.
     return uvicorn.Config(
-        app, host=host, port=port, log_level="info", access_log=access_log, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        lifespan="off",
+        timeout_graceful_shutdown=3,
     )
 
 
