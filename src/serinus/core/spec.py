@@ -86,6 +86,13 @@ class Workload(SpecModel):
 # --- traffic routing ---------------------------------------------------------------------------
 
 
+RetryOn = Literal[
+    "conn-failure", "empty-response", "response-timeout", "junk-response", "0rtt-rejected",
+    "404", "408", "425", "500", "501", "502", "503", "504",
+]  # fmt: skip
+DEFAULT_RETRY_ON: tuple[RetryOn, ...] = ("conn-failure", "empty-response", "response-timeout")
+
+
 class HaproxyRouting(SpecModel):
     """A local HAProxy in front of the replicas; weights change through its admin socket."""
 
@@ -96,24 +103,8 @@ class HaproxyRouting(SpecModel):
     attach: bool = Field(
         default=False, description="Use an HAProxy already running on the admin socket."
     )
-    retry_on: list[
-        Literal[
-            "conn-failure",
-            "empty-response",
-            "response-timeout",
-            "junk-response",
-            "0rtt-rejected",
-            "404",
-            "408",
-            "425",
-            "500",
-            "501",
-            "502",
-            "503",
-            "504",
-        ]
-    ] = Field(
-        default_factory=lambda: ["conn-failure", "empty-response", "response-timeout"],
+    retry_on: list[RetryOn] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_ON),
         min_length=1,
         description="When HAProxy retries a request on another replica (its `retry-on`).",
     )
