@@ -1,0 +1,90 @@
+{{/* The chart's name, at most 63 characters (a DNS label). */}}
+{{- define "serinus.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's full name: the release name, or release-chart when they differ. */}}
+{{- define "serinus.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "serinus.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "serinus.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "serinus.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "serinus.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: serinus
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "serinus.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "serinus.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "serinus.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if eq $tag "latest" -}}
+{{- fail "image.tag: pin a version; `latest` makes rollbacks of the operator itself unpredictable" -}}
+{{- end -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+
+{{/*
+The rules the operator needs in the namespaces it watches, each verb justified:
+- rollouts: watched by kopf (list/watch), read (get), finalizers and intent annotations
+  (patch/update); status written through the status subresource.
+- deployments/services: the deployment and helm platforms create a Deployment and a Service per
+  color, scale them and tear them down (delete); configmaps and ingresses are objects of a
+  user's chart the helm platform applies and removes; ingresses also carry the NGINX canary.
+- events: one per rollout transition (create), kopf aggregates repeats (patch).
+- Istio VirtualServices and DestinationRules, Gateway API HTTPRoutes: read and rewritten with
+  optimistic concurrency (get/update), never created or deleted by serinus; list/watch to
+  notice edits.
+*/}}
+{{- define "serinus.rules" -}}
+- apiGroups: ["serinus.io"]
+  resources: ["rollouts"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["serinus.io"]
+  resources: ["rollouts/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services", "configmaps"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices", "destinationrules"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+{{- if .Values.notifications.secretAccess }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+  {{- with .Values.notifications.secretNames }}
+  resourceNames: {{ toJson . }}
+  {{- end }}
+{{- end }}
+{{- end -}}
