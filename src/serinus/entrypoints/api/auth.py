@@ -181,6 +181,12 @@ class AuthConfig:
             )  # fmt: skip
         return cls.from_file(chosen)
 
+    @classmethod
+    def single_user(cls, name: str, roles: Iterable[str]) -> tuple[AuthConfig, str]:
+        """One user with a fresh token, for a session that prints it (e.g. `serinus demo`)."""
+        token = new_token()
+        return cls([UserEntry(name=name, roles=list(roles), tokens=[hash_token(token)])]), token
+
     @property
     def users(self) -> list[str]:
         return sorted({c.principal.name for c in self._credentials})

@@ -137,3 +137,12 @@ def test_the_throttle_stays_bounded_under_many_addresses() -> None:
         now[0] += 0.001
         throttle.failed(f"10.0.{index // 256}.{index % 256}")
     assert len(throttle._failures) <= 100
+
+
+def test_a_single_user_session_gets_a_fresh_token() -> None:
+    config, token = AuthConfig.single_user("demo", ["approver", "deployer"])
+    other, second = AuthConfig.single_user("demo", ["viewer"])
+    assert token != second
+    principal = config.authenticate(token)
+    assert principal is not None and principal.roles == {"approver", "deployer", "viewer"}
+    assert config.authenticate(second) is None and other.authenticate(token) is None
