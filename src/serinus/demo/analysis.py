@@ -8,9 +8,10 @@ Both are checked twice, as users of Argo Rollouts and of Kayenta would write the
 - `judge`: range queries (one point per second, each over `sampleWindow`) of each side, compared
   by the Mann-Whitney judge (direction `increase`: a canary better than stable is fine).
 
-The error ratio comes from HAProxy's per-server counters (what clients got, whatever the replica
-said), the latency from the replicas' own histogram (HAProxy 2.6 only exports averages). The
-canary is told apart by color (`server=~"green-.*"`) in HAProxy and by version in the app.
+Both come from the replicas' own metrics, labelled by version. HAProxy's exporter (also scraped)
+counts per server slot, and a slot is a color that the next version reuses: a window of its
+counters just after an aborted canary still holds that canary's errors and would fail the next,
+healthy one. Its latencies are averages only (HAProxy 2.6 has no histogram), not a p95.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-RESPONSES = "haproxy_server_http_responses_total"
+REQUESTS = "demo_requests_total"
 LATENCY = "demo_request_duration_seconds_bucket"
 
 
 def error_ratio(role: str, window: str) -> str:
-    """A role's (`canary`/`stable`) 5xx share of the answers HAProxy relayed over `window`."""
-    selector = f'proxy="be_main",server=~"{{{{{role}.color}}}}-.*"'
-    errors = f'sum(rate({RESPONSES}{{{selector},code="5xx"}}[{window}]))'
-    answers = f'sum(rate({RESPONSES}{{{selector},code=~"[1-5]xx"}}[{window}]))'
+    """A role's (`canary`/`stable`) 5xx share of its answers over `window`."""
+    selector = f'version="{{{{{role}.version}}}}"'
+    # no 5xx yet means no error series at all: count it as 0 (the answers decide whether there
+    # is data: with none the division is empty, which the analysis treats as no data)
+    errors = f'(sum(rate({REQUESTS}{{{selector},code=~"5.."}}[{window}])) or vector(0))'
+    answers = f"sum(rate({REQUESTS}{{{selector}}}[{window}]))"
     return f"({errors} / {answers})"
 
 
