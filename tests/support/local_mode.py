@@ -78,6 +78,7 @@ class LocalMode:
         self.state_dir = state_dir
         self.env = {**os.environ, "SERINUS_STATE_DIR": str(state_dir), "COLUMNS": "200"}
         self.runs: list[subprocess.Popen[str]] = []
+        self.logs: list[Path] = []
 
     def write(self, document: dict[str, Any], file: str = "rollout.yaml") -> Path:
         path = self.state_dir.parent / file
@@ -90,15 +91,22 @@ class LocalMode:
         )
 
     def start_run(self, file: Path) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [*SERINUS, "run", str(file), "--plain"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # Output goes to a file: a pipe nobody reads would block a chatty run.
+        log = self.state_dir.parent / f"run-{len(self.runs)}.log"
+        with log.open("w") as sink:
+            process = subprocess.Popen(
+                [*SERINUS, "run", str(file), "--plain"],
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         self.runs.append(process)
+        self.logs.append(log)
         return process
+
+    def output(self, process: subprocess.Popen[str]) -> str:
+        return self.logs[self.runs.index(process)].read_text()
 
     def status(self, name: str = "web") -> RolloutStatus | None:
         async def load() -> RolloutStatus | None:
@@ -125,15 +133,18 @@ class LocalMode:
                     return status
             time.sleep(0.1)
         ended = [
-            f"serinus run exited {run.returncode}:\n{run.stdout.read() if run.stdout else ''}"
+            f"serinus run exited {run.returncode}:\n{self.output(run)}"
             for run in self.runs
             if run.poll() is not None
         ]
         raise AssertionError(f"timed out waiting for {phases}; last status: {status}\n{ended}")
 
     def finish(self, process: subprocess.Popen[str], timeout: float = 60) -> str:
-        output, _ = process.communicate(timeout=timeout)
-        return output
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"serinus run did not finish:\n{self.output(process)}") from exc
+        return self.output(process)
 
     def cleanup(self, name: str = "web") -> None:
         for run in self.runs:

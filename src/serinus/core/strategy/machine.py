@@ -136,13 +136,7 @@ def decide(
 def _apply_intent(b: _Builder, intent: Intent) -> None:
     reason = refusal(intent.kind, b.status)
     if reason is not None:
-        b.consume(intent, f"rejected: {reason}")
-        b.emit(
-            EventType.OPERATION_REJECTED,
-            f"{intent.kind} by {intent.actor} rejected: {reason}",
-            operation=intent.kind.value,
-            actor=intent.actor,
-        )
+        _reject(b, intent, reason)
         return
     who = f"by {intent.actor}"
     if intent.kind is IntentKind.ABORT:
@@ -162,7 +156,7 @@ def _apply_intent(b: _Builder, intent: Intent) -> None:
         b.emit(EventType.RESUMED, f"resumed {who}", actor=intent.actor)
     elif intent.kind is IntentKind.PROMOTE:
         if not _at_pause(b):
-            b.consume(intent, "rejected: the rollout is not at a pause step")
+            _reject(b, intent, "the rollout is not at a pause step")
             return
         _advance(b, f"pause ended {who}")
     elif intent.kind is IntentKind.PROMOTE_FULL:
@@ -173,6 +167,16 @@ def _apply_intent(b: _Builder, intent: Intent) -> None:
         _judge(b, intent)
     # UNDO changed the desired version when it was requested; following it is _follow_version's job.
     b.consume(intent, "done")
+
+
+def _reject(b: _Builder, intent: Intent, reason: str) -> None:
+    b.consume(intent, f"rejected: {reason}")
+    b.emit(
+        EventType.OPERATION_REJECTED,
+        f"{intent.kind} by {intent.actor} rejected: {reason}",
+        operation=intent.kind.value,
+        actor=intent.actor,
+    )
 
 
 def _at_pause(b: _Builder) -> bool:
