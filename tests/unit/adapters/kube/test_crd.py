@@ -27,6 +27,8 @@ def example_rollouts() -> list[Path]:
     found = sorted((HERE / "rollouts").glob("*.yaml"))
     for folder in (ROOT / "examples", ROOT / "deploy"):
         for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else []:
+            if "templates" in path.parts:
+                continue  # Helm templates are not YAML until rendered
             documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
             if any(
                 isinstance(d, dict) and d.get("apiVersion") == "serinus.io/v1alpha1"
