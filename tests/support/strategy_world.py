@@ -60,9 +60,15 @@ class World:
     log: list[Action] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     analysis: AnalysisRunState | None = None  # what the engine's measurements made of the run
+    background_analysis: AnalysisRunState | None = None
 
     def observed(self) -> Observed:
-        return Observed(colors=dict(self.colors), weights=self.weights, analysis=self.analysis)
+        return Observed(
+            colors=dict(self.colors),
+            weights=self.weights,
+            analysis=self.analysis,
+            background_analysis=self.background_analysis,
+        )
 
     def step(self, advance: float = 0.0) -> Decision:
         self.now += advance

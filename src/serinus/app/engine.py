@@ -28,7 +28,7 @@ from serinus.core.analysis.run import AnalysisRunState
 from serinus.core.errors import NotFound, SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import Platform, StateStore, TrafficRouter
-from serinus.core.spec import Rollout
+from serinus.core.spec import Rollout, background_analysis_of
 from serinus.core.status import Observed, RolloutStatus
 from serinus.core.strategy.analysis_step import run_name, template_for
 from serinus.core.strategy.machine import Decision, decide
@@ -87,10 +87,8 @@ class Engine:
         except SerinusError as exc:
             log.warning("%s: cannot observe: %s", name, exc)
             return Reconciled(status or RolloutStatus(), Observed(), None, str(exc))
-        if status is not None and status.analysis is not None and not status.analysis.completed:
-            observed = observed.model_copy(
-                update={"analysis": await self._measure(rollout, status, status.analysis)}
-            )
+        if status is not None:
+            observed = observed.model_copy(update=await self._measure(rollout, status))
         intents = await self.store.pending_intents(name)
         decision = decide(rollout, status, observed, intents, self.clock())
         for action in decision.actions:
@@ -111,14 +109,24 @@ class Engine:
         return Reconciled(new_status, observed, decision)
 
     async def _measure(
-        self, rollout: Rollout, status: RolloutStatus, run: AnalysisRunState
-    ) -> AnalysisRunState:
-        """Take the analysis step's measurements that are due (providers measure; core judges)."""
-        step = plan_for(rollout.spec).steps[status.step_index].analysis
-        if step is None or run.name != run_name(status.step_index):
-            return run
-        template = template_for(rollout.spec, step)
-        return await advance(template, run, self.providers, self.clock())
+        self, rollout: Rollout, status: RolloutStatus
+    ) -> dict[str, AnalysisRunState]:
+        """Take the due measurements of the running analyses (providers measure; core judges)."""
+        measured: dict[str, AnalysisRunState] = {}
+        steps = plan_for(rollout.spec).steps
+        step = steps[status.step_index].analysis if status.step_index < len(steps) else None
+        run = status.analysis
+        if step is not None and run is not None and run.name == run_name(status.step_index):
+            template = template_for(rollout.spec, step)
+            measured["analysis"] = await advance(template, run, self.providers, self.clock())
+        background = background_analysis_of(rollout.spec.strategy)
+        run = status.background_analysis
+        if background is not None and run is not None and not run.completed:
+            template = template_for(rollout.spec, background)
+            measured["background_analysis"] = await advance(
+                template, run, self.providers, self.clock()
+            )
+        return measured
 
     async def _perform(self, action: Action) -> None:
         log.info("perform %s", describe(action))

@@ -212,10 +212,18 @@ class Step(SpecModel):
 # --- strategies --------------------------------------------------------------------------------
 
 
+class BackgroundAnalysis(AnalysisStep):
+    """Analysis running beside the steps from `startingStep` until promotion; a failure aborts
+    at any step, an inconclusive outcome pauses the rollout for a person."""
+
+    starting_step: int = Field(default=0, ge=0)
+
+
 class BlueGreenCanary(SpecModel):
     """The seed's strategy: green at full size beside blue, then the steps, then promote."""
 
     steps: list[Step] = Field(default_factory=list)
+    analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
 
@@ -224,6 +232,7 @@ class Canary(SpecModel):
     """Green's replicas follow its weight; blue stays at full size until promotion."""
 
     steps: list[Step] = Field(default_factory=list)
+    analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
 
@@ -283,11 +292,18 @@ class RolloutSpec(SpecModel):
         names = [template.name for template in self.analysis_templates]
         if len(set(names)) != len(names):
             raise ValueError("analysisTemplates: template names must be unique")
-        for index, step in enumerate(steps_of(self.strategy)):
-            for name in step.analysis.templates if step.analysis else []:
+        uses = [
+            (f"strategy steps[{index}].analysis.templates", step.analysis)
+            for index, step in enumerate(steps_of(self.strategy))
+            if step.analysis is not None
+        ]
+        if (background := background_analysis_of(self.strategy)) is not None:
+            uses.append(("strategy analysis.templates", background))
+        for where, analysis in uses:
+            for name in analysis.templates:
                 if name not in names:
                     raise ValueError(
-                        f"strategy steps[{index}].analysis.templates: {name!r} is not in "
+                        f"{where}: {name!r} is not in "
                         f"spec.analysisTemplates ({', '.join(names) or 'none defined'})"
                     )
         return self
@@ -311,3 +327,8 @@ def steps_of(strategy: Strategy) -> list[Step]:
     """The steps a strategy runs; blueGreen and rollingUpdate have none of their own."""
     chosen = strategy.blue_green_canary or strategy.canary
     return list(chosen.steps) if chosen is not None else []
+
+
+def background_analysis_of(strategy: Strategy) -> BackgroundAnalysis | None:
+    chosen = strategy.blue_green_canary or strategy.canary
+    return chosen.analysis if chosen is not None else None

@@ -69,6 +69,7 @@ class RolloutStatus(StatusModel):
     preview: Color | None = None
     ready: dict[Color, int] = Field(default_factory=dict)  # observed, for people reading status
     analysis: AnalysisRunState | None = None  # the current (or last) analysis step's run
+    background_analysis: AnalysisRunState | None = None  # runs beside the steps
     header_routes: list[HeaderRouteState] = Field(default_factory=list)
     paused_by_user: bool = False
     teardowns: list[ScheduledTeardown] = Field(default_factory=list)
@@ -122,6 +123,7 @@ class Observed(StatusModel):
     colors: dict[Color, ColorState] = Field(default_factory=dict)
     weights: dict[Color, int] | None = None  # as read back from the router
     analysis: AnalysisRunState | None = None  # the status's run, advanced by measurements
+    background_analysis: AnalysisRunState | None = None
 
     def color(self, color: Color) -> ColorState:
         return self.colors.get(color, ColorState())

@@ -6,6 +6,8 @@ from serinus.core.analysis.spec import AnalysisTemplateSpec
 from serinus.core.spec import AnalysisStep, RolloutSpec
 from serinus.core.status import RolloutStatus
 
+BACKGROUND_RUN = "background"
+
 
 def run_name(step_index: int) -> str:
     return f"step-{step_index}"

@@ -21,11 +21,17 @@ from serinus.core.actions import (
     SetWeights,
     TearDown,
 )
-from serinus.core.analysis.run import AnalysisPhase, next_due, start_run
+from serinus.core.analysis.run import AnalysisPhase, next_due, start_run, terminate
 from serinus.core.errors import InvalidInput
 from serinus.core.events import Event, EventType
 from serinus.core.intents import Intent, IntentKind, refusal
-from serinus.core.spec import AnalysisStep, Rollout, RolloutSpec, Step
+from serinus.core.spec import (
+    AnalysisStep,
+    Rollout,
+    RolloutSpec,
+    Step,
+    background_analysis_of,
+)
 from serinus.core.status import (
     COLORS,
     Color,
@@ -37,7 +43,12 @@ from serinus.core.status import (
     ScheduledTeardown,
     other_color,
 )
-from serinus.core.strategy.analysis_step import run_name, template_for, variables
+from serinus.core.strategy.analysis_step import (
+    BACKGROUND_RUN,
+    run_name,
+    template_for,
+    variables,
+)
 from serinus.core.strategy.plan import Plan, plan_for
 from serinus.core.weights import apportion
 
@@ -218,6 +229,7 @@ def _abort(b: _Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
         return
     stable, canary = b.stable, b.canary
     _remove_routes(b)
+    _stop_background_analysis(b, "the rollout was aborted")
     teardown = ScheduledTeardown(
         color=canary.color, version=canary.version, due=b.now + b.plan.abort_scale_down_delay
     )
@@ -377,8 +389,10 @@ def _progress(b: _Builder) -> None:
     if failure:
         _abort(b, f"{b.canary.version} cannot run: {failure}", Phase.FAILED)
         return
-    if status.paused_by_user and status.phase is not Phase.PROMOTING:
-        b.enter(Phase.PAUSED, "paused by a user: resume to continue")
+    if not _background_analysis(b):
+        return
+    if b.status.paused_by_user and b.status.phase is not Phase.PROMOTING:
+        b.enter(Phase.PAUSED, b.status.message or "paused by a user: resume to continue")
         return
     if b.plan.rolling is not None:
         _progress_rolling(b)
@@ -543,6 +557,58 @@ def _run_step(b: _Builder) -> bool:
     raise AssertionError(f"unhandled step kind {step.kind}")  # the Step model rules this out
 
 
+def _background_analysis(b: _Builder) -> bool:
+    """Run the strategy's background analysis; False when it stopped the rollout."""
+    background = background_analysis_of(b.spec.strategy)
+    status = b.status
+    if (
+        background is None
+        or status.phase is Phase.PROMOTING
+        or status.step_started_at is None
+        or status.step_index < background.starting_step
+    ):
+        return True
+    template = template_for(b.spec, background)
+    run = status.background_analysis
+    if run is None or run.started_at < (status.rollout_started_at or 0):
+        try:
+            run = start_run(
+                template,
+                variables(b.name, status, background),
+                b.now,
+                name=BACKGROUND_RUN,
+                background=True,
+            )
+        except InvalidInput as exc:
+            _abort(b, f"background analysis cannot start: {'; '.join(exc.problems)}", Phase.FAILED)
+            return False
+        b.emit(EventType.ANALYSIS_STARTED, "background analysis started")
+    previous = run.phase
+    observed = b.observed.background_analysis
+    if observed is not None and observed.started_at == run.started_at:
+        run = observed
+    b.update(background_analysis=run)
+    if run.failed:
+        b.emit(EventType.ANALYSIS_FAILED, f"background analysis {run.phase}: {run.message}")
+        _abort(b, f"background analysis {run.phase}: {run.message}")
+        return False
+    if run.phase is AnalysisPhase.INCONCLUSIVE and previous is not AnalysisPhase.INCONCLUSIVE:
+        message = f"background analysis inconclusive ({run.message}): resume or abort"
+        b.update(paused_by_user=True, message=message)
+        b.emit(EventType.ANALYSIS_INCONCLUSIVE, message)
+    if (due := next_due(template, run)) is not None:
+        b.wake(due)
+    return True
+
+
+def _stop_background_analysis(b: _Builder, reason: str) -> None:
+    run = b.status.background_analysis
+    background = background_analysis_of(b.spec.strategy)
+    if run is not None and background is not None and not run.completed:
+        template = template_for(b.spec, background)
+        b.update(background_analysis=terminate(template, run, b.now, reason))
+
+
 def _run_analysis(b: _Builder, step: AnalysisStep) -> bool:
     index = b.status.step_index
     template = template_for(b.spec, step)
@@ -604,6 +670,7 @@ def _promote(b: _Builder) -> None:
     if not _canary_ready(b, b.plan.replicas, since=b.status.phase_since, waiting_for="promotion"):
         return
     _remove_routes(b)
+    _stop_background_analysis(b, "the canary was promoted")
     teardown = ScheduledTeardown(
         color=stable.color, version=stable.version, due=b.now + b.plan.scale_down_delay
     )

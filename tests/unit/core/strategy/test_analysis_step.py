@@ -112,3 +112,65 @@ def test_an_invalid_condition_is_rejected_at_lint_time() -> None:
     with pytest.raises(InvalidInput) as caught:
         make_rollout(STRATEGY, analysisTemplates=broken)
     assert "successCondition" in str(caught.value)
+
+
+BACKGROUND: dict[str, Any] = {
+    "blueGreenCanary": {
+        "steps": [{"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}],
+        "analysis": {"templates": ["errors"], "startingStep": 1},
+        "scaleDownDelay": 0,
+    }
+}
+
+
+def world_with_background() -> World:
+    world = World(make_rollout(BACKGROUND, "v1", analysisTemplates=TEMPLATES))
+    world.settle()
+    world.deploy("v2")
+    world.settle()
+    return world
+
+
+def test_background_analysis_starts_at_its_step_and_runs_beside_the_steps() -> None:
+    world = world_with_background()
+    status = world.status
+    assert status is not None and status.phase is Phase.PAUSED
+    assert status.background_analysis is not None and status.background_analysis.background
+    world.ask(IntentKind.PROMOTE)
+    world.settle()
+    assert world.version_weights() == {"v1": 50, "v2": 50}
+
+
+def test_background_analysis_failure_aborts_at_any_step() -> None:
+    world = world_with_background()
+    assert world.status is not None and world.status.background_analysis is not None
+    world.background_analysis = world.status.background_analysis.model_copy(
+        update={"phase": AnalysisPhase.FAILED, "message": "error-ratio 0.3"}
+    )
+    status = world.settle()
+    assert status.phase is Phase.ABORTED and "background analysis" in status.message
+    assert world.version_weights() == {"v1": 100}
+
+
+def test_inconclusive_background_analysis_pauses_until_a_person_resumes() -> None:
+    world = world_with_background()
+    world.ask(IntentKind.PROMOTE)
+    world.settle()
+    assert world.status is not None and world.status.background_analysis is not None
+    world.background_analysis = world.status.background_analysis.model_copy(
+        update={"phase": AnalysisPhase.INCONCLUSIVE, "message": "no data"}
+    )
+    status = world.settle()
+    assert status.phase is Phase.PAUSED and status.paused_by_user
+    assert "inconclusive" in status.message
+    world.ask(IntentKind.RESUME)
+    world.ask(IntentKind.PROMOTE)
+    assert world.settle().phase is Phase.COMPLETED
+
+
+def test_background_analysis_is_stopped_at_promotion() -> None:
+    world = world_with_background()
+    world.ask(IntentKind.PROMOTE_FULL)
+    status = world.settle()
+    assert status.phase is Phase.COMPLETED
+    assert status.background_analysis is not None and status.background_analysis.completed
