@@ -1,0 +1,107 @@
+"""`serinus lint`: specs are validated without running anything; errors name the field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from serinus.entrypoints.cli.main import _register, app
+
+_register()
+runner = CliRunner()
+
+ROLLOUT: dict[str, Any] = {
+    "apiVersion": "serinus.io/v1alpha1",
+    "kind": "Rollout",
+    "metadata": {"name": "web"},
+    "spec": {
+        "version": "v2",
+        "workload": {"process": {"command": ["app", "{port}"], "replicas": 3}},
+        "trafficRouting": {"haproxy": {"port": 8080}},
+        "strategy": {
+            "blueGreenCanary": {"steps": [{"setWeight": 10}, {"analysis": {"templates": ["e"]}}]}
+        },
+        "analysisTemplates": [
+            {
+                "name": "e",
+                "metrics": [
+                    {
+                        "name": "errors",
+                        "successCondition": "result[0] < 0.05",
+                        "provider": {"web": {"url": "http://x/", "jsonPath": "$.ratio"}},
+                    }
+                ],
+            }
+        ],
+    },
+}
+TEMPLATE: dict[str, Any] = {
+    "apiVersion": "serinus.io/v1alpha1",
+    "kind": "AnalysisTemplate",
+    "metadata": {"name": "errors"},
+    "spec": {"metrics": ROLLOUT["spec"]["analysisTemplates"][0]["metrics"]},
+}
+
+
+def lint(tmp_path: Path, document: dict[str, Any]) -> tuple[int, str]:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = runner.invoke(app, ["lint", str(path)])
+    return result.exit_code, result.output
+
+
+def edited(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    copy: Any = yaml.safe_load(yaml.safe_dump(document))
+    target = copy
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    last = keys[-1]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
+    result: dict[str, Any] = copy
+    return result
+
+
+def test_valid_rollout_and_template_pass(tmp_path: Path) -> None:
+    code, output = lint(tmp_path, ROLLOUT)
+    assert code == 0 and "Rollout web" in output
+    code, output = lint(tmp_path, TEMPLATE)
+    assert code == 0 and "AnalysisTemplate errors" in output
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("spec.strategy.blueGreenCanary.steps.0.setWeight", 101, "steps[0].setWeight"),
+        ("spec.strategy.blueGreenCanary.steps.0", {"setWeigth": 10}, "setWeigth: unknown field"),
+        ("spec.workload.process.replicas", 0, "spec.workload.process.replicas"),
+        ("spec.version", "", "spec.version"),
+        ("spec.strategy.blueGreenCanary.steps.1.analysis.templates", ["nope"], "'nope' is not in"),
+        (
+            "spec.analysisTemplates.0.metrics.0.successCondition",
+            "__import__('os').system('x')",
+            "successCondition",
+        ),
+        ("spec.analysisTemplates.0.metrics.0.provider", {"datadog": {}}, "datadog"),
+        ("spec.trafficRouting", {"haproxy": {"port": 70000}}, "trafficRouting.haproxy.port"),
+    ],
+)
+def test_bad_rollouts_are_rejected_naming_the_field(
+    tmp_path: Path, path: str, value: Any, expected: str
+) -> None:
+    code, output = lint(tmp_path, edited(ROLLOUT, path, value))
+    assert code == 2
+    assert expected in output
+
+
+def test_a_template_with_an_invalid_condition_is_rejected(tmp_path: Path) -> None:
+    bad = edited(TEMPLATE, "spec.metrics.0.successCondition", "result[0] <")
+    code, output = lint(tmp_path, bad)
+    assert code == 2 and "spec.metrics[0]: successCondition: syntax error at column" in output
