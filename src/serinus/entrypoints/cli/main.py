@@ -32,13 +32,18 @@ def root(
 
 def _register() -> None:
     # Each module adds its commands to `app`; imported here so `serinus --help` lists them all.
-    from serinus.entrypoints.cli import demo, lint, operate, rollouts  # noqa: F401
+    from serinus.entrypoints.cli import (  # noqa: F401
+        demo,
+        lint,
+        operate,
+        rollouts,
+        serve,
+        shift,
+    )
     from serinus.entrypoints.cli.analyze import analyze_app
 
     app.add_typer(analyze_app, name="analyze")
-    from serinus.entrypoints.cli import analyze_run  # noqa: F401
-    from serinus.entrypoints.cli import shift  # noqa: F401
-    from serinus.entrypoints.cli import serve  # noqa: F401
+    from serinus.entrypoints.cli import analyze_run  # noqa: F401  (adds to analyze_app)
 
 
 def main() -> None:
