@@ -128,3 +128,58 @@ def _helm(context: AdapterContext) -> Platform:
     client, owned = _kube_client(context)
     metadata = context.rollout.metadata
     return HelmPlatform(client, metadata.name, metadata.namespace, workload, owns_client=owned)
+
+
+def _cluster_client(context: AdapterContext, kind: str) -> Any:
+    """The caller's Kubernetes client: routers edit shared objects and never own a connection."""
+    if context.kube is None:
+        raise InvalidInput(
+            [f"spec.trafficRouting.{kind}: needs a Kubernetes cluster (`serinus operator`)"],
+            "rollout",
+        )
+    return context.kube
+
+
+@router_kind("istio")
+def _istio(context: AdapterContext) -> TrafficRouter:
+    from serinus.adapters.routers.istio import IstioRouter
+
+    routing = context.rollout.spec.traffic_routing.istio
+    assert routing is not None
+    metadata = context.rollout.metadata
+    return IstioRouter(
+        _cluster_client(context, "istio"),
+        rollout=metadata.name,
+        namespace=metadata.namespace,
+        spec=routing,
+    )
+
+
+@router_kind("gatewayAPI")
+def _gateway_api(context: AdapterContext) -> TrafficRouter:
+    from serinus.adapters.routers.gatewayapi import GatewayApiRouter
+
+    routing = context.rollout.spec.traffic_routing.gateway_api
+    assert routing is not None
+    metadata = context.rollout.metadata
+    return GatewayApiRouter(
+        _cluster_client(context, "gatewayAPI"),
+        rollout=metadata.name,
+        namespace=metadata.namespace,
+        spec=routing,
+    )
+
+
+@router_kind("nginx")
+def _nginx(context: AdapterContext) -> TrafficRouter:
+    from serinus.adapters.routers.nginx import NginxRouter
+
+    routing = context.rollout.spec.traffic_routing.nginx
+    assert routing is not None
+    metadata = context.rollout.metadata
+    return NginxRouter(
+        _cluster_client(context, "nginx"),
+        rollout=metadata.name,
+        namespace=metadata.namespace,
+        spec=routing,
+    )

@@ -12,6 +12,8 @@ from typing import TypeVar
 from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.app.settings import LocalSettings, default_state_dir
 from serinus.core.errors import SerinusError
+from serinus.core.ports import StateStore
+from serinus.entrypoints.cli.cluster import ClusterTarget
 from serinus.entrypoints.cli.output import fail
 
 T = TypeVar("T")
@@ -36,6 +38,21 @@ async def opened_store() -> AsyncIterator[SqliteStateStore]:
         yield store
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def opened_store_for(cluster: ClusterTarget | None) -> AsyncIterator[StateStore]:
+    """The Kubernetes store of `cluster` (cluster mode), else the local SQLite store."""
+    if cluster is None:
+        async with opened_store() as local:
+            yield local
+        return
+    from serinus.adapters.kube.client import KubeClient
+    from serinus.adapters.stores.kubernetes import KubernetesStateStore
+
+    client = KubeClient.auto(cluster.kubeconfig, cluster.context)
+    async with KubernetesStateStore(client, cluster.namespace, owns_client=True) as store:
+        yield store
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import typer
 
 from serinus.app import operations
 from serinus.core.intents import Intent, IntentKind
-from serinus.entrypoints.cli.local import actor, opened_store, run_async
+from serinus.entrypoints.cli.cluster import CONTEXT, KUBECONFIG, NAMESPACE, ClusterTarget
+from serinus.entrypoints.cli.cluster import cluster_target as target
+from serinus.entrypoints.cli.local import actor, opened_store_for, run_async
 from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import console, fail
 from serinus.entrypoints.cli.rollouts import driver_of
@@ -30,9 +33,10 @@ def _request(
     approve: bool | None = None,
     inputs: dict[str, str] | None = None,
     comment: str = "",
+    cluster: ClusterTarget | None = None,
 ) -> None:
     async def work() -> Intent:
-        async with opened_store() as store:
+        async with opened_store_for(cluster) as store:
             intent = await operations.request(
                 store,
                 name,
@@ -43,8 +47,8 @@ def _request(
                 inputs=inputs,
                 comment=comment,
             )
-            if driver_of(name) is None:
-                return intent
+            if cluster is None and driver_of(name) is None:
+                return intent  # nobody acts on it now (cluster mode: the operator will)
             deadline = time.monotonic() + WAIT_SECONDS
             while time.monotonic() < deadline:
                 done = [i for i in await store.intents(name) if i.id == intent.id and i.outcome]
@@ -55,7 +59,9 @@ def _request(
 
     intent = run_async(work)
     if intent.outcome is None:
-        hint = "" if driver_of(name) else f"; no driver is running: start `serinus run` for {name}"
+        hint = "; the operator acts on it at its next reconcile"
+        if cluster is None:
+            hint = "" if driver_of(name) else f"; no driver is running: start `serinus run` {name}"
         console.print(f"{kind} of {name} recorded (#{intent.id}){hint}")
     elif intent.outcome.startswith("rejected"):
         fail(f"{kind} of {name} {intent.outcome}")
@@ -68,39 +74,85 @@ def promote(
     name: str = NAME,
     full: bool = typer.Option(False, "--full", help="Skip every remaining step and analysis."),
     comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
 ) -> None:
     """End the current pause (or, with --full, promote at once)."""
-    _request(name, IntentKind.PROMOTE_FULL if full else IntentKind.PROMOTE, comment=comment)
+    _request(
+        name,
+        IntentKind.PROMOTE_FULL if full else IntentKind.PROMOTE,
+        comment=comment,
+        cluster=target(namespace, kubeconfig, context),
+    )
 
 
 @app.command()
-def abort(name: str = NAME, comment: str = COMMENT) -> None:
+def abort(
+    name: str = NAME,
+    comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+) -> None:
     """Send all traffic back to the stable version at once."""
-    _request(name, IntentKind.ABORT, comment=comment)
+    _request(
+        name, IntentKind.ABORT, comment=comment, cluster=target(namespace, kubeconfig, context)
+    )
 
 
 @app.command()
-def retry(name: str = NAME, comment: str = COMMENT) -> None:
+def retry(
+    name: str = NAME,
+    comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+) -> None:
     """Start an aborted or failed rollout's steps again."""
-    _request(name, IntentKind.RETRY, comment=comment)
+    _request(
+        name, IntentKind.RETRY, comment=comment, cluster=target(namespace, kubeconfig, context)
+    )
 
 
 @app.command()
-def undo(name: str = NAME, comment: str = COMMENT) -> None:
+def undo(
+    name: str = NAME,
+    comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+) -> None:
     """Roll out the previous version again."""
-    _request(name, IntentKind.UNDO, comment=comment)
+    _request(name, IntentKind.UNDO, comment=comment, cluster=target(namespace, kubeconfig, context))
 
 
 @app.command()
-def pause(name: str = NAME, comment: str = COMMENT) -> None:
+def pause(
+    name: str = NAME,
+    comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+) -> None:
     """Hold the rollout at its current step."""
-    _request(name, IntentKind.PAUSE, comment=comment)
+    _request(
+        name, IntentKind.PAUSE, comment=comment, cluster=target(namespace, kubeconfig, context)
+    )
 
 
 @app.command()
-def resume(name: str = NAME, comment: str = COMMENT) -> None:
+def resume(
+    name: str = NAME,
+    comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+) -> None:
     """Continue a rollout a user paused."""
-    _request(name, IntentKind.RESUME, comment=comment)
+    _request(
+        name, IntentKind.RESUME, comment=comment, cluster=target(namespace, kubeconfig, context)
+    )
 
 
 @app.command()
@@ -110,6 +162,9 @@ def judge(
     reject: bool = typer.Option(False, "--reject", help="Stop the rollout (abort)."),
     inputs: list[str] = typer.Option([], "--input", "-i", help="An input as NAME=VALUE."),
     comment: str = COMMENT,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
 ) -> None:
     """Decide a pending judgement."""
     if approve == reject:
@@ -120,4 +175,11 @@ def judge(
         if not sep or not key:
             fail(f"--input: expected NAME=VALUE, got {item!r}", code=2)
         parsed[key] = value
-    _request(name, IntentKind.JUDGE, approve=approve, inputs=parsed, comment=comment)
+    _request(
+        name,
+        IntentKind.JUDGE,
+        approve=approve,
+        inputs=parsed,
+        comment=comment,
+        cluster=target(namespace, kubeconfig, context),
+    )

@@ -26,7 +26,8 @@ from serinus.core.events import Event
 from serinus.core.ports import StateStore
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, RolloutStatus
-from serinus.entrypoints.cli.local import opened_store, run_async, settings
+from serinus.entrypoints.cli.cluster import CONTEXT, KUBECONFIG, NAMESPACE, cluster_target
+from serinus.entrypoints.cli.local import opened_store, opened_store_for, run_async, settings
 from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import console, fail, print_json
 from serinus.entrypoints.cli.view import (
@@ -141,12 +142,16 @@ def get(
     name: str = typer.Argument(..., help="Rollout name."),
     watch: bool = typer.Option(False, "--watch", "-w", help="Follow it live until it is done."),
     output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP),
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
 ) -> None:
     """Show a rollout: phase, step, weights, replicas and recent events."""
     check_output(output)
+    cluster = cluster_target(namespace, kubeconfig, context)
 
     async def show() -> None:
-        async with opened_store() as store:
+        async with opened_store_for(cluster) as store:
             rollout, status = await _get(store, name)
             if output == "json":
                 print_json(status_json(rollout, status))
@@ -167,12 +172,18 @@ def get(
 
 
 @app.command("list")
-def list_rollouts(output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP)) -> None:
+def list_rollouts(
+    output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP),
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+) -> None:
     """List rollouts with their phase and weights."""
     check_output(output)
+    cluster = cluster_target(namespace, kubeconfig, context)
 
     async def collect() -> list[tuple[Rollout, RolloutStatus | None]]:
-        async with opened_store() as store:
+        async with opened_store_for(cluster) as store:
             return [await _get(store, name) for name in await store.names()]
 
     found = run_async(collect)
@@ -199,12 +210,16 @@ def history(
     name: str = typer.Argument(..., help="Rollout name."),
     limit: int = typer.Option(200, min=1, help="How many recent events to show."),
     output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP),
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
 ) -> None:
     """Show a rollout's events and the audit of the operations people asked for."""
     check_output(output)
+    cluster = cluster_target(namespace, kubeconfig, context)
 
     async def collect() -> tuple[list[Event], list[dict[str, object]]]:
-        async with opened_store() as store:
+        async with opened_store_for(cluster) as store:
             await _get(store, name)
             intents = await store.intents(name, limit=limit)
             return list(await store.history(name, limit)), [

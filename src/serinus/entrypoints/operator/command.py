@@ -1,0 +1,117 @@
+"""`serinus operator`: run the Kubernetes operator (the arguments the Helm chart passes)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from pathlib import Path
+
+import typer
+
+from serinus.core.errors import InvalidInput
+from serinus.entrypoints.cli.main import app
+from serinus.entrypoints.cli.output import fail
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@app.command()
+def operator(
+    namespaces: list[str] = typer.Option(
+        [], "--namespace", "-n", help="Watch Rollouts in this namespace (repeatable)."
+    ),
+    all_namespaces: bool = typer.Option(
+        False, "--all-namespaces", "-A", help="Watch Rollouts in every namespace."
+    ),
+    leader_election: bool = typer.Option(
+        True,
+        "--leader-election/--no-leader-election",
+        help="Act only while holding a Lease, so replicas never act at once.",
+    ),
+    lease_name: str = typer.Option("serinus-operator", "--lease-name", help="The Lease's name."),
+    lease_namespace: str | None = typer.Option(
+        None,
+        "--lease-namespace",
+        envvar="POD_NAMESPACE",
+        help="The Lease's namespace (default: $POD_NAMESPACE, else the kubeconfig's).",
+    ),
+    identity: str | None = typer.Option(
+        None, "--identity", envvar="POD_NAME", help="Name in the Lease (default: $POD_NAME)."
+    ),
+    metrics_port: int = typer.Option(
+        8080, "--metrics-port", min=0, max=65535, help="/healthz and /metrics (0: any free port)."
+    ),
+    api_port: int | None = typer.Option(
+        8686, "--api-port", min=0, max=65535, help="REST API and dashboard (0: any free port)."
+    ),
+    no_api: bool = typer.Option(False, "--no-api", help="Do not serve the API and dashboard."),
+    api_namespace: str | None = typer.Option(
+        None, "--api-namespace", help="Namespace whose rollouts the API shows."
+    ),
+    tokens_file: Path | None = typer.Option(
+        None, "--tokens-file", envvar="SERINUS_TOKENS_FILE", help="API users (serinus token add)."
+    ),
+    bind: str = typer.Option("0.0.0.0", "--bind-address", help="Address the servers listen on."),
+    poll_seconds: float = typer.Option(
+        1.0, "--poll-seconds", min=0.05, max=60.0, help="Longest wait between reconciles."
+    ),
+    max_concurrent: int = typer.Option(
+        32, "--max-concurrent-reconciles", min=1, max=1000, help="Reconciles running at once."
+    ),
+    kubeconfig: Path | None = typer.Option(
+        None, "--kubeconfig", help="kubeconfig file (default: in-cluster, else $KUBECONFIG)."
+    ),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Run the Kubernetes operator: drive every Rollout it watches with the engine."""
+    if log_level not in LOG_LEVELS:
+        fail(f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}", code=2)
+    if all_namespaces == bool(namespaces):
+        fail("say exactly one of --all-namespaces or --namespace NS", code=2)
+    if kubeconfig is not None:
+        # kopf and the official client read $KUBECONFIG when first imported.
+        os.environ["KUBECONFIG"] = str(kubeconfig)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kopf").setLevel(max(logging.WARNING, logging.getLogger().level))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    from serinus.app.settings import default_state_dir
+    from serinus.entrypoints.api.auth import AuthConfig
+    from serinus.entrypoints.operator.drivers import DriverSettings
+    from serinus.entrypoints.operator.runtime import OperatorConfig, run_operator
+
+    auth = AuthConfig()
+    if tokens_file is not None:
+        try:
+            auth = AuthConfig.from_file(tokens_file)
+        except InvalidInput as exc:
+            fail(str(exc), code=2)
+    config = OperatorConfig(
+        namespaces=tuple(dict.fromkeys(namespaces)),
+        identity=identity or f"{socket.gethostname()}-{os.getpid()}",
+        drivers=DriverSettings(
+            state_dir=default_state_dir() / "operator",
+            poll_seconds=poll_seconds,
+            max_concurrent_reconciles=max_concurrent,
+        ),
+        leader_election=leader_election,
+        lease_name=lease_name,
+        lease_namespace=lease_namespace,
+        bind=bind,
+        metrics_port=metrics_port,
+        api_port=None if no_api else api_port,
+        api_namespace=api_namespace,
+        auth=auth,
+        kubeconfig=kubeconfig,
+        context=context,
+    )
+    try:
+        code = asyncio.run(run_operator(config))
+    except InvalidInput as exc:
+        fail(str(exc), code=2)
+    raise typer.Exit(code)

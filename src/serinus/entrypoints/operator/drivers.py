@@ -1,0 +1,258 @@
+"""One driver per Rollout: reconcile with the app Engine when something changed or is due.
+
+kopf tells the drivers what it sees (`Drivers.on_event`); a driver wakes at once when the spec
+changed (a new generation) or someone recorded an operation (a new pending intent), and
+otherwise at the time the engine asked for (a timed pause ending) or after `poll_seconds` (to
+notice Deployments becoming ready: their status is not watched). The operator's own status
+writes come back as events too; they wake nobody, since they bring neither.
+
+A driver keeps one Engine for its rollout and builds a new one (router and platform from the
+registry) only when the spec's routing or workload changes. Failures are shown on the Rollout
+(see reporting.py) and retried with a growing delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from serinus.adapters.kube.client import KubeClient
+from serinus.adapters.stores import rollout_resource as documents
+from serinus.adapters.stores.kubernetes import KubernetesStateStore
+from serinus.app.engine import Engine, Reconciled
+from serinus.app.notifications import NotificationDispatcher
+from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.core.errors import SerinusError
+from serinus.core.events import Event
+from serinus.core.spec import Rollout
+from serinus.entrypoints.operator.reporting import ErrorReporter
+
+log = logging.getLogger("serinus.operator")
+
+Key = tuple[str, str]  # namespace, name
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    state_dir: Path
+    poll_seconds: float = 1.0
+    idle_seconds: float = 30.0  # a finished rollout: only a spec change or an operation wakes it
+    max_backoff_seconds: float = 30.0
+    max_concurrent_reconciles: int = 32
+
+
+class CannotRun(Exception):
+    """The Rollout cannot be run as written; `reason` names the kind of problem."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def wake_signature(body: Mapping[str, Any]) -> tuple[int, frozenset[int]]:
+    """What, in a Rollout as watched, should wake its driver: generation and pending intents."""
+    generation = int((body.get("metadata") or {}).get("generation") or 0)
+    intents = (body.get("status") or {}).get("intents") or []
+    pending = frozenset(int(r["id"]) for r in intents if not r.get("consumed") and "id" in r)
+    return generation, pending
+
+
+def engine_key(rollout: Rollout) -> str:
+    """What the router and platform are built from; a change means a new Engine."""
+    spec = rollout.spec
+    return json.dumps(
+        {
+            "namespace": rollout.metadata.namespace,
+            "routing": spec.traffic_routing.model_dump(mode="json", by_alias=True),
+            "workload": spec.workload.model_dump(mode="json", by_alias=True),
+        },
+        sort_keys=True,
+    )
+
+
+class RolloutDriver:
+    def __init__(
+        self,
+        key: Key,
+        client: KubeClient,
+        settings: DriverSettings,
+        gate: asyncio.Semaphore,
+        dispatcher: NotificationDispatcher,
+    ) -> None:
+        self.namespace, self.name = key
+        self.client = client
+        self.settings = settings
+        self.store = KubernetesStateStore(client, self.namespace, component="serinus-operator")
+        self.reporter = ErrorReporter(client, self.namespace, self.name)
+        self._gate = gate
+        self._dispatcher = dispatcher
+        self._woken = asyncio.Event()
+        self._body: Mapping[str, Any] = {}
+        self._signature: tuple[int, frozenset[int]] = (-1, frozenset())
+        self._rollout: Rollout | None = None
+        self._engine: Engine | None = None
+        self._engine_key: str | None = None
+        self._failures = 0
+        self.reconciles = 0
+
+    def notice(self, body: Mapping[str, Any]) -> None:
+        """The latest version of the Rollout, from the watch."""
+        self._body = body
+        generation, pending = wake_signature(body)
+        if generation != self._signature[0] or pending - self._signature[1]:
+            self._woken.set()
+        self._signature = (generation, pending)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._woken.clear()
+                delay = await self._cycle()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), timeout=delay)
+        finally:
+            await self._drop_engine()
+
+    async def _cycle(self) -> float:
+        """One reconcile; returns how long to wait before the next one (unless woken)."""
+        try:
+            async with self._gate:
+                result = await self._reconcile()
+            if result.error is not None:
+                raise CannotRun("ReconcileFailed", result.error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, CannotRun) else type(exc).__name__
+            if not isinstance(exc, CannotRun | SerinusError):
+                log.exception("%s/%s: reconcile crashed", self.namespace, self.name)
+            else:
+                log.warning("%s/%s: %s", self.namespace, self.name, exc)
+            with contextlib.suppress(SerinusError):
+                await self.reporter.report(reason, str(exc))
+            self._failures += 1
+            backoff = self.settings.poll_seconds * 2 ** min(self._failures - 1, 10)
+            return float(min(backoff, self.settings.max_backoff_seconds))
+        self._failures = 0
+        with contextlib.suppress(SerinusError):
+            await self.reporter.clear()
+        if result.decision is not None and result.decision.wake_at is not None:
+            return max(0.0, min(self.settings.poll_seconds, result.decision.wake_at - time.time()))
+        if result.status.terminal:
+            return self.settings.idle_seconds
+        return self.settings.poll_seconds
+
+    async def _reconcile(self) -> Reconciled:
+        engine = await self._current_engine()
+        self.reconciles += 1
+        return await engine.reconcile(self.name)
+
+    async def _current_engine(self) -> Engine:
+        try:
+            rollout = documents.rollout_of(self._body)
+        except ValidationError as exc:
+            await self._drop_engine()
+            raise CannotRun("InvalidSpec", f"the Rollout's spec cannot be run: {exc}") from exc
+        self._rollout = rollout
+        key = engine_key(rollout)
+        if self._engine is not None and key == self._engine_key:
+            return self._engine
+        await self._drop_engine()
+        folder = self.settings.state_dir / self.namespace / self.name
+        context = AdapterContext(rollout=rollout, state_dir=folder, kube=self.client)
+        router = build_router(context)
+        platform = build_platform(context)
+        try:
+            await router.prepare()
+        except BaseException:
+            await router.close()
+            await platform.close()
+            raise
+        self._engine = Engine(self.store, router, platform, sinks=[self._notify])
+        self._engine_key = key
+        log.info(
+            "%s/%s: driving with %s routing and %s workload",
+            self.namespace,
+            self.name,
+            rollout.spec.traffic_routing.kind,
+            rollout.spec.workload.kind,
+        )
+        return self._engine
+
+    def _notify(self, name: str, events: Sequence[Event]) -> None:
+        if self._rollout is not None:
+            self._dispatcher.publish(
+                name, events, self._rollout.spec.notifications, namespace=self.namespace
+            )
+
+    async def _drop_engine(self) -> None:
+        engine, self._engine, self._engine_key = self._engine, None, None
+        if engine is not None:
+            await engine.router.close()
+            await engine.platform.close()
+
+
+class Drivers:
+    """The running drivers, one per Rollout seen; started and stopped from watch events."""
+
+    def __init__(self, client: KubeClient, settings: DriverSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.dispatcher = NotificationDispatcher()
+        self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
+        self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def on_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
+        metadata = body.get("metadata") or {}
+        key = (str(metadata.get("namespace") or "default"), str(metadata.get("name")))
+        if kind == "DELETED" or metadata.get("deletionTimestamp"):
+            self.stop(key)
+            return
+        if self._closed:
+            return
+        entry = self._running.get(key)
+        if entry is None:
+            driver = RolloutDriver(key, self.client, self.settings, self._gate, self.dispatcher)
+            task = asyncio.create_task(driver.run(), name=f"rollout {key[0]}/{key[1]}")
+            task.add_done_callback(lambda done: self._ended(key, done))
+            entry = (driver, task)
+            self._running[key] = entry
+            log.info("%s/%s: watching", *key)
+        entry[0].notice(body)
+
+    def stop(self, key: Key) -> None:
+        entry = self._running.pop(key, None)
+        if entry is not None:
+            entry[1].cancel()
+            log.info("%s/%s: deleted, stopped driving it", *key)
+
+    def _ended(self, key: Key, task: asyncio.Task[None]) -> None:
+        if self._running.get(key, (None, None))[1] is task:
+            del self._running[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s/%s: driver ended: %s", *key, task.exception())
+
+    async def close(self) -> None:
+        """Stop every driver now (leadership lost or shutting down); nothing is half-saved."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [task for _, task in self._running.values()]
+        self._running.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.dispatcher.close(timeout=5.0)
