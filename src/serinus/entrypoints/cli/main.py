@@ -44,6 +44,7 @@ def _register() -> None:
 
     app.add_typer(analyze_app, name="analyze")
     from serinus.entrypoints.cli import analyze_run  # noqa: F401  (adds to analyze_app)
+    from serinus.entrypoints.operator import command  # noqa: F401
 
 
 def main() -> None:
