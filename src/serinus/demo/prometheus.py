@@ -3,9 +3,11 @@
 It scrapes every second (1) HAProxy's exporter, whose per-server counters are labelled by color
 (`server="blue-0"`), and (2) the demo replicas, whose ports change with every version: they are
 listed in a `file_sd_configs` targets file that `write_targets` rewrites from the platform's
-observed endpoints (Prometheus re-reads the file when it changes). Both are needed: HAProxy's
-exporter has the response codes users saw but only averaged latencies, while the p95 latency
-needs the replicas' own histogram.
+observed endpoints (Prometheus re-reads the file when it changes). The replicas are scraped
+because HAProxy's exporter cannot answer the analysis' questions alone: it has no latency
+histogram (so no p95), and it counts per server slot, i.e. per color, which successive versions
+reuse; the replicas label everything by version. HAProxy's exporter stays scraped as the view
+of what clients got, and as the proof that Prometheus is up.
 
 The process gets SIGTERM when the process that started it dies (Linux `PR_SET_PDEATHSIG`), so a
 demo killed with SIGKILL leaves no Prometheus behind; `stop` ends it cleanly otherwise.

@@ -152,7 +152,7 @@ async def test_a_canary_with_20_percent_errors_fails_the_analysis_and_is_aborted
 
 async def test_a_healthy_canary_passes_every_metric_and_completes(world: World) -> None:
     status = await world.roll_out(world.rollout("v2"))
-    assert status.phase is Phase.COMPLETED
+    assert status.phase is Phase.COMPLETED, status.analysis
     assert status.stable is not None and status.stable.version == "v2"
     run = status.analysis
     assert run is not None and run.phase is AnalysisPhase.SUCCESSFUL
