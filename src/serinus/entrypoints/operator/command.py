@@ -37,6 +37,9 @@ def operator(
         envvar="POD_NAMESPACE",
         help="The Lease's namespace (default: $POD_NAMESPACE, else the kubeconfig's).",
     ),
+    lease_duration: float = typer.Option(
+        15.0, "--lease-duration", min=1.0, max=300.0, help="Seconds a Lease outlives its holder."
+    ),
     identity: str | None = typer.Option(
         None, "--identity", envvar="POD_NAME", help="Name in the Lease (default: $POD_NAME)."
     ),
@@ -83,6 +86,7 @@ def operator(
     from serinus.app.settings import default_state_dir
     from serinus.entrypoints.api.auth import AuthConfig
     from serinus.entrypoints.operator.drivers import DriverSettings
+    from serinus.entrypoints.operator.leadership import LeaseTiming
     from serinus.entrypoints.operator.runtime import OperatorConfig, run_operator
 
     auth = AuthConfig()
@@ -102,6 +106,7 @@ def operator(
         leader_election=leader_election,
         lease_name=lease_name,
         lease_namespace=lease_namespace,
+        lease_timing=LeaseTiming.for_duration(lease_duration),
         bind=bind,
         metrics_port=metrics_port,
         api_port=None if no_api else api_port,

@@ -45,6 +45,11 @@ class LeaseTiming:
     renew_every: float = 2.0
     retry_every: float = 2.0
 
+    @classmethod
+    def for_duration(cls, duration: float) -> LeaseTiming:
+        """client-go's proportions (15 s / 10 s / 2 s) for another lease duration."""
+        return cls(duration, duration * 2 / 3, duration * 2 / 15, duration * 2 / 15)
+
     def __post_init__(self) -> None:
         if not 0 < self.renew_every < self.renew_deadline < self.duration:
             raise ValueError("lease timing: need 0 < renew_every < renew_deadline < duration")
