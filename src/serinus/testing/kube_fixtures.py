@@ -5,7 +5,7 @@ Reuse them from any test folder with one import in its conftest.py (no `pytest_p
     from serinus.testing.kube_fixtures import kube_api, kube_api_thread, kube_client  # noqa: F401
 
 - `kube_api`: a `KubeApiStandIn` serving in the test's event loop (async tests), with the real
-  Istio and Gateway API CRDs from `<repo>/../shared/schemas` registered and validating writes
+  Istio and Gateway API CRDs from `<repo>/third_party/schemas` registered and validating writes
   (when that folder exists), and its kubeconfig written to `kube_api.kubeconfig_path`.
 - `kube_client`: a `KubeClient` connected to `kube_api` through that kubeconfig.
 - `kube_api_thread`: the same server in a thread of its own, for sync tests whose code blocks
@@ -25,8 +25,8 @@ from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.schemas import SchemaRegistry
 from serinus.testing.kubeapi import KubeApiStandIn
 
-# src/serinus/testing/kube_fixtures.py -> the repository -> its sibling `shared/schemas`.
-SHARED_SCHEMAS = Path(__file__).resolve().parents[3].parent / "shared" / "schemas"
+# src/serinus/testing/kube_fixtures.py -> the repository -> its `third_party/schemas`.
+SHARED_SCHEMAS = Path(__file__).resolve().parents[3] / "third_party" / "schemas"
 
 
 def shared_schemas() -> SchemaRegistry | None:

@@ -1,4 +1,4 @@
-"""Every VirtualService and HTTPRoute of ../shared/examples-upstream stays valid when shifted.
+"""Every VirtualService and HTTPRoute of third_party/examples-upstream stays valid when shifted.
 
 Each manifest is created in the API stand-in (which validates against the real CRDs), a
 router is configured with the manifest's own two destinations as the colors, and weights are
@@ -26,7 +26,7 @@ from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "examples-upstream"
+EXAMPLES = Path(__file__).resolve().parents[3] / "third_party" / "examples-upstream"
 STEPS: list[dict[Color, int]] = [
     {"blue": 90, "green": 10},
     {"blue": 33, "green": 67},
@@ -131,7 +131,7 @@ def test_every_upstream_route_has_a_case() -> None:
 async def test_shifting_keeps_the_upstream_object_valid_and_untouched(
     kube_api: KubeApiStandIn, kube_client: KubeClient, name: str
 ) -> None:
-    assert kube_api.schemas is not None, "the stand-in validates against ../shared/schemas"
+    assert kube_api.schemas is not None, "the stand-in validates against third_party/schemas"
     spec, extra = CASES[name]()
     for obj in extra:
         await kube_client.create(DESTINATION_RULES.at(obj["apiVersion"].split("/")[1]), "demo", obj)

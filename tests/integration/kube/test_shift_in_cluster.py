@@ -87,7 +87,7 @@ async def test_the_shift_is_written_and_validates_against_istio_schema(
     assert weights(written, "admin") == {"optool": 100}  # untouched
     assert written["spec"]["http"][0]["timeout"] == "5s"
     schemas = shared_schemas()
-    assert schemas is not None, "the Istio CRDs in ../shared/schemas are needed"
+    assert schemas is not None, "the Istio CRDs in third_party/schemas are needed"
     assert schemas.problems(written) == []
     # The write was a conditional PUT, not a blind patch.
     writes = [r for r in kube_api.requests if r.verb in ("update", "patch")]

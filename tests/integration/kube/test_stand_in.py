@@ -130,7 +130,7 @@ async def test_wrong_credentials_are_unauthorized(kube_api: KubeApiStandIn) -> N
 
 
 async def test_crd_writes_are_validated_against_the_real_schema(kube_client: KubeClient) -> None:
-    assert kube_client  # the stand-in of the fixture loads ../shared/schemas
+    assert kube_client  # the stand-in of the fixture loads third_party/schemas
     bad = {
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",

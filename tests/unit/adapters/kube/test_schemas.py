@@ -10,7 +10,7 @@ import pytest
 from serinus.adapters.kube.schemas import SchemaRegistry
 from serinus.core.errors import InvalidInput
 
-SCHEMAS = Path(__file__).resolve().parents[4].parent / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[4] / "third_party" / "schemas"
 
 
 @pytest.fixture(scope="module")

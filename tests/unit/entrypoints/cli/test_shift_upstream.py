@@ -23,7 +23,7 @@ from serinus.entrypoints.cli import main
 
 main._register()
 
-SHARED = (Path(__file__).parents[4] / "../shared").resolve()
+SHARED = (Path(__file__).parents[4] / "third_party").resolve()
 EXAMPLES = SHARED / "examples-upstream"
 ISTIO_CRDS = SHARED / "schemas" / "istio-crd-all.gen.yaml"
 NEW_HOST = "serinus-green"
