@@ -147,7 +147,7 @@ async def test_a_canary_with_20_percent_errors_fails_the_analysis_and_is_aborted
     failed = [result for result in run.metrics if result.phase is AnalysisPhase.FAILED]
     assert [result.name for result in failed] == ["error-ratio"]
     excess = failed[0].measurements[-1].value[0]
-    assert 0.05 < excess < 0.5  # about 0.2 more errors than stable
+    assert excess > 0.03  # the allowed increase over stable's error ratio
 
 
 async def test_a_healthy_canary_passes_every_metric_and_completes(world: World) -> None:
