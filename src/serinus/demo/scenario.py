@@ -59,6 +59,7 @@ class DemoOptions:
     port: int | None = None
     replicas: int = 3
     keep: bool = False
+    dashboard_url: str | None = None  # where the judgement can be clicked, when served
 
     @property
     def hold(self) -> float:
@@ -345,9 +346,12 @@ class _Judge:
             self.watching_since = time.monotonic()
             if not self.demo.options.auto_approve and not self.announced:
                 self.announced = True
+                where = self.demo.options.dashboard_url
                 self.demo.say(
-                    f"waiting for your judgement: serinus --state-dir {self.demo.state_dir} "
-                    f"judge {NAME} --approve --input checked-by=$USER   (or --reject)"
+                    "waiting for your judgement"
+                    + (f": click Approve on {where}rollouts/{NAME}, or run" if where else ": run")
+                    + f" serinus --state-dir {self.demo.state_dir} judge {NAME} --approve"
+                    " --input checked-by=$USER   (or --reject)"
                 )
             if self.guard is not None:
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import typer
@@ -15,9 +16,12 @@ from serinus.app.registry import AdapterContext
 from serinus.app.removal import remove_rollout
 from serinus.core.ports import StateStore
 from serinus.demo.scenario import NAME, Demo, DemoOptions
+from serinus.entrypoints.api import create_app
+from serinus.entrypoints.api.auth import AuthConfig
+from serinus.entrypoints.api.server import background
 from serinus.entrypoints.cli.local import opened_store, run_async, settings
 from serinus.entrypoints.cli.main import app
-from serinus.entrypoints.cli.output import console
+from serinus.entrypoints.cli.output import console, fail
 from serinus.entrypoints.cli.view import render
 
 
@@ -33,10 +37,19 @@ def demo(
     rate: float = typer.Option(100.0, "--rate", min=1.0, help="Load in requests per second."),
     port: int | None = typer.Option(None, "--port", min=1, max=65535, help="HAProxy's port."),
     keep: bool = typer.Option(False, "--keep", help="Leave v2, HAProxy and the state running."),
+    interactive: bool = typer.Option(
+        False, "--interactive", help="Wait for the judgement to be clicked in the dashboard."
+    ),
+    dashboard_port: int = typer.Option(
+        0, "--dashboard-port", min=0, max=65535, help="The dashboard's port (0: any free port)."
+    ),
 ) -> None:
     """Roll v2 out under load with Blue-Green + Canary, then catch faulty v3 and roll it back."""
+    if interactive and auto_approve:
+        fail("--interactive and --auto-approve exclude each other", code=2)
     options = DemoOptions(quick=quick, auto_approve=auto_approve, rate=rate, port=port, keep=keep)
-    summary = run_async(lambda: _demo(options, plain=as_json or not console.is_terminal))
+    plain = as_json or not console.is_terminal
+    summary = run_async(lambda: _demo(options, plain, dashboard_port))
     print_summary(summary)
     if as_json:
         typer.echo(json.dumps(summary, separators=(",", ":")))
@@ -45,10 +58,20 @@ def demo(
     raise typer.Exit(0 if summary["outcomes"] == {"v2": "Completed", "v3": "Aborted"} else 1)
 
 
-async def _demo(options: DemoOptions, plain: bool) -> dict[str, Any]:
+async def _demo(options: DemoOptions, plain: bool, dashboard_port: int) -> dict[str, Any]:
     state_dir = settings().state_dir
+    auth, token = AuthConfig.single_user("demo-user", ["viewer", "deployer", "approver"])
     with DriverLock(settings().rollout_dir(NAME), NAME):
-        async with opened_store() as store:
+        async with (
+            opened_store() as store,
+            background(create_app(store, auth), port=dashboard_port) as url,
+        ):
+            base = url.rstrip("/") + "/"
+            console.print(
+                f"[bold cyan]demo:[/] dashboard at {base} (log in with the token {token})",
+                soft_wrap=True,
+            )
+            options = replace(options, dashboard_url=base)
             await _forget_previous_demo(store)
             live = None if plain else Live(console=console, refresh_per_second=8)
             events: list[Any] = []
