@@ -13,7 +13,7 @@ from serinus.adapters.routers.memory import MemoryRouter
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.app import operations
 from serinus.app.engine import Engine
-from serinus.core.errors import MetricsError, RouterError
+from serinus.core.errors import Conflict, MetricsError, RouterError
 from serinus.core.intents import IntentKind
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, RolloutStatus
@@ -147,3 +147,40 @@ async def test_a_new_engine_on_the_same_state_continues_without_provisioning_aga
     assert status.phase is Phase.COMPLETED
     assert status.stable is not None and status.stable.version == "v2"
     assert world.starts == 6  # 3 blue + 3 green replicas, each started once whatever the crash
+
+
+async def test_undo_rolls_the_previous_version_out_again_through_the_steps() -> None:
+    store, clock = MemoryStateStore(), Clock()
+    steps = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 100}]
+    rollout = make_rollout({"blueGreenCanary": {"steps": steps, "scaleDownDelay": 0}})
+    engine = Engine(store, MemoryRouter(), MemoryPlatform(MemoryWorld()), clock=clock)
+    await operations.submit(store, rollout)
+    await run_until_settled(engine, clock, 5)
+    await operations.submit(store, rollout.with_version("v2"))
+    await run_until_settled(engine, clock, 5)
+    await operations.request(store, "web", IntentKind.PROMOTE_FULL, actor="ana", source="test")
+    status = await run_until_settled(engine, clock, 5)
+    assert status.stable is not None and status.stable.version == "v2"
+    assert status.previous_version == "v1"
+
+    await operations.request(store, "web", IntentKind.UNDO, actor="ana", source="test")
+    spec = await store.get_spec("web")
+    assert spec is not None and spec.spec.version == "v1"  # undo records the desired version
+    status = await run_until_settled(engine, clock, 5)
+    assert status.phase is Phase.PAUSED  # the old version goes through the steps like any other
+    assert status.canary is not None and status.canary.version == "v1"
+    assert status.weights[status.canary.color] == 10
+    audit = await store.intents("web")
+    assert [(i.kind, i.outcome) for i in audit][-1] == (IntentKind.UNDO, "done")
+
+
+async def test_undo_without_a_previous_version_is_refused_and_changes_nothing() -> None:
+    store, clock = MemoryStateStore(), Clock()
+    engine = Engine(store, MemoryRouter(), MemoryPlatform(MemoryWorld()), clock=clock)
+    await operations.submit(store, make_rollout(STRATEGY, analysisTemplates=TEMPLATES))
+    await run_until_settled(engine, clock, 5)
+    with pytest.raises(Conflict, match="no previous version"):
+        await operations.request(store, "web", IntentKind.UNDO, actor="ana", source="test")
+    spec = await store.get_spec("web")
+    assert spec is not None and spec.spec.version == "v1"
+    assert await store.intents("web") == []
