@@ -203,7 +203,7 @@ async def main(rollouts: int, poll: float, timeout: float) -> None:
         )  # fmt: skip
         try:
             async with KubeClient.from_kubeconfig(kubeconfig) as client:
-                controller = DeploymentController(client, NAMESPACE, period=0.2)
+                controller = DeploymentController(client, NAMESPACE, period=1.0)
                 async with controller.running():
                     started = time.monotonic()
                     await all_completed(api, names, "1", timeout, api)
