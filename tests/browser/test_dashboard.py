@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import yaml
-from local_mode import SERINUS, LocalMode, free_port, rollout_document
+from local_mode import SERINUS, LocalMode, free_port, local_mode, rollout_document
 
 from serinus.core.status import Phase
 
@@ -53,14 +52,8 @@ pytestmark = [
 
 @pytest.fixture
 def local() -> Iterator[LocalMode]:
-    # A short folder: HAProxy's admin socket path must fit in 97 characters.
-    folder = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp"))
-    mode = LocalMode(folder / "state")
-    try:
+    with local_mode() as mode:
         yield mode
-    finally:
-        mode.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

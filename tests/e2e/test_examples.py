@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from local_mode import LocalMode, free_port
+from local_mode import LocalMode, free_port, local_mode
 
 from serinus.core.status import Phase
 
@@ -22,14 +21,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 @pytest.fixture
 def local() -> Iterator[LocalMode]:
-    folder = Path(tempfile.mkdtemp(prefix="sx", dir="/tmp"))
-    mode = LocalMode(folder / "state")
-    try:
+    names = [yaml.safe_load(file.read_text())["metadata"]["name"] for file in FILES]
+    with local_mode(names) as mode:
         yield mode
-    finally:
-        for file in FILES:
-            mode.cleanup(yaml.safe_load(file.read_text())["metadata"]["name"])
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_there_are_examples_each_with_a_readme() -> None:

@@ -6,12 +6,10 @@ import json
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from local_mode import LocalMode, free_port, rollout_document
+from local_mode import LocalMode, free_port, local_mode, rollout_document
 
 from serinus.core.status import Phase
 from serinus.demo.scenario import LoadThread
@@ -25,14 +23,8 @@ pytestmark = [
 
 @pytest.fixture
 def local() -> Iterator[LocalMode]:
-    # A short folder: HAProxy's admin socket path must fit in 97 characters.
-    folder = Path(tempfile.mkdtemp(prefix="se", dir="/tmp"))
-    mode = LocalMode(folder / "state")
-    try:
+    with local_mode() as mode:
         yield mode
-    finally:
-        mode.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_full_rollout_judgement_promote_and_abort_lose_no_request(local: LocalMode) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +156,17 @@ class LocalMode:
                 run.wait()
         if (self.state_dir / "serinus.db").exists():
             self.cli("delete", name)
+
+
+@contextmanager
+def local_mode(names: Iterable[str] = ("web",)) -> Iterator[LocalMode]:
+    """A fresh state folder, and every rollout in `names` deleted and its runs killed after."""
+    # A short folder keeps HAProxy's admin socket path readable (HAProxy allows 97 characters).
+    folder = Path(tempfile.mkdtemp(prefix="se", dir="/tmp"))
+    mode = LocalMode(folder / "state")
+    try:
+        yield mode
+    finally:
+        for name in names:
+            mode.cleanup(name)
+        shutil.rmtree(folder, ignore_errors=True)
