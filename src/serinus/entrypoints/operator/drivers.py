@@ -26,9 +26,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from serinus.adapters.kube.client import KubeClient
+from serinus.adapters.kube.secrets import KubeSecretResolver
 from serinus.adapters.stores import rollout_resource as documents
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.app.engine import Engine, Reconciled
+from serinus.app.metrics import record_notification_failure
 from serinus.app.notifications import NotificationDispatcher
 from serinus.app.registry import AdapterContext, build_platform, build_router
 from serinus.core.errors import SerinusError
@@ -207,7 +209,9 @@ class Drivers:
     def __init__(self, client: KubeClient, settings: DriverSettings) -> None:
         self.client = client
         self.settings = settings
-        self.dispatcher = NotificationDispatcher()
+        self.dispatcher = NotificationDispatcher(
+            resolver=KubeSecretResolver(client), on_failure=record_notification_failure
+        )
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
         self._closed = False
