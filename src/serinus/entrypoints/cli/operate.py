@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -87,72 +88,33 @@ def promote(
     )
 
 
-@app.command()
-def abort(
-    name: str = NAME,
-    comment: str = COMMENT,
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Send all traffic back to the stable version at once."""
-    _request(
-        name, IntentKind.ABORT, comment=comment, cluster=target(namespace, kubeconfig, context)
-    )
+SIMPLE_OPERATIONS = {
+    IntentKind.ABORT: "Send all traffic back to the stable version at once.",
+    IntentKind.RETRY: "Start an aborted or failed rollout's steps again.",
+    IntentKind.UNDO: "Roll out the previous version again.",
+    IntentKind.PAUSE: "Hold the rollout at its current step.",
+    IntentKind.RESUME: "Continue a rollout a user paused.",
+}
 
 
-@app.command()
-def retry(
-    name: str = NAME,
-    comment: str = COMMENT,
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Start an aborted or failed rollout's steps again."""
-    _request(
-        name, IntentKind.RETRY, comment=comment, cluster=target(namespace, kubeconfig, context)
-    )
+def _operation_command(kind: IntentKind, summary: str) -> Callable[..., None]:
+    """A command that only names the rollout (and a comment): abort, retry, undo, ..."""
+
+    def command(
+        name: str = NAME,
+        comment: str = COMMENT,
+        namespace: str | None = NAMESPACE,
+        kubeconfig: Path | None = KUBECONFIG,
+        context: str | None = CONTEXT,
+    ) -> None:
+        _request(name, kind, comment=comment, cluster=target(namespace, kubeconfig, context))
+
+    command.__doc__ = summary
+    return command
 
 
-@app.command()
-def undo(
-    name: str = NAME,
-    comment: str = COMMENT,
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Roll out the previous version again."""
-    _request(name, IntentKind.UNDO, comment=comment, cluster=target(namespace, kubeconfig, context))
-
-
-@app.command()
-def pause(
-    name: str = NAME,
-    comment: str = COMMENT,
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Hold the rollout at its current step."""
-    _request(
-        name, IntentKind.PAUSE, comment=comment, cluster=target(namespace, kubeconfig, context)
-    )
-
-
-@app.command()
-def resume(
-    name: str = NAME,
-    comment: str = COMMENT,
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Continue a rollout a user paused."""
-    _request(
-        name, IntentKind.RESUME, comment=comment, cluster=target(namespace, kubeconfig, context)
-    )
+for _kind, _summary in SIMPLE_OPERATIONS.items():
+    app.command(_kind.value)(_operation_command(_kind, _summary))
 
 
 @app.command()
