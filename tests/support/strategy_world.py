@@ -10,6 +10,7 @@ from serinus.core.actions import (
     EnsureVersion,
     RemoveHeaderRoute,
     SetHeaderRoute,
+    SetMirror,
     SetPreview,
     SetWeights,
     TearDown,
@@ -34,7 +35,7 @@ def make_rollout(
             "spec": {
                 "version": version,
                 "workload": {"process": {"command": ["app", "{port}"], "replicas": replicas}},
-                "trafficRouting": {"haproxy": {}},
+                "trafficRouting": spec.pop("trafficRouting", {"haproxy": {}}),
                 "strategy": strategy,
                 "progressDeadlineSeconds": 60,
                 **spec,
@@ -55,6 +56,7 @@ class World:
     weights: dict[Color, int] | None = None
     header_routes: dict[str, Color] = field(default_factory=dict)
     preview: Color | None = None
+    mirror: tuple[Color | None, int] = (None, 0)
     status: RolloutStatus | None = None
     intents: list[Intent] = field(default_factory=list)
     log: list[Action] = field(default_factory=list)
@@ -122,6 +124,8 @@ class World:
             self.header_routes.pop(action.name, None)
         elif isinstance(action, SetPreview):
             self.preview = action.color
+        elif isinstance(action, SetMirror):
+            self.mirror = (action.color, action.percentage)
 
     def deploy(self, version: str) -> None:
         self.rollout = self.rollout.with_version(version)

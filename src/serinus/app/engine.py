@@ -19,15 +19,16 @@ from serinus.core.actions import (
     EnsureVersion,
     RemoveHeaderRoute,
     SetHeaderRoute,
+    SetMirror,
     SetPreview,
     SetWeights,
     TearDown,
     describe,
 )
 from serinus.core.analysis.run import AnalysisRunState
-from serinus.core.errors import NotFound, SerinusError
+from serinus.core.errors import NotFound, RouterError, SerinusError
 from serinus.core.events import Event
-from serinus.core.ports import Platform, StateStore, TrafficRouter
+from serinus.core.ports import MirroringRouter, Platform, StateStore, TrafficRouter
 from serinus.core.spec import Rollout, background_analysis_of
 from serinus.core.status import Observed, RolloutStatus
 from serinus.core.strategy.analysis_step import run_name, template_for
@@ -142,5 +143,9 @@ class Engine:
             await self.router.remove_header_route(action.name)
         elif isinstance(action, SetPreview):
             await self.router.set_preview(action.color)
+        elif isinstance(action, SetMirror):
+            if not isinstance(self.router, MirroringRouter):
+                raise RouterError(f"{type(self.router).__name__} cannot mirror traffic")
+            await self.router.set_mirror(action.color, action.percentage)
         else:
             raise TypeError(f"no handler for {describe(action)}")

@@ -47,6 +47,13 @@ class SetPreview(Action):
     color: Color | None
 
 
+class SetMirror(Action):
+    """Mirror `percentage`% of the requests to `color` (None: stop mirroring)."""
+
+    color: Color | None
+    percentage: int
+
+
 class TearDown(Action):
     color: Color
 

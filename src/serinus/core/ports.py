@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from serinus.core.events import Event
 from serinus.core.intents import Intent
@@ -38,6 +38,13 @@ class TrafficRouter(Protocol):
 
     async def close(self) -> None:
         """Release connections; never stops the traffic."""
+
+
+@runtime_checkable
+class MirroringRouter(Protocol):
+    """A router that can also copy requests to a color (Istio); a capability, not every router's."""
+
+    async def set_mirror(self, color: Color | None, percentage: float = 100.0) -> None: ...
 
 
 class Platform(Protocol):

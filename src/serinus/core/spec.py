@@ -192,12 +192,23 @@ class NamedAnalysisTemplate(AnalysisTemplateSpec):
     name: str = Field(pattern=DNS_LABEL)
 
 
+class SetMirror(SpecModel):
+    """Copy `percentage`% of the requests to the canary (responses discarded) to warm it up with
+    real traffic before it serves users; 0 stops mirroring."""
+
+    percentage: Percent
+
+
+MIRRORING_ROUTERS = frozenset({"istio"})
+
+
 class Step(SpecModel):
     set_weight: Percent | None = None
     pause: Pause | None = None
     judgement: Judgement | None = None
     set_header_route: SetHeaderRoute | None = None
     analysis: AnalysisStep | None = None
+    set_mirror: SetMirror | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:
@@ -297,6 +308,12 @@ class RolloutSpec(SpecModel):
             for index, step in enumerate(steps_of(self.strategy))
             if step.analysis is not None
         ]
+        for index, step in enumerate(steps_of(self.strategy)):
+            if step.set_mirror is not None and self.traffic_routing.kind not in MIRRORING_ROUTERS:
+                raise ValueError(
+                    f"strategy steps[{index}].setMirror: the {self.traffic_routing.kind} router "
+                    f"cannot mirror traffic (only {', '.join(sorted(MIRRORING_ROUTERS))} can)"
+                )
         if (background := background_analysis_of(self.strategy)) is not None:
             uses.append(("strategy analysis.templates", background))
         for where, analysis in uses:

@@ -67,6 +67,7 @@ class RolloutStatus(StatusModel):
     weights: dict[Color, int] = Field(default_factory=dict)  # desired; the router follows
     replicas: dict[Color, int] = Field(default_factory=dict)  # desired; the platform follows
     preview: Color | None = None
+    mirror: int = 0  # percentage of requests copied to the canary
     ready: dict[Color, int] = Field(default_factory=dict)  # observed, for people reading status
     analysis: AnalysisRunState | None = None  # the current (or last) analysis step's run
     background_analysis: AnalysisRunState | None = None  # runs beside the steps

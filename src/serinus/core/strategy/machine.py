@@ -17,6 +17,7 @@ from serinus.core.actions import (
     EnsureVersion,
     RemoveHeaderRoute,
     SetHeaderRoute,
+    SetMirror,
     SetPreview,
     SetWeights,
     TearDown,
@@ -285,7 +286,9 @@ def _remove_routes(b: _Builder) -> None:
         b.route_actions.append(RemoveHeaderRoute(name=route.name))
     if b.status.preview is not None:
         b.route_actions.append(SetPreview(color=None))
-    b.update(header_routes=[], preview=None)
+    if b.status.mirror:
+        b.route_actions.append(SetMirror(color=None, percentage=0))
+    b.update(header_routes=[], preview=None, mirror=0)
 
 
 # --- following the spec's version --------------------------------------------------------------
@@ -554,6 +557,14 @@ def _run_step(b: _Builder) -> bool:
         return True
     if step.analysis is not None:
         return _run_analysis(b, step.analysis)
+    if step.set_mirror is not None:
+        percentage = step.set_mirror.percentage
+        b.route_actions.append(
+            SetMirror(color=canary.color if percentage else None, percentage=percentage)
+        )
+        b.update(mirror=percentage)
+        _advance(b, f"mirroring {percentage}% of requests to {canary.version}")
+        return True
     raise AssertionError(f"unhandled step kind {step.kind}")  # the Step model rules this out
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from strategy_world import World, make_rollout
 
 from serinus.core.actions import EnsureVersion, SetWeights, TearDown
+from serinus.core.errors import InvalidInput
 from serinus.core.events import EventType
 from serinus.core.intents import IntentKind
 from serinus.core.status import Phase
@@ -387,3 +388,36 @@ def test_invariants_hold_under_any_sequence_of_operations(script: list[Any]) -> 
         for action in world.log:
             if isinstance(action, EnsureVersion | TearDown):
                 assert action.color in ("blue", "green")
+
+
+ISTIO = {"istio": {"virtualService": {"name": "web"}}}
+
+
+def test_mirroring_warms_green_with_copies_and_stops_at_promotion() -> None:
+    steps = [{"setMirror": {"percentage": 50}}, {"pause": {}}, {"setWeight": 100}]
+    world = World(make_rollout(bgc(steps), "v1", trafficRouting=ISTIO))
+    world.settle()
+    world.deploy("v2")
+    assert world.settle().phase is Phase.PAUSED
+    assert world.mirror == ("green", 50)
+    assert world.version_weights() == {"v1": 100}  # copies only: users are still on blue
+    world.ask(IntentKind.PROMOTE)
+    world.settle()
+    assert world.mirror == (None, 0)
+    assert world.version_weights() == {"v2": 100}
+
+
+def test_mirroring_stops_on_abort() -> None:
+    steps = [{"setMirror": {"percentage": 100}}, {"pause": {}}]
+    world = World(make_rollout(bgc(steps), "v1", trafficRouting=ISTIO))
+    world.settle()
+    world.deploy("v2")
+    world.settle()
+    world.ask(IntentKind.ABORT)
+    assert world.mirror == (None, 0)
+
+
+def test_a_router_that_cannot_mirror_is_refused_at_lint_time() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        make_rollout(bgc([{"setMirror": {"percentage": 10}}]))
+    assert "steps[0].setMirror: the haproxy router cannot mirror traffic" in str(caught.value)
