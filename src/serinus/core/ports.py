@@ -41,6 +41,13 @@ class TrafficRouter(Protocol):
 
 
 @runtime_checkable
+class StoppableRouter(Protocol):
+    """A router serinus runs itself (a local HAProxy), stopped when its rollout is deleted."""
+
+    async def stop(self) -> None: ...
+
+
+@runtime_checkable
 class MirroringRouter(Protocol):
     """A router that can also copy requests to a color (Istio); a capability, not every router's."""
 

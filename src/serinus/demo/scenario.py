@@ -29,12 +29,13 @@ from serinus.app import operations
 from serinus.app.driver import drive
 from serinus.app.engine import Engine, Reconciled
 from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.app.removal import stop_everything
 from serinus.core.analysis.run import AnalysisPhase
 from serinus.core.documents import validate_model
 from serinus.core.intents import IntentKind
 from serinus.core.ports import Platform, StateStore, TrafficRouter
 from serinus.core.spec import Rollout
-from serinus.core.status import COLORS, Phase, RolloutStatus
+from serinus.core.status import Phase, RolloutStatus
 from serinus.demo import prometheus
 from serinus.demo.analysis import Timing, analysis_steps, analysis_templates
 from serinus.demo.guard import ErrorRatioGuard
@@ -287,11 +288,7 @@ class Demo:
             shutil.rmtree(self.prometheus.folder, ignore_errors=True)
         if self.options.keep or self.platform is None or self.router is None:
             return
-        for color in COLORS:
-            await self.platform.tear_down(color)
-        stopper = getattr(self.router, "stop", None)
-        if stopper is not None:
-            await stopper()
+        await stop_everything(self.platform, self.router)
         await self.platform.close()
         await self.router.close()
 
