@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
 
+import psutil
 import pytest
 
-DEMO = [sys.executable, "-m", "serinus.entrypoints.cli", "demo"]
+CLI = [sys.executable, "-m", "serinus.entrypoints.cli"]
+DEMO = [*CLI, "demo"]
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("e2e"),
@@ -53,3 +58,40 @@ def test_quick_demo_promotes_v2_and_rolls_faulty_v3_back() -> None:
     assert not any(
         b["failed"] for b in summary["shares"] if not b["versions"].keys() & {"v3"}
     )  # no failure at all outside v3's canary window
+
+
+def test_sigterm_stops_the_demo_and_everything_it_started() -> None:
+    state = Path(tempfile.mkdtemp(prefix="sd", dir="/tmp"))
+    demo = subprocess.Popen(
+        [*DEMO, "--quick", "--auto-approve", "--json"],
+        env={**os.environ, "SERINUS_STATE_DIR": str(state)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        records = state / "rollouts" / "demo" / "replicas" / "blue.json"
+        pidfile = state / "rollouts" / "demo" / "haproxy" / "haproxy.pid"
+        deadline = time.monotonic() + 60
+        while not (records.exists() and pidfile.exists()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # v1 is up and the load is running
+        started = [
+            psutil.Process(member["pid"])
+            for member in json.loads(records.read_text())["members"]
+            if member.get("pid")
+        ]
+        started.append(psutil.Process(int(pidfile.read_text().split()[0])))
+        demo.send_signal(signal.SIGTERM)
+        _, errors = demo.communicate(timeout=60)
+        assert demo.returncode == 143, errors
+        assert "demo stopped" in errors
+        gone, alive = psutil.wait_procs(started, timeout=10)
+        assert not alive, f"left running: {[p.pid for p in alive]}"
+        assert len(gone) == len(started) >= 4
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        environment = {**os.environ, "SERINUS_STATE_DIR": str(state)}
+        subprocess.run([*CLI, "delete", "demo"], env=environment, capture_output=True, check=False)
+        shutil.rmtree(state, ignore_errors=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from dataclasses import replace
 from typing import Any
 
@@ -49,7 +51,10 @@ def demo(
         fail("--interactive and --auto-approve exclude each other", code=2)
     options = DemoOptions(quick=quick, auto_approve=auto_approve, rate=rate, port=port, keep=keep)
     plain = as_json or not console.is_terminal
-    summary = run_async(lambda: _demo(options, plain, dashboard_port))
+    try:
+        summary = run_async(lambda: _demo(options, plain, dashboard_port))
+    except asyncio.CancelledError:
+        fail("demo stopped (SIGTERM); its replicas, HAProxy and Prometheus were stopped", 143)
     print_summary(summary)
     if as_json:
         typer.echo(json.dumps(summary, separators=(",", ":")))
@@ -59,6 +64,11 @@ def demo(
 
 
 async def _demo(options: DemoOptions, plain: bool, dashboard_port: int) -> dict[str, Any]:
+    # SIGTERM (timeout, CI cancellation, docker stop) cleans up like Ctrl+C: cancel, then the
+    # finally blocks stop the replicas, HAProxy, Prometheus and the dashboard.
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     state_dir = settings().state_dir
     auth, token = AuthConfig.single_user("demo-user", ["viewer", "deployer", "approver"])
     with DriverLock(settings().rollout_dir(NAME), NAME):

@@ -52,7 +52,9 @@
     for (let i = 0; i <= 4; i++) {
       const v = y0 + (y1 - y0) * i / 4;
       svg.appendChild(el("line", { class: "gridline", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }));
-      const shown = Math.abs(y1 - y0) >= 10 ? v.toFixed(0) : v.toPrecision(3);
+      const span = Math.abs(y1 - y0);
+      // Round to the axis's own scale so floating-point noise (1e-18) does not print as digits.
+      const shown = span >= 10 ? v.toFixed(0) : Math.abs(v) < span * 1e-6 ? "0" : v.toPrecision(3);
       svg.appendChild(el("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, shown + (opts.yUnit || "")));
     }
     if (opts.zeroLine) svg.appendChild(el("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0), "stroke-dasharray": "4 3" }));
