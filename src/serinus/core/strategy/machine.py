@@ -538,6 +538,13 @@ def _run_step(b: _Builder) -> bool:
     if step.set_header_route is not None:
         route = step.set_header_route
         matches = [m.model_dump(by_alias=True, exclude_none=True) for m in route.match]
+        if matches and b.plan.canary_follows_weight:
+            # Testers' requests must find a ready canary replica even before any weight.
+            replicas = dict(b.status.replicas)
+            replicas[canary.color] = max(replicas.get(canary.color, 0), 1)
+            b.update(replicas=replicas)
+            if not _canary_ready(b, 1, since=started, waiting_for=f"header route {route.name}"):
+                return False
         kept = [r for r in b.status.header_routes if r.name != route.name]
         if matches:
             b.route_actions.append(

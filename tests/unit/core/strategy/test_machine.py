@@ -421,3 +421,19 @@ def test_a_router_that_cannot_mirror_is_refused_at_lint_time() -> None:
     with pytest.raises(InvalidInput) as caught:
         make_rollout(bgc([{"setMirror": {"percentage": 10}}]))
     assert "steps[0].setMirror: the haproxy router cannot mirror traffic" in str(caught.value)
+
+
+def test_a_header_route_first_gives_the_canary_strategy_one_ready_replica() -> None:
+    match = [{"headerName": "X-QA", "headerValue": {"exact": "1"}}]
+    steps = [{"setHeaderRoute": {"name": "qa", "match": match}}, {"pause": {}}, {"setWeight": 50}]
+    world = World(make_rollout({"canary": {"steps": steps}}, "v1", replicas=4))
+    world.settle()
+    world.ready_on_ensure = False
+    world.deploy("v2")
+    world.settle()
+    assert world.header_routes == {}  # not before a canary replica is ready
+    assert world.colors["green"].desired == 1
+    world.make_ready("green")
+    assert world.settle().phase is Phase.PAUSED
+    assert world.header_routes == {"qa": "green"}
+    assert world.version_weights() == {"v1": 100}
