@@ -95,6 +95,12 @@ def demo_rollout(
         judgement["instructions"] = "The analysis passed; look at `serinus get demo` and decide."
         steps = analysis_steps(judgement)
         templates = analysis_templates(prometheus_address, Timing.for_demo(options.quick))
+    routing: dict[str, Any] = {"port": port, "statsPort": stats_port}
+    if prometheus_address is not None:
+        # The analysis reads the replicas' own counters, so HAProxy may retry a canary's 5xx on
+        # another replica: users see none of them while the analysis still sees every one. (The
+        # fallback guard reads HAProxy's per-server counters, which retried 5xx would not show.)
+        routing["retryOn"] = ["conn-failure", "empty-response", "response-timeout", "500", "502"]
     spec = {
         "apiVersion": "serinus.io/v1alpha1",
         "kind": "Rollout",
@@ -109,9 +115,7 @@ def demo_rollout(
                     "warmup": {"path": "/", "requests": 10},
                 }
             },
-            # No `retryOn: [500, ...]` here: HAProxy would hide the canary's errors from users
-            # and from its own per-server counters, which the guard reads.
-            "trafficRouting": {"haproxy": {"port": port, "statsPort": stats_port}},
+            "trafficRouting": {"haproxy": routing},
             "strategy": {
                 "blueGreenCanary": {
                     "steps": steps,
