@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from serinus.core.errors import NotFound, RouterError
+from serinus.adapters.routers.managed import name_of, select_managed
+from serinus.core.errors import RouterError
 from serinus.core.spec import HeaderMatch
 from serinus.core.status import COLORS, Color
 from serinus.core.weights import apportion
@@ -50,10 +51,6 @@ class Layout:
         return None
 
 
-def name_of(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name", "?"))
-
-
 def header_rule_name(name: str) -> str:
     return f"{HEADER_RULE_PREFIX}{name}"
 
@@ -68,21 +65,8 @@ def _is_header_rule(rule: Mapping[str, Any]) -> bool:
 
 
 def managed_indexes(route: Mapping[str, Any], layout: Layout) -> list[int]:
-    rules = _rules(route)
-    if layout.rules:
-        by_name = {str(rule.get("name")): index for index, rule in enumerate(rules)}
-        missing = [name for name in layout.rules if name not in by_name]
-        if missing:
-            known = ", ".join(sorted(n for n in by_name if n != "None")) or "none named"
-            raise NotFound(
-                f"HTTPRoute {name_of(route)!r} has no rule named "
-                f"{', '.join(repr(m) for m in missing)} (its rules: {known})"
-            )
-        return sorted(by_name[name] for name in layout.rules)
-    indexes = [index for index, rule in enumerate(rules) if not _is_header_rule(rule)]
-    if not indexes:
-        raise RouterError(f"HTTPRoute {name_of(route)!r} has no rule to manage")
-    return indexes
+    owner = f"HTTPRoute {name_of(route)!r}"
+    return select_managed(_rules(route), layout.rules, _is_header_rule, owner, "rule")
 
 
 def _colored(route: Mapping[str, Any], index: int, layout: Layout) -> dict[Color, int]:

@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from serinus.core.errors import NotFound, RouterError
+from serinus.adapters.routers.managed import name_of, select_managed
+from serinus.core.errors import RouterError
 from serinus.core.spec import HeaderMatch
 from serinus.core.status import COLORS, Color
 from serinus.core.weights import apportion
@@ -95,10 +96,6 @@ def _qualified(host: str, namespace: str) -> str:
     return host
 
 
-def name_of(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name", "?"))
-
-
 def header_route_name(name: str) -> str:
     return f"{HEADER_ROUTE_PREFIX}{name}"
 
@@ -117,21 +114,8 @@ def _is_header_route(route: Mapping[str, Any]) -> bool:
 
 def managed_indexes(vs: Mapping[str, Any], layout: Layout) -> list[int]:
     """Indexes in `spec.http` of the managed routes; NotFound names a missing route."""
-    http = _http(vs)
-    if layout.routes:
-        by_name = {str(route.get("name")): index for index, route in enumerate(http)}
-        missing = [name for name in layout.routes if name not in by_name]
-        if missing:
-            known = ", ".join(sorted(n for n in by_name if n != "None")) or "none named"
-            raise NotFound(
-                f"VirtualService {name_of(vs)!r} has no HTTP route named "
-                f"{', '.join(repr(m) for m in missing)} (its routes: {known})"
-            )
-        return sorted(by_name[name] for name in layout.routes)
-    indexes = [index for index, route in enumerate(http) if not _is_header_route(route)]
-    if not indexes:
-        raise RouterError(f"VirtualService {name_of(vs)!r} has no HTTP route to manage")
-    return indexes
+    owner = f"VirtualService {name_of(vs)!r}"
+    return select_managed(_http(vs), layout.routes, _is_header_route, owner, "HTTP route")
 
 
 def _colored(vs: Mapping[str, Any], index: int, layout: Layout) -> dict[Color, int]:

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from serinus.adapters.routers.managed import name_of
 from serinus.core.errors import RouterError
 from serinus.core.spec import HeaderMatch
 from serinus.core.status import COLORS, Color, other_color
@@ -65,10 +66,6 @@ class StableStep:
 
 
 Step = CanaryStep | StableStep
-
-
-def name_of(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name", "?"))
 
 
 def _backends(spec: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
