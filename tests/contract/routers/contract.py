@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from serinus.core.errors import InvalidInput
+from serinus.core.errors import InvalidInput, RouterError
 from serinus.core.ports import TrafficRouter
 from serinus.core.spec import SetHeaderRoute
 from serinus.core.status import Color, Endpoint
@@ -164,6 +164,40 @@ class TrafficRouterContract:
         assert await harness.router.read_weights() == {"blue": 20, "green": 80}
         await harness.router.sync_endpoints("green", harness.endpoints("green")[2:3])
         assert await harness.router.read_weights() == {"blue": 20, "green": 80}
+
+    # --- readiness: no weight on a color with nothing ready -----------------------------------
+
+    async def test_a_weight_on_a_color_without_ready_endpoints_is_refused_and_changes_nothing(
+        self, harness: RouterHarness
+    ) -> None:
+        unready = [e.model_copy(update={"ready": False}) for e in harness.endpoints("green")[:2]]
+        await harness.router.sync_endpoints("green", unready)
+        await harness.start_recording()
+        with pytest.raises(RouterError, match="green"):
+            await harness.router.set_weights({"blue": 90, "green": 10})
+        assert len(await harness.recorded_capacity()) == 1
+        assert await harness.router.read_weights() == {"blue": 100, "green": 0}
+
+    async def test_a_torn_down_color_has_no_endpoints(self, harness: RouterHarness) -> None:
+        await harness.router.set_weights({"blue": 50, "green": 50})
+        await harness.router.set_weights({"blue": 100, "green": 0})
+        await harness.router.sync_endpoints("green", [])
+        await harness.start_recording()
+        with pytest.raises(RouterError, match="green"):
+            await harness.router.set_weights({"blue": 0, "green": 100})
+        assert len(await harness.recorded_capacity()) == 1
+        assert await harness.router.read_weights() == {"blue": 100, "green": 0}
+        await harness.router.set_weights({"blue": 100, "green": 0})  # no weight there: fine
+
+    async def test_a_color_is_routable_again_once_it_reports_a_ready_endpoint(
+        self, harness: RouterHarness
+    ) -> None:
+        await harness.router.sync_endpoints("green", [])
+        with pytest.raises(RouterError):
+            await harness.router.set_weights({"blue": 90, "green": 10})
+        await harness.router.sync_endpoints("green", harness.endpoints("green")[2:3])
+        await harness.router.set_weights({"blue": 90, "green": 10})
+        assert await harness.router.read_weights() == {"blue": 90, "green": 10}
 
     # --- header routes -----------------------------------------------------------------------
 

@@ -22,6 +22,17 @@ Capacity = Callable[[State], dict[Color, int]]
 Destination = Callable[[State, Mapping[str, str]], Color | None]
 
 
+def pod_endpoints(color: Color) -> list[Endpoint]:
+    base = 9000 if color == "blue" else 9100
+    return [Endpoint(host="10.0.0.1", port=base + i, ready=True, replica=i) for i in range(4)]
+
+
+async def sync_ready_pods(router: TrafficRouter) -> None:
+    """What the engine does before any write: tell the router what the platform reports."""
+    for color in COLORS:
+        await router.sync_endpoints(color, pod_endpoints(color)[:2])
+
+
 class KubeRouterHarness:
     has_preview = False
 
@@ -46,8 +57,7 @@ class KubeRouterHarness:
         return self._router
 
     def endpoints(self, color: Color) -> list[Endpoint]:
-        base = 9000 if color == "blue" else 9100
-        return [Endpoint(host="10.0.0.1", port=base + i, ready=True, replica=i) for i in range(4)]
+        return pod_endpoints(color)
 
     def _states_after(self, mark: int) -> tuple[State, list[State]]:
         """The watched objects as of resourceVersion `mark`, then after each later write."""

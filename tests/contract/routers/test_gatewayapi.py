@@ -16,6 +16,7 @@ from tests.contract.routers.kube_harness import (
     State,
     gateway_destination,
     gateway_rule_weights,
+    sync_ready_pods,
 )
 
 from serinus.adapters.kube.client import KubeClient
@@ -77,6 +78,7 @@ async def harness(
     spec = GatewayApiRouting.model_validate({"httpRoute": "shop", "rules": ["main"]})
     router = GatewayApiRouter(kube_client, rollout="shop", namespace="shop", spec=spec)
     await router.prepare()
+    await sync_ready_pods(router)
     await router.set_weights({"blue": 100, "green": 0})
     yield KubeRouterHarness(kube_api, router, [HTTP_ROUTES], capacity, destination)
 

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 from tests.contract.routers.contract import TrafficRouterContract
-from tests.contract.routers.kube_harness import KubeRouterHarness, State, istio_destination
+from tests.contract.routers.kube_harness import (
+    KubeRouterHarness,
+    State,
+    istio_destination,
+    sync_ready_pods,
+)
 from tests.contract.routers.kube_harness import istio_route_weights as route_weights
 
 from serinus.adapters.kube.client import KubeClient
@@ -82,6 +87,7 @@ async def harness(
     spec = IstioRouting.model_validate({"virtualService": {"name": "shop", "routes": ["primary"]}})
     router = IstioRouter(kube_client, rollout="shop", namespace="shop", spec=spec)
     await router.prepare()
+    await sync_ready_pods(router)
     await router.set_weights({"blue": 100, "green": 0})
     yield KubeRouterHarness(kube_api, router, [VIRTUAL_SERVICES], capacity, destination)
 

@@ -60,6 +60,7 @@ class TestMemoryRouterContract(TrafficRouterContract):
 
 async def test_injected_failures_raise_once() -> None:
     router = MemoryRouter()
+    await router.sync_endpoints("green", MemoryHarness().endpoints("green"))
     router.fail_next("set_weights")
     with pytest.raises(RouterError):
         await router.set_weights({"green": 100})

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 from tests.contract.routers.contract import QA, TrafficRouterContract
-from tests.contract.routers.kube_harness import KubeRouterHarness, State, nginx_destination
+from tests.contract.routers.kube_harness import (
+    KubeRouterHarness,
+    State,
+    nginx_destination,
+    sync_ready_pods,
+)
 from tests.contract.routers.kube_harness import nginx_weights as weights_of
 
 from serinus.adapters.kube.client import KubeClient
@@ -77,6 +82,7 @@ async def harness(
     spec = NginxRouting.model_validate({"stableIngress": "shop"})
     router = NginxRouter(kube_client, rollout="shop", namespace="shop", spec=spec)
     await router.prepare()
+    await sync_ready_pods(router)
     await router.set_weights({"blue": 100, "green": 0})
     yield KubeRouterHarness(kube_api, router, [INGRESSES], capacity, destination)
 

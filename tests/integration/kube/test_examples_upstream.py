@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.contract.routers.kube_harness import sync_ready_pods
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import DESTINATION_RULES, HTTP_ROUTES, VIRTUAL_SERVICES
@@ -153,6 +154,7 @@ async def test_shifting_keeps_the_upstream_object_valid_and_untouched(
         )
     await kube_client.create(resource.at(original["apiVersion"].split("/")[1]), "demo", original)
     await router.prepare()
+    await sync_ready_pods(router)
     for weights in STEPS:
         await router.set_weights(weights)
         assert await router.read_weights() == weights

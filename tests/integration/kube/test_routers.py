@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+from tests.contract.routers.kube_harness import sync_ready_pods
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import DESTINATION_RULES, HTTP_ROUTES, VIRTUAL_SERVICES
@@ -56,6 +57,7 @@ async def test_a_concurrent_edit_of_another_route_survives_serinus_retrying(
 ) -> None:
     await kube_client.create(VIRTUAL_SERVICES, "shop", virtual_service())
     router = IstioRouter(kube_client, rollout="shop", namespace="shop", spec=istio())
+    await sync_ready_pods(router)
     interfered: list[str] = []
 
     def other_team(request: ApiRequest) -> None:
@@ -87,6 +89,7 @@ async def test_rbac_forbidden_is_a_clear_error_and_changes_nothing(
     await kube_client.create(VIRTUAL_SERVICES, "shop", virtual_service())
     kube_api.forbid(verb="update", plural="virtualservices")
     router = IstioRouter(kube_client, rollout="shop", namespace="shop", spec=istio())
+    await sync_ready_pods(router)
     with pytest.raises(Forbidden) as raised:
         await router.set_weights({"blue": 50, "green": 50})
     message = str(raised.value)
@@ -102,6 +105,7 @@ async def test_a_missing_virtual_service_or_route_is_named(kube_client: KubeClie
     await kube_client.create(VIRTUAL_SERVICES, "shop", virtual_service())
     wrong = IstioRouting.model_validate({"virtualService": {"name": "shop", "routes": ["main"]}})
     router = IstioRouter(kube_client, rollout="shop", namespace="shop", spec=wrong)
+    await sync_ready_pods(router)
     with pytest.raises(
         NotFound, match=r"no HTTP route named 'main' \(its routes: primary, reports\)"
     ):
@@ -118,6 +122,7 @@ async def test_an_unmanaged_destination_rule_missing_a_subset_is_named(
     await kube_client.create(VIRTUAL_SERVICES, "shop", vs)
     routing = istio(destinationRule={"name": "shop", "manageSubsets": False})
     router = IstioRouter(kube_client, rollout="shop", namespace="shop", spec=routing)
+    await sync_ready_pods(router)
     with pytest.raises(NotFound, match=re.escape('destinationrules.networking.istio.io "shop"')):
         await router.prepare()
     await kube_client.create(
@@ -155,6 +160,7 @@ async def test_a_subset_is_added_before_a_route_refers_to_it_and_removed_after(
     router = IstioRouter(
         kube_client, rollout="shop", namespace="shop", spec=istio(destinationRule={"name": "shop"})
     )
+    await sync_ready_pods(router)
     start = kube_api.resource_version
     await router.set_weights({"blue": 80, "green": 20})
     assert [c.plural for c in kube_api.changes(start)] == ["destinationrules", "virtualservices"]
@@ -183,6 +189,7 @@ async def test_the_gateway_router_names_a_missing_route_and_rule(
 ) -> None:
     spec = GatewayApiRouting.model_validate({"httpRoute": "shop", "rules": ["main"]})
     router = GatewayApiRouter(kube_client, rollout="shop", namespace="shop", spec=spec)
+    await sync_ready_pods(router)
     with pytest.raises(NotFound, match=re.escape('httproutes.gateway.networking.k8s.io "shop"')):
         await router.read_weights()
     await kube_client.create(

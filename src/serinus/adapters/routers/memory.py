@@ -1,8 +1,9 @@
 """An in-memory TrafficRouter for unit tests of the engine; passes the router contract suite.
 
-It validates input exactly like the real routers, applies weights raise-before-lower one color
-at a time and records every write (`writes`), so tests can check what the engine asked for and
-in what order. `destination(headers)` tells where a request would go, `fail_next(...)` makes
+It validates input exactly like the real routers, refuses weight on a color without a ready
+endpoint (as last synced) like them, applies weights raise-before-lower one color at a time
+and records every write (`writes`), so tests can check what the engine asked for and in what
+order. `destination(headers)` tells where a request would go, `fail_next(...)` makes
 the next call of a method raise (to test the engine's error paths).
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serinus.adapters.routers.inputs import parse_color, parse_header_matches, validate_weights
+from serinus.adapters.routers.readiness import ReadyEndpoints
 from serinus.core.errors import RouterError, SerinusError
 from serinus.core.spec import HeaderMatch
 from serinus.core.status import COLORS, Color, Endpoint
@@ -47,6 +49,7 @@ class MemoryRouter:
         self.weights: dict[Color, int] = validate_weights(weights or {"blue": 100})
         self.has_preview = has_preview
         self.endpoints: dict[Color, tuple[Endpoint, ...]] = {color: () for color in COLORS}
+        self._ready = ReadyEndpoints()
         self.header_routes: dict[str, MemoryHeaderRoute] = {}
         self.preview: Color | None = None
         self.writes: list[dict[Color, int]] = []  # the weights after every single write
@@ -84,6 +87,7 @@ class MemoryRouter:
         color = parse_color(color)
         self._maybe_fail("sync_endpoints")
         self.endpoints[color] = tuple(endpoints)
+        self._ready.sync(color, endpoints)
 
     async def read_weights(self) -> dict[Color, int]:
         self._maybe_fail("read_weights")
@@ -92,6 +96,7 @@ class MemoryRouter:
     async def set_weights(self, weights: Mapping[Color, int]) -> None:
         wanted = validate_weights(weights)
         self._maybe_fail("set_weights")
+        self._ready.require(wanted, "the memory router")
         raising = [c for c in COLORS if wanted[c] > self.weights[c]]
         lowering = [c for c in COLORS if wanted[c] < self.weights[c]]
         for color in raising + lowering:

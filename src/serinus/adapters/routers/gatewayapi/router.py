@@ -16,6 +16,7 @@ from serinus.adapters.kube.resources import HTTP_ROUTES, ObjectRef
 from serinus.adapters.routers.gatewayapi import edits
 from serinus.adapters.routers.gatewayapi.edits import Layout
 from serinus.adapters.routers.inputs import parse_color, parse_header_matches, validate_weights
+from serinus.adapters.routers.readiness import ReadyEndpoints
 from serinus.core.errors import RouterError
 from serinus.core.routing_spec import GatewayApiRouting
 from serinus.core.status import COLORS, Color, Endpoint
@@ -31,6 +32,7 @@ class GatewayApiRouter:
         self._layout = Layout(
             {c: spec.services.of(c, rollout) for c in COLORS}, tuple(spec.rules), route_namespace
         )
+        self._ready = ReadyEndpoints()
 
     @property
     def http_route(self) -> ObjectRef:
@@ -40,13 +42,16 @@ class GatewayApiRouter:
         edits.read_weights(await self._client.get(self._route), self._layout)
 
     async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
-        """Nothing to do: the HTTPRoute routes to Services."""
+        """The HTTPRoute routes to Services; serinus only keeps how many endpoints are ready,
+        to refuse a weight on a color with none."""
+        self._ready.sync(color, endpoints)
 
     async def read_weights(self) -> dict[Color, int]:
         return edits.read_weights(await self._client.get(self._route), self._layout)[0]
 
     async def set_weights(self, weights: Mapping[Color, int]) -> None:
         wanted = validate_weights(weights)
+        self._ready.require(wanted, self._route.describe())
         await self._client.read_modify_write(
             self._route, lambda route: edits.with_weights(route, self._layout, wanted)
         )

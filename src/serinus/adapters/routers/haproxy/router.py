@@ -62,6 +62,7 @@ from serinus.adapters.routers.haproxy.state import (
 )
 from serinus.adapters.routers.haproxy.weighting import color_shares
 from serinus.adapters.routers.inputs import parse_color, validate_weights
+from serinus.adapters.routers.readiness import refuse_unready
 from serinus.core.errors import InvalidInput, RouterError
 from serinus.core.spec import HaproxyRouting, SetHeaderRoute
 from serinus.core.status import COLORS, Color, Endpoint
@@ -274,12 +275,8 @@ class HaproxyRouter:
         wanted = validate_weights(weights)
         async with self._lock:
             state = self._require_state()
-            for color in COLORS:
-                if wanted[color] > 0 and state.ready_count(color) == 0:
-                    raise RouterError(
-                        f"cannot send {wanted[color]}% to {color}: HAProxy has no ready "
-                        f"{color} replica (sync its endpoints first)"
-                    )
+            ready = {color: state.ready_count(color) for color in COLORS}
+            refuse_unready(wanted, ready, f"HAProxy on {self.inputs.admin_socket}")
             updated = replace(state, shares=wanted)
             await self._apply_servers(updated)
             self._commit(updated)

@@ -24,6 +24,7 @@ from serinus.adapters.kube.resources import DESTINATION_RULES, VIRTUAL_SERVICES,
 from serinus.adapters.routers.inputs import parse_color, parse_header_matches, validate_weights
 from serinus.adapters.routers.istio import edits
 from serinus.adapters.routers.istio.edits import Layout, Target
+from serinus.adapters.routers.readiness import ReadyEndpoints
 from serinus.core.errors import InvalidInput, RouterError
 from serinus.core.routing_spec import IstioRouting
 from serinus.core.status import COLORS, Color, Endpoint
@@ -41,6 +42,7 @@ class IstioRouter:
         self._vs = ObjectRef(VIRTUAL_SERVICES, vs.namespace or namespace, vs.name)
         dr = spec.destination_rule
         self._dr = ObjectRef(DESTINATION_RULES, dr.namespace or namespace, dr.name) if dr else None
+        self._ready = ReadyEndpoints()
 
     @property
     def virtual_service(self) -> ObjectRef:
@@ -61,7 +63,9 @@ class IstioRouter:
             edits.require_subsets(dr, [self._subset(c) for c in COLORS])
 
     async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
-        """Nothing to do: Istio routes to Services and subsets, which track their pods."""
+        """Istio routes to Services and subsets, which track their pods; serinus only keeps
+        how many are ready, to refuse a weight on a color with none."""
+        self._ready.sync(color, endpoints)
 
     async def read_weights(self) -> dict[Color, int]:
         vs = await self._client.get(self._vs)
@@ -69,6 +73,7 @@ class IstioRouter:
 
     async def set_weights(self, weights: Mapping[Color, int]) -> None:
         wanted = validate_weights(weights)
+        self._ready.require(wanted, self._vs.describe())
         layout = await self._layout()
         await self._ensure_subsets([c for c in COLORS if wanted[c] > 0])
         await self._client.read_modify_write(

@@ -18,6 +18,7 @@ from serinus.adapters.kube.resources import INGRESSES, ObjectRef
 from serinus.adapters.routers.inputs import parse_color, parse_header_matches, validate_weights
 from serinus.adapters.routers.nginx import edits
 from serinus.adapters.routers.nginx.edits import CanaryStep, HeaderRoute, Layout, StableStep
+from serinus.adapters.routers.readiness import ReadyEndpoints
 from serinus.core.errors import RouterError
 from serinus.core.routing_spec import NginxRouting
 from serinus.core.status import COLORS, Color, Endpoint, other_color
@@ -37,6 +38,7 @@ class NginxRouter:
             spec.canary_ingress_name,
             spec.annotation_prefix,
         )
+        self._ready = ReadyEndpoints()
 
     @property
     def stable_ingress(self) -> ObjectRef:
@@ -50,7 +52,9 @@ class NginxRouter:
         edits.primary_color(await self._client.get(self._stable), self._layout)
 
     async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
-        """Nothing to do: Ingresses route to Services."""
+        """Ingresses route to Services; serinus only keeps how many endpoints are ready, to
+        refuse a weight on a color with none."""
+        self._ready.sync(color, endpoints)
 
     async def read_weights(self) -> dict[Color, int]:
         stable = await self._client.get(self._stable)
@@ -59,6 +63,7 @@ class NginxRouter:
 
     async def set_weights(self, weights: Mapping[Color, int]) -> None:
         wanted = validate_weights(weights)
+        self._ready.require(wanted, self._stable.describe())
         stable = await self._client.get(self._stable)
         for step in edits.plan_weights(stable, wanted, self._layout):
             if isinstance(step, StableStep):
