@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from serinus.app.engine import Engine, Reconciled
 from serinus.core.errors import Conflict
+
+if TYPE_CHECKING:  # the CLI reads the lock without loading the engine
+    from serinus.app.engine import Engine, Reconciled
 
 POLL_SECONDS = 0.2
 

@@ -21,12 +21,14 @@ from serinus.core.judge.canary_config import parse_canary_config
 from serinus.core.judge.comparison import compare
 from serinus.core.judge.report import Classification, JudgeReport, Verdict
 from serinus.core.judge.samples import parse_samples
+from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import console, fail, print_json
 
 analyze_app = typer.Typer(
     help="Canary analysis: judge canary samples against baseline samples.",
     no_args_is_help=True,
 )
+app.add_typer(analyze_app, name="analyze")
 
 EXIT_CODES = {Verdict.PASS: 0, Verdict.MARGINAL: 3, Verdict.FAIL: 4}
 BAD_INPUT = 2

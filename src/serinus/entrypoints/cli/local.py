@@ -1,4 +1,8 @@
-"""The local mode as the CLI sees it: where state lives and how to open the store."""
+"""The local mode as the CLI sees it: where state lives and how to open the store.
+
+Imports of the store and the settings wait until a command needs them, so commands that never
+touch the local state (lint, shift, analyze) do not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,40 @@ import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from serinus.adapters.stores.sqlite import SqliteStateStore
-from serinus.app.settings import LocalSettings, default_state_dir
 from serinus.core.errors import SerinusError
-from serinus.core.ports import StateStore
 from serinus.entrypoints.cli.cluster import ClusterTarget
 from serinus.entrypoints.cli.output import fail
 
+if TYPE_CHECKING:
+    from serinus.adapters.stores.sqlite import SqliteStateStore
+    from serinus.app.settings import LocalSettings
+    from serinus.core.ports import StateStore
+
 T = TypeVar("T")
 
+_state_dir: list[Path | None] = [None]
 _settings: list[LocalSettings] = []
 
 
 def configure(state_dir: Path | None) -> None:
-    _settings[:] = [LocalSettings(state_dir or default_state_dir())]
+    _state_dir[0] = state_dir
+    _settings.clear()
 
 
 def settings() -> LocalSettings:
     if not _settings:
-        configure(None)
+        from serinus.app.settings import LocalSettings, default_state_dir
+
+        _settings.append(LocalSettings(_state_dir[0] or default_state_dir()))
     return _settings[0]
 
 
 @asynccontextmanager
 async def opened_store() -> AsyncIterator[SqliteStateStore]:
+    from serinus.adapters.stores.sqlite import SqliteStateStore
+
     store = SqliteStateStore(settings().database)
     try:
         yield store
@@ -47,12 +59,22 @@ async def opened_store_for(cluster: ClusterTarget | None) -> AsyncIterator[State
         async with opened_store() as local:
             yield local
         return
+    from serinus.entrypoints.cli.cluster import require_kubernetes_extra
+
+    require_kubernetes_extra()
     from serinus.adapters.kube.client import KubeClient
     from serinus.adapters.stores.kubernetes import KubernetesStateStore
 
     client = KubeClient.auto(cluster.kubeconfig, cluster.context)
     async with KubernetesStateStore(client, cluster.namespace, owns_client=True) as store:
         yield store
+
+
+def driver_of(name: str) -> int | None:
+    """The pid of the `serinus run` driving `name` in the local mode, or None."""
+    from serinus.app.driver import DriverLock
+
+    return DriverLock.holder(settings().rollout_dir(name))
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:

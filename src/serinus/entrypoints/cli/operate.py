@@ -1,7 +1,8 @@
 """`serinus promote|abort|retry|undo|pause|resume|judge`: ask for an operation from any terminal.
 
-The operation is recorded in the store; the process driving the rollout (`serinus run`) acts on
-it within a reconcile. When a driver is running, the command waits briefly for the outcome.
+The operation is recorded in the store and the command returns: the process driving the rollout
+(`serinus run`, or the operator in the cluster) acts on it at its next reconcile. With `--wait`
+the command waits for that outcome and says what it was, so "done" is only said when it is.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ from serinus.app import operations
 from serinus.core.intents import Intent, IntentKind
 from serinus.entrypoints.cli.cluster import CONTEXT, KUBECONFIG, NAMESPACE, ClusterTarget
 from serinus.entrypoints.cli.cluster import cluster_target as target
-from serinus.entrypoints.cli.local import actor, opened_store_for, run_async
+from serinus.entrypoints.cli.local import actor, driver_of, opened_store_for, run_async
 from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import console, fail
-from serinus.entrypoints.cli.rollouts import driver_of
 
-WAIT_SECONDS = 10.0
+POLL_SECONDS = 0.1
 NAME = typer.Argument(..., help="Rollout name.")
 COMMENT = typer.Option("", "--comment", "-m", help="Why; kept in the audit trail.")
+WAIT = typer.Option(
+    None,
+    "--wait",
+    min=0.0,
+    help="Wait up to this many seconds for the driver's outcome (default: record and return).",
+)
 
 
 def _request(
@@ -35,6 +41,7 @@ def _request(
     inputs: dict[str, str] | None = None,
     comment: str = "",
     cluster: ClusterTarget | None = None,
+    wait: float | None = None,
 ) -> None:
     async def work() -> Intent:
         async with opened_store_for(cluster) as store:
@@ -48,26 +55,34 @@ def _request(
                 inputs=inputs,
                 comment=comment,
             )
-            if cluster is None and driver_of(name) is None:
-                return intent  # nobody acts on it now (cluster mode: the operator will)
-            deadline = time.monotonic() + WAIT_SECONDS
-            while time.monotonic() < deadline:
+            if wait is None:
+                return intent
+            deadline = time.monotonic() + wait
+            while True:
                 done = [i for i in await store.intents(name) if i.id == intent.id and i.outcome]
-                if done:
-                    return done[0]
-                await asyncio.sleep(0.1)
-            return intent
+                if done or time.monotonic() >= deadline:
+                    return done[0] if done else intent
+                await asyncio.sleep(POLL_SECONDS)
 
     intent = run_async(work)
+    what = f"{kind} of {name}"
     if intent.outcome is None:
-        hint = "; the operator acts on it at its next reconcile"
-        if cluster is None:
-            hint = "" if driver_of(name) else f"; no driver is running: start `serinus run` {name}"
-        console.print(f"{kind} of {name} recorded (#{intent.id}){hint}")
+        console.print(f"{what} recorded (#{intent.id}); {_who_acts(name, cluster, wait)}")
+        if wait is not None:
+            raise typer.Exit(6)  # not done yet: the same code as `serinus status`
     elif intent.outcome.startswith("rejected"):
-        fail(f"{kind} of {name} {intent.outcome}")
+        fail(f"{what} {intent.outcome}")
     else:
-        console.print(f"[green]{kind} of {name}: {intent.outcome}[/]")
+        console.print(f"[green]{what}: {intent.outcome}[/]")
+
+
+def _who_acts(name: str, cluster: ClusterTarget | None, wait: float | None) -> str:
+    waited = f"no outcome within {wait:g}s; " if wait is not None else ""
+    if cluster is not None:
+        return waited + "the operator acts on it at its next reconcile"
+    if driver_of(name) is None:
+        return waited + f"no driver is running: `serinus run {name}` acts on it"
+    return waited + f"the driver acts on it (`serinus get {name}` shows the outcome)"
 
 
 @app.command()
@@ -75,6 +90,7 @@ def promote(
     name: str = NAME,
     full: bool = typer.Option(False, "--full", help="Skip every remaining step and analysis."),
     comment: str = COMMENT,
+    wait: float | None = WAIT,
     namespace: str | None = NAMESPACE,
     kubeconfig: Path | None = KUBECONFIG,
     context: str | None = CONTEXT,
@@ -85,6 +101,7 @@ def promote(
         IntentKind.PROMOTE_FULL if full else IntentKind.PROMOTE,
         comment=comment,
         cluster=target(namespace, kubeconfig, context),
+        wait=wait,
     )
 
 
@@ -103,11 +120,13 @@ def _operation_command(kind: IntentKind, summary: str) -> Callable[..., None]:
     def command(
         name: str = NAME,
         comment: str = COMMENT,
+        wait: float | None = WAIT,
         namespace: str | None = NAMESPACE,
         kubeconfig: Path | None = KUBECONFIG,
         context: str | None = CONTEXT,
     ) -> None:
-        _request(name, kind, comment=comment, cluster=target(namespace, kubeconfig, context))
+        cluster = target(namespace, kubeconfig, context)
+        _request(name, kind, comment=comment, cluster=cluster, wait=wait)
 
     command.__doc__ = summary
     return command
@@ -124,6 +143,7 @@ def judge(
     reject: bool = typer.Option(False, "--reject", help="Stop the rollout (abort)."),
     inputs: list[str] = typer.Option([], "--input", "-i", help="An input as NAME=VALUE."),
     comment: str = COMMENT,
+    wait: float | None = WAIT,
     namespace: str | None = NAMESPACE,
     kubeconfig: Path | None = KUBECONFIG,
     context: str | None = CONTEXT,
@@ -144,4 +164,5 @@ def judge(
         inputs=parsed,
         comment=comment,
         cluster=target(namespace, kubeconfig, context),
+        wait=wait,
     )

@@ -1,18 +1,19 @@
-"""`serinus run`, `get`, `list`, `history`: start, drive and look at rollouts in the local mode."""
+"""`serinus run` and `delete`: start, drive and remove rollouts in the local mode.
+
+`serinus run NAME` drives the spec already recorded for NAME (after an undo or a retry, say)
+without submitting a file, so it never replaces what an operation asked for.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 from rich.live import Live
-from rich.table import Table
 
 from serinus.app import operations
 from serinus.app.driver import DriverLock, drive
@@ -22,25 +23,21 @@ from serinus.app.notifications import NotificationDispatcher
 from serinus.app.registry import AdapterContext, build_platform, build_router
 from serinus.app.removal import remove_rollout
 from serinus.core.documents import load_rollout
-from serinus.core.errors import InvalidInput, NotFound
+from serinus.core.errors import InvalidInput
 from serinus.core.events import Event
-from serinus.core.ports import StateStore
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, RolloutStatus
-from serinus.entrypoints.cli.cluster import CONTEXT, KUBECONFIG, NAMESPACE, cluster_target
-from serinus.entrypoints.cli.local import opened_store, opened_store_for, run_async, settings
+from serinus.entrypoints.cli.local import driver_of, opened_store, run_async, settings
 from serinus.entrypoints.cli.main import app
-from serinus.entrypoints.cli.output import console, fail, print_json
-from serinus.entrypoints.cli.view import (
-    describe_step,
-    event_json,
-    render,
-    status_json,
-    weight_rows,
-)
+from serinus.entrypoints.cli.output import console, fail
+from serinus.entrypoints.cli.status import EXIT_ABORTED, EXIT_COMPLETED, EXIT_FAILED, fetch
+from serinus.entrypoints.cli.view import render
 
-OUTPUT_HELP = "Output format: table or json."
-EXIT_CODES = {Phase.COMPLETED: 0, Phase.ABORTED: 3, Phase.FAILED: 4}
+EXIT_CODES = {
+    Phase.COMPLETED: EXIT_COMPLETED,
+    Phase.ABORTED: EXIT_ABORTED,
+    Phase.FAILED: EXIT_FAILED,
+}
 
 
 def read_rollout(file: Path) -> Rollout:
@@ -56,7 +53,9 @@ def read_rollout(file: Path) -> Rollout:
 
 @app.command()
 def run(
-    file: Path = typer.Argument(..., help="Rollout YAML or JSON ('-' for stdin)."),
+    file: Path = typer.Argument(
+        ..., help="Rollout YAML or JSON ('-' for stdin), or the name of a recorded rollout."
+    ),
     keep_running: bool = typer.Option(
         False, "--keep-running", help="Keep reconciling after the rollout is done (a controller)."
     ),
@@ -65,20 +64,39 @@ def run(
     ),
 ) -> None:
     """Start or continue a rollout and drive it in the foreground with a live view."""
-    rollout = read_rollout(file)
+    recorded = _recorded(file)
+    rollout = recorded or read_rollout(file)
     plain = plain or not console.is_terminal
-    status = run_async(lambda: _run(rollout, keep_running, plain))
+    status = run_async(lambda: _run(rollout, keep_running, plain, submit=recorded is None))
     if status.phase in (Phase.ABORTED, Phase.FAILED):
-        console.print(f"[red]{rollout.name} {status.phase}:[/] {status.message}")
-        console.print(f"retry with: serinus retry {rollout.name}, then serinus run {file}")
+        console.print(f"[red]{rollout.name} {status.phase}:[/] {status.message}", markup=True)
+        console.print(
+            f"retry with: serinus retry {rollout.name}, then serinus run {rollout.name}",
+            markup=False,
+        )
     raise typer.Exit(EXIT_CODES.get(status.phase, 0))
 
 
-async def _run(rollout: Rollout, keep_running: bool, plain: bool) -> RolloutStatus:
+def _recorded(file: Path) -> Rollout | None:
+    """The recorded spec when FILE is no file but the name of a rollout in the store."""
+    if str(file) == "-" or file.exists() or len(file.parts) != 1 or file.suffix:
+        return None
+
+    async def lookup() -> Rollout | None:
+        async with opened_store() as store:
+            return await store.get_spec(str(file))
+
+    return run_async(lookup)
+
+
+async def _run(
+    rollout: Rollout, keep_running: bool, plain: bool, *, submit: bool = True
+) -> RolloutStatus:
     folder = settings().rollout_dir(rollout.name)
     with DriverLock(folder, rollout.name):
         async with opened_store() as store:
-            await operations.submit(store, rollout)
+            if submit:
+                await operations.submit(store, rollout)
             context = AdapterContext(rollout=rollout, state_dir=folder)
             router, platform = build_router(context), build_platform(context)
             dispatcher = NotificationDispatcher(on_failure=record_notification_failure)
@@ -130,138 +148,6 @@ def _print_events(result: Reconciled) -> None:
         console.print(f"error: {result.error}", markup=False, style="red")
 
 
-async def _get(store: StateStore, name: str) -> tuple[Rollout, RolloutStatus | None]:
-    rollout = await store.get_spec(name)
-    if rollout is None:
-        known = await store.names()
-        raise NotFound(f"rollout {name!r} not found (known: {', '.join(known) or 'none'})")
-    return rollout, await store.load(name)
-
-
-@app.command()
-def get(
-    name: str = typer.Argument(..., help="Rollout name."),
-    watch: bool = typer.Option(False, "--watch", "-w", help="Follow it live until it is done."),
-    output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP),
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Show a rollout: phase, step, weights, replicas and recent events."""
-    check_output(output)
-    cluster = cluster_target(namespace, kubeconfig, context)
-
-    async def show() -> None:
-        async with opened_store_for(cluster) as store:
-            rollout, status = await _get(store, name)
-            if output == "json":
-                print_json(status_json(rollout, status))
-                return
-            events = await store.history(name, limit=8)
-            if not watch:
-                console.print(render(rollout, status, events))
-                return
-            with Live(render(rollout, status, events), console=console) as live:
-                while status is None or not status.terminal:
-                    await asyncio.sleep(0.3)
-                    rollout, status = await _get(store, name)
-                    events = await store.history(name, limit=8)
-                    live.update(render(rollout, status, events))
-
-    with contextlib.suppress(KeyboardInterrupt):
-        run_async(show)
-
-
-@app.command("list")
-def list_rollouts(
-    output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP),
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """List rollouts with their phase and weights."""
-    check_output(output)
-    cluster = cluster_target(namespace, kubeconfig, context)
-
-    async def collect() -> list[tuple[Rollout, RolloutStatus | None]]:
-        async with opened_store_for(cluster) as store:
-            return [await _get(store, name) for name in await store.names()]
-
-    found = run_async(collect)
-    if output == "json":
-        print_json([status_json(rollout, status) for rollout, status in found])
-        return
-    table = Table("NAME", "STRATEGY", "PHASE", "STEP", "WEIGHTS")
-    for rollout, status in found:
-        weights = (
-            ", ".join(f"{label} {w}%" for _, label, w, _ in weight_rows(status)) if status else ""
-        )
-        table.add_row(
-            rollout.name,
-            rollout.spec.strategy.kind,
-            str(status.phase) if status else "-",
-            describe_step(rollout, status.step_index) if status and status.canary else "",
-            weights,
-        )
-    console.print(table)
-
-
-@app.command()
-def history(
-    name: str = typer.Argument(..., help="Rollout name."),
-    limit: int = typer.Option(200, min=1, help="How many recent events to show."),
-    output: str = typer.Option("table", "--output", "-o", help=OUTPUT_HELP),
-    namespace: str | None = NAMESPACE,
-    kubeconfig: Path | None = KUBECONFIG,
-    context: str | None = CONTEXT,
-) -> None:
-    """Show a rollout's events and the audit of the operations people asked for."""
-    check_output(output)
-    cluster = cluster_target(namespace, kubeconfig, context)
-
-    async def collect() -> tuple[list[Event], list[dict[str, object]]]:
-        async with opened_store_for(cluster) as store:
-            await _get(store, name)
-            intents = await store.intents(name, limit=limit)
-            return list(await store.history(name, limit)), [
-                i.model_dump(mode="json") for i in intents
-            ]
-
-    events, audit = run_async(collect)
-    if output == "json":
-        print_json({"events": [event_json(e) for e in events], "operations": audit})
-        return
-    table = Table("TIME", "EVENT", "MESSAGE", title=f"{name}: events")
-    for event in events:
-        table.add_row(_clock(event.at), str(event.type), event.message)
-    console.print(table)
-    if audit:
-        ops = Table("TIME", "OPERATION", "BY", "SOURCE", "COMMENT", "OUTCOME", title="operations")
-        for item in audit:
-            ops.add_row(
-                _clock(float(str(item["at"]))),
-                str(item["kind"]),
-                str(item["actor"]),
-                str(item["source"]),
-                str(item["comment"]),
-                str(item["outcome"] or "pending"),
-            )
-        console.print(ops)
-
-
-def _clock(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
-
-
-def check_output(output: str) -> None:
-    if output not in ("table", "json"):
-        fail(f"--output: expected 'table' or 'json', got {output!r}", code=2)
-
-
-def driver_of(name: str) -> int | None:
-    return DriverLock.holder(settings().rollout_dir(name))
-
-
 @app.command()
 def delete(name: str = typer.Argument(..., help="Rollout name.")) -> None:
     """Stop a rollout's replicas and HAProxy and forget it."""
@@ -270,7 +156,7 @@ def delete(name: str = typer.Argument(..., help="Rollout name.")) -> None:
 
     async def remove() -> None:
         async with opened_store() as store:
-            rollout, _ = await _get(store, name)
+            rollout, _ = await fetch(store, name)
             context = AdapterContext(rollout=rollout, state_dir=settings().rollout_dir(name))
             await remove_rollout(store, context)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -19,7 +18,7 @@ from serinus.core.errors import InvalidInput
 from serinus.core.events import Event, Severity
 from serinus.core.spec import Rollout
 from serinus.core.status import COLORS, Color, Phase, RolloutStatus
-from serinus.core.strategy.plan import plan_for
+from serinus.entrypoints.cli.steps import position
 
 PHASE_STYLE = {
     Phase.COMPLETED: "bold green",
@@ -43,18 +42,6 @@ ANALYSIS_STYLE = {
     AnalysisPhase.INCONCLUSIVE: "yellow",
 }
 SHOWN_VALUES = 3
-
-
-def describe_step(rollout: Rollout, index: int) -> str:
-    steps = plan_for(rollout.spec).steps
-    if not steps:
-        return rollout.spec.strategy.kind
-    if index >= len(steps):
-        return f"all {len(steps)} steps done"
-    step = steps[index]
-    detail = step.model_dump(by_alias=True, exclude_none=True)[step.kind]
-    shown = "" if detail in ({}, None) else f" {detail}"
-    return f"step {index + 1}/{len(steps)}: {step.kind}{shown}"
 
 
 def weight_rows(status: RolloutStatus) -> list[tuple[Color, str, int, str]]:
@@ -95,7 +82,7 @@ def render(
     header.append(f"  {rollout.spec.strategy.kind}  ")
     header.append(str(status.phase), style=PHASE_STYLE.get(status.phase, "cyan"))
     if status.canary is not None:
-        header.append(f"  {describe_step(rollout, status.step_index)}")
+        header.append(f"  {position(rollout, status, time.time())}")
     table = Table.grid(padding=(0, 2))
     for color, label, weight, replicas in weight_rows(status):
         table.add_row(
@@ -203,17 +190,3 @@ def analysis_table(status: RolloutStatus, rollout: Rollout | None = None) -> Tab
     if run.message:
         table.caption = run.message
     return table
-
-
-def status_json(rollout: Rollout, status: RolloutStatus | None) -> dict[str, Any]:
-    return {
-        "name": rollout.name,
-        "version": rollout.spec.version,
-        "strategy": rollout.spec.strategy.kind,
-        "status": status.to_storage() if status else None,
-        "step": describe_step(rollout, status.step_index) if status else None,
-    }
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    return {**event.model_dump(mode="json"), "severity": event.severity.value}
