@@ -1,6 +1,10 @@
-"""Running analyses: take the measurements that are due, concurrently, and fold them into the run.
+"""Running analyses: one tick measures everything that is due, concurrently, then folds it in.
 
 The decisions are the pure functions of `serinus.core.analysis.run`; this module only measures.
+Whatever a provider raises becomes an Error measurement with a fixed reason: a MetricsError keeps
+the provider's own message (providers never put reply bodies in it), anything unexpected (a reply
+of a shape nobody foresaw, a bug) is reported by its type only, so nothing a dependency answered
+reaches the status.
 Providers are chosen by a registry keyed by the provider's kind string (`prometheus`, `web`,
 `command`), so a new provider is one registry entry, never an edit here.
 """
@@ -14,37 +18,42 @@ from typing import Any
 from serinus.adapters.metrics.command import CommandProvider
 from serinus.adapters.metrics.prometheus import PrometheusProvider
 from serinus.adapters.metrics.web import WebProvider
+from serinus.app.notifications import EnvSecretResolver
+from serinus.app.secret_headers import SecretHeaders
 from serinus.core.analysis.comparison import judge_comparison
 from serinus.core.analysis.run import (
     AnalysisRunState,
     Measurement,
-    due_metrics,
+    due_measurements,
     judge,
     next_due,
     provider_error,
-    record,
-    render_metric,
+    record_tick,
     start_run,
     terminate,
 )
 from serinus.core.analysis.spec import AnalysisTemplateSpec, Metric
 from serinus.core.errors import DependencyError, InvalidInput
-from serinus.core.ports import MetricProvider
+from serinus.core.ports import KeyedMetricProvider, MetricProvider
 
-ProviderRegistry = Mapping[str, MetricProvider[Any]]
+ProviderRegistry = Mapping[str, MetricProvider[Any] | KeyedMetricProvider[Any]]
 # A provider that hangs past its own timeout still ends as an Error measurement.
 TIMEOUT_GRACE_SECONDS = 5.0
+KEYED_CALL_SECONDS = 30.0
 
 
 def default_providers() -> dict[str, MetricProvider[Any]]:
+    """The local mode's: web header secrets come from the environment."""
     return {
         "prometheus": PrometheusProvider(),
-        "web": WebProvider(),
+        "web": SecretHeaders(WebProvider(), EnvSecretResolver(), namespace=""),
         "command": CommandProvider(),
     }
 
 
-def _provider(providers: ProviderRegistry, kind: str, metric: str) -> MetricProvider[Any]:
+def _provider(
+    providers: ProviderRegistry, kind: str, metric: str
+) -> MetricProvider[Any] | KeyedMetricProvider[Any]:
     try:
         return providers[kind]
     except KeyError:
@@ -55,12 +64,28 @@ def _provider(providers: ProviderRegistry, kind: str, metric: str) -> MetricProv
         ) from None
 
 
-async def _take(provider: MetricProvider[Any], source: Any, timeout: float) -> list[float]:
+async def _take(
+    provider: MetricProvider[Any] | KeyedMetricProvider[Any], source: Any, timeout: float
+) -> list[float]:
+    assert not isinstance(provider, KeyedMetricProvider)  # comparisons: prometheus only
     return await asyncio.wait_for(provider.measure(source), timeout + TIMEOUT_GRACE_SECONDS)
 
 
-async def measure(metric: Metric, providers: ProviderRegistry, now: float) -> Measurement:
-    """One measurement of a rendered metric; provider failures become Error measurements."""
+async def _check_on(
+    provider: KeyedMetricProvider[Any], source: Any, run: str, metric: str, index: int
+) -> list[float] | None:
+    # one call only checks on the measurement; the source's own timeout spans many calls
+    taking = provider.measure_keyed(source, run, metric, index)
+    return await asyncio.wait_for(taking, KEYED_CALL_SECONDS)
+
+
+async def measure(
+    metric: Metric, providers: ProviderRegistry, now: float, *, run: str = "", index: int = 0
+) -> Measurement | None:
+    """One measurement of a rendered metric; every failure becomes an Error measurement.
+
+    None: a keyed provider's measurement (number `index` of this metric in `run`) is pending.
+    """
     try:
         if metric.comparison is not None:
             provider = _provider(providers, "prometheus", metric.name)
@@ -72,16 +97,18 @@ async def measure(metric: Metric, providers: ProviderRegistry, now: float) -> Me
             return judge_comparison(metric, baseline, canary, now)
         assert metric.provider is not None  # exactly one of provider/comparison
         source = metric.provider.source
-        values = await _take(
-            _provider(providers, metric.provider.kind, metric.name),
-            source,
-            float(getattr(source, "timeout", 30.0)),
-        )
+        provider = _provider(providers, metric.provider.kind, metric.name)
+        if isinstance(provider, KeyedMetricProvider):
+            keyed = await _check_on(provider, source, run, metric.name, index)
+            return None if keyed is None else judge(metric, keyed, now)
+        values = await _take(provider, source, float(getattr(source, "timeout", 30.0)))
         return judge(metric, values, now)
     except DependencyError as exc:
         return provider_error(str(exc), now)
     except TimeoutError:
         return provider_error("the provider did not answer in time", now)
+    except Exception as exc:  # any failure is a measurement, never a crash
+        return provider_error(f"the provider failed unexpectedly ({type(exc).__name__})", now)
 
 
 async def advance(
@@ -90,19 +117,29 @@ async def advance(
     providers: ProviderRegistry,
     now: float,
 ) -> AnalysisRunState:
-    """Take every measurement due at `now` (concurrently) and fold them in, in metric order.
+    """One tick: take every measurement due at `now`, concurrently, and fold them in together.
 
     The run's arguments were resolved by `start_run` and live in the state; a missing provider
     kind is an InvalidInput raised before anything is measured.
     """
-    due = [render_metric(metric, state.args) for metric in due_metrics(spec, state, now)]
+    due = due_measurements(spec, state, now)
+    if not due:
+        return state
     for metric in due:
         if metric.provider is not None:
             _provider(providers, metric.provider.kind, metric.name)
-    measurements = await asyncio.gather(*(measure(metric, providers, now) for metric in due))
-    for metric, measurement in zip(due, measurements, strict=True):
-        state = record(spec, state, metric.name, measurement)
-    return state
+    run = f"{state.name}@{state.started_at!r}"
+    taken = {result.name: result.count + result.error for result in state.metrics}
+    measurements = await asyncio.gather(
+        *(measure(m, providers, now, run=run, index=taken.get(m.name, 0)) for m in due)
+    )
+    # a pending measurement (a Job still running) is left out: asked again next time
+    tick = [
+        (metric.name, measurement)
+        for metric, measurement in zip(due, measurements, strict=True)
+        if measurement is not None
+    ]
+    return record_tick(spec, state, tick, now) if tick else state
 
 
 async def run_analysis(

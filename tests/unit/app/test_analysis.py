@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 from serinus.adapters.metrics.memory import MemoryProvider
+from serinus.adapters.metrics.prometheus import PrometheusProvider
 from serinus.app import analysis
 from serinus.app.analysis import advance, default_providers, run_analysis
 from serinus.core.analysis.run import AnalysisPhase, MeasurementPhase, start_run
@@ -102,7 +104,7 @@ async def test_a_provider_that_is_down_errors_then_fails_the_run() -> None:
     assert [m.phase for m in result.measurements] == [MeasurementPhase.ERROR] * 3
     assert "ConnectError" in result.measurements[0].message
     assert state.phase is AnalysisPhase.ERROR and state.failed
-    assert clock.sleeps == [10.0, 10.0]  # retried on the metric's interval
+    assert clock.sleeps == [10.0, 10.0]  # retried after Argo's fixed 10 s
 
 
 async def test_recovering_provider_resets_the_error_streak() -> None:
@@ -112,6 +114,73 @@ async def test_recovering_provider_resets_the_error_streak() -> None:
     state = await run_analysis(spec, {}, {"prometheus": flaky}, clock=clock, sleep=clock.sleep)
     assert state.phase is AnalysisPhase.SUCCESSFUL
     assert state.result("m").error == 2 and state.result("m").consecutive_errors == 0
+    assert clock.sleeps == [10.0, 10.0, 5.0]  # errors retried after 10 s, then the interval
+
+
+class Exploding:
+    """A provider with a bug: it raises something nobody foresaw, carrying a reply's text."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    async def measure(self, source: Any) -> list[float]:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        AttributeError("'list' object has no attribute 'get' SECRET-BODY"),
+        KeyError("SECRET-BODY"),
+        ZeroDivisionError("SECRET-BODY"),
+        RuntimeError("SECRET-BODY"),
+    ],
+)
+async def test_any_exception_of_a_provider_is_an_error_measurement_with_a_fixed_reason(
+    exc: Exception,
+) -> None:
+    spec = make_spec({"name": "m"})
+    state = await advance(spec, start_run(spec, {}, 0), {"prometheus": Exploding(exc)}, 0)
+    measurement = state.result("m").measurements[0]
+    assert measurement.phase is MeasurementPhase.ERROR
+    assert measurement.message == f"the provider failed unexpectedly ({type(exc).__name__})"
+    assert "SECRET" not in state.model_dump_json()
+
+
+async def test_a_prometheus_vector_of_lists_is_an_error_measurement() -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = {"status": "success", "data": {"resultType": "vector", "result": [[1, "2"]]}}
+        return httpx.Response(200, json=body)
+
+    provider = PrometheusProvider(transport=httpx.MockTransport(reply))
+    spec = make_spec({"name": "m", "consecutiveErrorLimit": 0})
+    state = await advance(spec, start_run(spec, {}, 0), {"prometheus": provider}, 0)
+    assert state.result("m").measurements[0].phase is MeasurementPhase.ERROR
+    assert state.phase is AnalysisPhase.ERROR  # consecutiveErrorLimit is reached, no traceback
+
+
+@pytest.mark.parametrize("order", [("inc", "bad"), ("bad", "inc")])
+async def test_one_tick_takes_the_worst_outcome_whatever_the_metric_order(
+    order: tuple[str, str],
+) -> None:
+    # "inc" answers NaN (no data: Inconclusive), "bad" answers 0.5 (Failed), in the same tick.
+    values = {"qinc": [float("nan")], "qbad": [0.5]}
+    provider = MemoryProvider(respond=lambda source: values[source.query])
+    spec = make_spec(*({"name": name, "provider": prom(f"q{name}")} for name in order))
+    spec = spec.model_copy(
+        update={
+            "metrics": [
+                m.model_copy(
+                    update={"success_condition": None, "failure_condition": "result[0] > 0.1"}
+                )
+                for m in spec.metrics
+            ]
+        }
+    )
+    state = await advance(spec, start_run(spec, {}, 0), {"prometheus": provider}, 0)
+    assert state.result("inc").phase is AnalysisPhase.INCONCLUSIVE
+    assert state.result("bad").phase is AnalysisPhase.FAILED
+    assert state.phase is AnalysisPhase.FAILED
 
 
 async def test_run_follows_initial_delay_interval_and_count() -> None:

@@ -1,37 +1,41 @@
 """The analysis run: a pure state machine over measurements, with Argo Rollouts' semantics.
 
-The app takes the measurements that are due (`due_metrics`, `next_due`) and folds each into the
-state (`record`); nothing here reads a clock or does I/O, and the state is a frozen, JSON
-round-trippable model persisted in the rollout's status.
+A tick is one round trip: `due_measurements` says which (rendered) metrics are due at `now`, the
+app measures all of them at once, and `record_tick` folds the whole tick in before the run is
+assessed, so the outcome never depends on the order of metrics or of the measurements in a tick.
+Nothing here reads a clock or does I/O, and the state is a frozen, JSON round-trippable model
+persisted in the rollout's status. The full table against Argo is docs/analysis-semantics.md.
 
 Per measurement (`judge`):
 
 - a provider error is an Error measurement (it does not count towards `count`; the metric's
   consecutive-error counter grows, and any other outcome resets it);
-- `failureCondition` true -> Failed, whatever else holds (a failure condition can test for missing
-  data itself: `len(result) == 0`, `isNaN(result[0])`);
-- **no data** - an empty result, or any NaN in it - is Inconclusive, never Successful: a missing
-  metric is not a healthy one, and Inconclusive hands the decision to a person;
-- a condition that cannot be evaluated on data that is there (an index past the end) -> Error;
+- `failureCondition` true -> Failed, whatever else holds;
+- a condition that cannot be evaluated (an index past the end) -> Error;
 - otherwise as in Argo Rollouts: both conditions given and neither true -> Inconclusive; only
   `successCondition` and it is false -> Failed; only `failureCondition` and it is false ->
-  Successful.
+  Successful;
+- then the **no-data** rule - an empty result, or any NaN in it: it only ever makes the outcome
+  stricter. A Failed stays Failed (Argo's `len(result) > 0 && result[0] >= 0.95` on an empty
+  result fails); anything else becomes Inconclusive, never Successful: a missing metric is not a
+  healthy one, and Inconclusive hands the decision to a person.
 
 Per metric (`assess_metric`), in this order: Failed when failed > failureLimit; Inconclusive when
 inconclusive > inconclusiveLimit; Error when consecutive errors > consecutiveErrorLimit; Successful
 when `count` measurements were taken; Running otherwise (Pending before the first).
 
-Per run (`assess_run`): Failed if a metric that is not `dryRun` failed; else Error if one errored
-out; else Inconclusive if one is inconclusive - each of these ends the run at once, the remaining
-metrics are not measured; else Successful when every metric is done; Running otherwise. `dryRun`
+Per run (`assess_run`): the worst outcome of the metrics that are not `dryRun`, in Argo's order
+Failed > Error > Inconclusive; any of these ends the run at once and the remaining metrics are
+not measured again; else Successful when every metric is done; Running otherwise. `dryRun`
 metrics are measured and reported like the others but never decide the outcome. Error is a
 failure as far as the rollout is concerned (`AnalysisRunState.failed`).
 
 Timing: the first measurement of a metric is due `initialDelay` after the run started, the next one
-`interval` after the previous one (`ERROR_RETRY_SECONDS` after an error when there is no interval).
-A metric with an `interval` and no `count` runs until the run is terminated (background analysis
-across steps); `terminate` then counts it Successful if it had at least one successful measurement
-and no breach, Inconclusive if it had none (no data is never success).
+`interval` after the previous one; after an Error, `ERROR_RETRY_SECONDS` (10 s) after it, whatever
+the interval, as Argo Rollouts' controller does. A metric with an `interval` and no `count` runs
+until the run is terminated (background analysis across steps); `terminate` then counts it
+Successful if it had at least one successful measurement and no breach, Inconclusive if it had
+none (no data is never success).
 """
 
 from __future__ import annotations
@@ -216,18 +220,19 @@ def metric_due_at(metric: Metric, result: MetricResult, started_at: float) -> fl
     last = result.last
     if last is None:
         return started_at + metric.initial_delay
+    if last.phase is MeasurementPhase.ERROR:
+        # As Argo Rollouts: an error is retried after a fixed delay, whatever the interval.
+        return last.at + ERROR_RETRY_SECONDS
     count = metric.effective_count
     if count is not None and result.count >= count:
         return None
     if metric.interval is not None:
         return last.at + metric.interval
-    if last.phase is MeasurementPhase.ERROR:
-        return last.at + ERROR_RETRY_SECONDS
     return last.at  # count > 1 without an interval: back to back
 
 
 def due_metrics(spec: AnalysisTemplateSpec, state: AnalysisRunState, now: float) -> list[Metric]:
-    """The metrics to measure now (none once the run is completed)."""
+    """The metrics to measure now, as the template writes them (none once the run is completed)."""
     if state.completed:
         return []
     return [
@@ -236,6 +241,17 @@ def due_metrics(spec: AnalysisTemplateSpec, state: AnalysisRunState, now: float)
         if (at := metric_due_at(metric, state.result(metric.name), state.started_at)) is not None
         and at <= now
     ]
+
+
+def due_measurements(
+    spec: AnalysisTemplateSpec, state: AnalysisRunState, now: float
+) -> list[Metric]:
+    """The first half of a tick: every metric due at `now`, rendered with the run's arguments.
+
+    The caller measures all of them (in any order, concurrently) and hands the whole tick back to
+    `record_tick`.
+    """
+    return [render_metric(metric, state.args) for metric in due_metrics(spec, state, now)]
 
 
 def next_due(spec: AnalysisTemplateSpec, state: AnalysisRunState) -> float | None:
@@ -271,40 +287,36 @@ def _condition(text: str | None, values: Sequence[float]) -> bool | EvaluationEr
         return exc
 
 
+def _by_conditions(metric: Metric, values: Sequence[float]) -> tuple[MeasurementPhase, str]:
+    """Argo Rollouts' reading of the conditions, before the no-data rule."""
+    failure = _condition(metric.failure_condition, values)
+    success = _condition(metric.success_condition, values)
+    if failure is True:
+        return MeasurementPhase.FAILED, f"failureCondition met: {metric.failure_condition}"
+    for outcome in (failure, success):
+        if isinstance(outcome, EvaluationError):
+            return MeasurementPhase.ERROR, f"cannot evaluate: {outcome}"
+    if success is None:
+        return MeasurementPhase.SUCCESSFUL, ""  # only a failureCondition, and it is false
+    if success:
+        return MeasurementPhase.SUCCESSFUL, ""
+    if failure is None:
+        return MeasurementPhase.FAILED, f"successCondition not met: {metric.success_condition}"
+    return MeasurementPhase.INCONCLUSIVE, "neither successCondition nor failureCondition met"
+
+
 def judge(metric: Metric, values: Sequence[float], now: float) -> Measurement:
     """A measurement of `values` by the metric's (rendered) conditions; see the module doc."""
     if metric.success_condition is None and metric.failure_condition is None:
         raise ValueError(f"metric {metric.name} has no condition to judge by")
     value = [float(v) for v in values]
-
-    def measurement(phase: MeasurementPhase, message: str) -> Measurement:
-        return Measurement(phase=phase, at=now, value=value, message=message)
-
-    failure = _condition(metric.failure_condition, value)
-    success = _condition(metric.success_condition, value)
-    if failure is True:
-        return measurement(
-            MeasurementPhase.FAILED, f"failureCondition met: {metric.failure_condition}"
-        )
+    phase, message = _by_conditions(metric, value)
     no_data = _no_data(value)
-    if no_data is not None:
-        return measurement(MeasurementPhase.INCONCLUSIVE, no_data)
-    for outcome in (failure, success):
-        if isinstance(outcome, EvaluationError):
-            return measurement(MeasurementPhase.ERROR, f"cannot evaluate: {outcome}")
-    if success is None:
-        success = not failure
-    if failure is None:
-        failure = not success
-        if failure:
-            return measurement(
-                MeasurementPhase.FAILED, f"successCondition not met: {metric.success_condition}"
-            )
-    if success:
-        return measurement(MeasurementPhase.SUCCESSFUL, "")
-    return measurement(
-        MeasurementPhase.INCONCLUSIVE, "neither successCondition nor failureCondition met"
-    )
+    if no_data is not None and phase is not MeasurementPhase.FAILED:
+        # No data only ever makes the outcome stricter: a stated failure stays a failure, and
+        # anything else (a pass on nothing, an index past the end of nothing) is Inconclusive.
+        phase, message = MeasurementPhase.INCONCLUSIVE, no_data
+    return Measurement(phase=phase, at=now, value=value, message=message)
 
 
 def provider_error(message: str, now: float) -> Measurement:
@@ -387,23 +399,46 @@ def _reassessed(
     )
 
 
+Tick = Sequence[tuple[str, Measurement]]
+
+
+def record_tick(
+    spec: AnalysisTemplateSpec, state: AnalysisRunState, tick: Tick, now: float
+) -> AnalysisRunState:
+    """The second half of a tick: fold every measurement taken at one time in, then assess once.
+
+    `tick` holds at most one measurement per metric, in any order: each metric takes its own
+    measurement, and only then is the run assessed, so the outcome is the worst of the metrics'
+    outcomes whatever the order. A completed run, or a metric that is already decided, ignores
+    what arrives late.
+    """
+    names = [name for name, _ in tick]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a tick holds one measurement per metric (got {sorted(names)})")
+    if state.completed:
+        return state
+    by_name = dict(tick)
+    results: list[MetricResult] = []
+    for result in state.metrics:
+        measurement = by_name.pop(result.name, None)
+        if measurement is None or result.phase.completed:
+            results.append(result)
+            continue
+        updated = _with_measurement(result, measurement)
+        phase, message = assess_metric(spec.metric(result.name), updated)
+        results.append(
+            updated.model_copy(update={"phase": phase, "message": message or measurement.message})
+        )
+    if by_name:
+        raise KeyError(f"no metric named {', '.join(sorted(by_name))} in this run")
+    return _reassessed(spec, state, results, now)
+
+
 def record(
     spec: AnalysisTemplateSpec, state: AnalysisRunState, metric_name: str, measurement: Measurement
 ) -> AnalysisRunState:
-    """Fold one measurement in; a completed run or metric ignores late measurements."""
-    if state.completed:
-        return state
-    metric = spec.metric(metric_name)
-    results = list(state.metrics)
-    index = next(i for i, r in enumerate(results) if r.name == metric_name)
-    if results[index].phase.completed:
-        return state
-    updated = _with_measurement(results[index], measurement)
-    phase, message = assess_metric(metric, updated)
-    results[index] = updated.model_copy(
-        update={"phase": phase, "message": message or measurement.message}
-    )
-    return _reassessed(spec, state, results, measurement.at)
+    """Fold one measurement in (a tick of one)."""
+    return record_tick(spec, state, [(metric_name, measurement)], measurement.at)
 
 
 def terminate(

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from serinus.core.analysis.expressions import EvaluationError, parse_condition
 from serinus.core.analysis.run import (
     ERROR_RETRY_SECONDS,
     AnalysisPhase,
@@ -19,11 +20,13 @@ from serinus.core.analysis.run import (
     MeasurementPhase,
     MetricResult,
     assess_run,
+    due_measurements,
     due_metrics,
     judge,
     next_due,
     provider_error,
     record,
+    record_tick,
     render_metric,
     resolve_args,
     start_run,
@@ -96,10 +99,13 @@ FAILURE = "result[0] < 0.9"
         (SUCCESS, None, [], INC),
         (None, FAILURE, [], INC),
         (None, FAILURE, [NAN], INC),  # NaN < 0.9 is false, which Argo would call Successful
-        ("result[0] >= 0", None, [NAN], INC),
         ("len(result) >= 0", None, [], INC),
         ("all(result >= 0.5)", None, [], INC),  # all() of nothing is true: still no data
-        ("all(result >= 0.5)", None, [1.0, NAN], INC),
+        # a stated failure wins over the no-data rule (no data only makes outcomes stricter)
+        ("result[0] >= 0", None, [NAN], FAIL),  # NaN >= 0 is false: successCondition not met
+        ("all(result >= 0.5)", None, [1.0, NAN], FAIL),
+        ("len(result) > 0 && result[0] >= 0.95", None, [], FAIL),  # Argo's documented idiom
+        (SUCCESS, "result[0] < 0.5", [0.1, NAN], FAIL),
         # a failure condition may test for no data itself
         (SUCCESS, "len(result) == 0", [], FAIL),
         (SUCCESS, "isNaN(result[0])", [NAN], FAIL),
@@ -152,6 +158,51 @@ def test_empty_or_nan_results_are_never_successful(
         values = []  # the property is about no-data results only
     metric = make_metric(successCondition=success, failureCondition=failure)
     assert judge(metric, values, 0).phase is not MeasurementPhase.SUCCESSFUL
+
+
+def argo_outcome(metric: Metric, values: list[float]) -> MeasurementPhase:
+    """Argo Rollouts' reading of the conditions alone (no no-data rule), written out directly."""
+
+    def holds(text: str | None) -> bool | None:
+        return None if text is None else parse_condition(text).evaluate(values)
+
+    try:
+        failure, success = holds(metric.failure_condition), holds(metric.success_condition)
+    except EvaluationError:
+        return ERR
+    if failure:
+        return FAIL
+    if success is None or success:
+        return OK
+    return FAIL if failure is None else INC
+
+
+SEVERITY = {OK: 0, INC: 1, ERR: 1, FAIL: 2}
+
+
+@given(
+    success=st.sampled_from([None, *CONDITIONS, "len(result) > 0 && result[0] >= 0.95"]),
+    failure=st.sampled_from([None, "result[0] > 10**6", "len(result) == 0", "result[0] < 0"]),
+    values=st.lists(
+        st.floats(min_value=-1e3, max_value=1e3) | st.just(NAN),
+        max_size=4,
+    ),
+)
+def test_no_data_never_makes_an_outcome_more_lenient(
+    success: str | None, failure: str | None, values: list[float]
+) -> None:
+    if success is None and failure is None:
+        success = CONDITIONS[0]
+    metric = make_metric(successCondition=success, failureCondition=failure)
+    outcome = judge(metric, values, 0).phase
+    stated = argo_outcome(metric, values)
+    assert SEVERITY[outcome] >= SEVERITY[stated]
+    if stated is FAIL:
+        assert outcome is FAIL  # a stated failure is never turned into a pause
+    if not values or any(math.isnan(v) for v in values):
+        assert outcome in (INC, FAIL)
+    else:
+        assert outcome is stated  # with data, exactly Argo's outcome
 
 
 # --- limits and outcomes -----------------------------------------------------------------------
@@ -268,6 +319,107 @@ def test_successful_only_when_every_metric_is_done() -> None:
     assert state.phase is AnalysisPhase.SUCCESSFUL and state.message == "all metrics successful"
 
 
+# --- one tick, whatever the order --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template_order", [("inc", "bad"), ("bad", "inc")])
+@pytest.mark.parametrize("tick_order", [("inc", "bad"), ("bad", "inc")])
+def test_a_tick_ends_with_the_worst_outcome_whatever_the_order(
+    template_order: tuple[str, str], tick_order: tuple[str, str]
+) -> None:
+    # The defect this fixes: recorded one by one, the first decided metric ended the run and the
+    # Failed measurement after it was dropped (Inconclusive, a pause, where Argo aborts).
+    spec = make_spec(*({"name": name} for name in template_order))
+    phases = {"inc": INC, "bad": FAIL}
+    tick = [(name, at(phases[name], 1)) for name in tick_order]
+    state = record_tick(spec, start_run(spec, {}, 0), tick, 1)
+    assert state.phase is AnalysisPhase.FAILED
+    assert state.result("inc").phase is AnalysisPhase.INCONCLUSIVE  # both measurements are kept
+    assert state.result("bad").phase is AnalysisPhase.FAILED
+    assert state.finished_at == 1
+
+
+def test_a_tick_holds_one_measurement_per_known_metric() -> None:
+    spec = make_spec({"name": "a"}, {"name": "b"})
+    state = start_run(spec, {}, 0)
+    with pytest.raises(ValueError, match="one measurement per metric"):
+        record_tick(spec, state, [("a", at(OK, 1)), ("a", at(FAIL, 1))], 1)
+    with pytest.raises(KeyError, match="nope"):
+        record_tick(spec, state, [("nope", at(OK, 1))], 1)
+
+
+def test_due_measurements_are_rendered_with_the_run_arguments() -> None:
+    spec = make_spec(
+        {"name": "m", "successCondition": "result[0] >= {{args.min}}"},
+        args=[{"name": "min", "value": "0.5"}],
+    )
+    (metric,) = due_measurements(spec, start_run(spec, {}, 0), 0)
+    assert metric.success_condition == "result[0] >= 0.5"
+    assert judge(metric, [0.6], 0).phase is OK
+
+
+PHASES = st.sampled_from([OK, FAIL, INC, ERR])
+LIMITS = st.integers(min_value=0, max_value=3)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[AnalysisTemplateSpec, list[list[tuple[str, Measurement]]]]:
+    count = draw(st.integers(min_value=2, max_value=4))
+    metrics = []
+    for i in range(count):
+        runs = draw(st.integers(min_value=2, max_value=4))
+        limits = st.integers(min_value=0, max_value=runs - 1)
+        metrics.append(
+            {
+                "name": f"m{i}",
+                "count": runs,
+                "interval": "1s",
+                "failureLimit": draw(limits),
+                "inconclusiveLimit": draw(limits),
+                "consecutiveErrorLimit": draw(LIMITS),
+                "dryRun": draw(st.booleans()),
+            }
+        )
+    ticks = []
+    for t in range(draw(st.integers(min_value=1, max_value=6))):
+        names = draw(st.lists(st.sampled_from([m["name"] for m in metrics]), unique=True))
+        ticks.append([(name, at(draw(PHASES), float(t + 1))) for name in names])
+    return make_spec(*metrics), ticks
+
+
+def play(
+    spec: AnalysisTemplateSpec, ticks: list[list[tuple[str, Measurement]]]
+) -> AnalysisRunState:
+    state = start_run(spec, {}, 0)
+    for tick in ticks:
+        state = record_tick(spec, state, tick, tick[0][1].at if tick else state.started_at)
+    return state
+
+
+def by_name(state: AnalysisRunState) -> dict[str, MetricResult]:
+    return {result.name: result for result in state.metrics}
+
+
+@given(scenario=scenarios(), data=st.data())
+def test_permuting_metrics_or_measurements_never_changes_an_outcome(
+    scenario: tuple[AnalysisTemplateSpec, list[list[tuple[str, Measurement]]]], data: st.DataObject
+) -> None:
+    spec, ticks = scenario
+    reference = play(spec, ticks)
+    shuffled_ticks = [data.draw(st.permutations(tick)) for tick in ticks]
+    shuffled_spec = spec.model_copy(update={"metrics": data.draw(st.permutations(spec.metrics))})
+    for state in (play(spec, shuffled_ticks), play(shuffled_spec, shuffled_ticks)):
+        assert state.phase is reference.phase
+        assert state.finished_at == reference.finished_at
+        assert by_name(state) == by_name(reference)
+    # and the run's outcome is the worst of the deciding metrics' outcomes (Argo's order)
+    worst = [AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE]
+    deciding = {r.phase for r in reference.metrics if not r.dry_run}
+    decided = next((phase for phase in worst if phase in deciding), None)
+    if decided is not None:
+        assert reference.phase is decided
+
+
 # --- timing ------------------------------------------------------------------------------------
 
 
@@ -294,13 +446,20 @@ def test_without_interval_one_measurement_then_done() -> None:
     assert state.phase is AnalysisPhase.SUCCESSFUL and next_due(spec, state) is None
 
 
-def test_errors_are_retried_after_the_interval_or_the_default_retry() -> None:
-    with_interval = make_spec({"name": "m", "interval": "3s", "count": 2})
-    state = record(with_interval, start_run(with_interval, {}, 0), "m", provider_error("x", 0))
-    assert next_due(with_interval, state) == 3
-    single = make_spec({"name": "m"})
-    state = record(single, start_run(single, {}, 0), "m", provider_error("x", 0))
-    assert next_due(single, state) == ERROR_RETRY_SECONDS
+@pytest.mark.parametrize("interval", [None, "3s", "1m"])
+def test_errors_are_retried_after_a_fixed_delay_whatever_the_interval(
+    interval: str | None,
+) -> None:
+    # Argo Rollouts' controller: DefaultErrorRetryInterval (10 s), whatever metric.interval says.
+    fields: dict[str, Any] = {"name": "m", "count": 1}
+    if interval is not None:
+        fields |= {"interval": interval, "count": 2}
+    spec = make_spec(fields)
+    state = record(spec, start_run(spec, {}, 0), "m", provider_error("x", 0))
+    assert ERROR_RETRY_SECONDS == 10.0
+    assert next_due(spec, state) == ERROR_RETRY_SECONDS
+    assert due_metrics(spec, state, 9.99) == []
+    assert [m.name for m in due_metrics(spec, state, 10)] == ["m"]
 
 
 def test_next_due_is_the_earliest_metric() -> None:
@@ -383,7 +542,16 @@ def test_an_argument_that_breaks_a_condition_is_rejected_at_start() -> None:
 
 
 def test_state_round_trips_through_json_with_nan_and_infinity() -> None:
-    spec = make_spec({"name": "m", "count": 3, "interval": "1s", "inconclusiveLimit": 5})
+    spec = make_spec(
+        {
+            "name": "m",
+            "count": 3,
+            "interval": "1s",
+            "inconclusiveLimit": 3,
+            "successCondition": None,
+            "failureCondition": "result[0] < -1",
+        }
+    )
     state = start_run(spec, {"x": "1"}, 0)
     state = record(spec, state, "m", judge(spec.metrics[0], [NAN], 1))
     state = record(spec, state, "m", judge(spec.metrics[0], [math.inf, -math.inf, 0.5], 2))
