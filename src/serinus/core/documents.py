@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from serinus.core.errors import InvalidInput
+from serinus.core.spec_base import MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_NODES, json_data_problem
 
 if TYPE_CHECKING:
     from serinus.core.spec import Rollout
@@ -23,6 +24,8 @@ def field_path(loc: Sequence[int | str], root: str = "") -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif not isinstance(part, str):  # a mapping key that is not a string
+            path += f"[{str(part)[:40]!r}]"
         elif part.startswith("function-") or part in ("list", "dict"):
             continue  # pydantic's internal validator names add nothing for the user
         else:
@@ -42,12 +45,104 @@ def validation_problems(error: ValidationError, root: str = "") -> list[str]:
     return problems
 
 
-def parse_text(text: str, source: str) -> Any:
-    """YAML is a superset of JSON, so one parser reads both; errors keep the line number."""
+def parse_text(text: str | bytes, source: str) -> Any:
+    """YAML is a superset of JSON, so one parser reads both; every problem is one line.
+
+    The document must be UTF-8, at most `MAX_DOCUMENT_BYTES`, nested at most `MAX_DEPTH`
+    levels, at most `MAX_NODES` values once aliases are expanded (an "aliases bomb" is refused
+    before it is built) and plain JSON data (no NaN, binary, sets, non-string keys). Dates stay
+    strings, as in JSON and Kubernetes.
+    """
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        size = f"{len(raw) / 1024:.0f} KiB"
+        raise InvalidInput([f"(document): too large ({size}; at most 1024 KiB)"], source)
     try:
-        return yaml.safe_load(text)
+        decoded = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start]
+        message = f"(document): not UTF-8 (invalid byte 0x{byte:02x} at offset {exc.start})"
+        raise InvalidInput([message], source) from exc
+    try:
+        loader = _Loader(decoded)
+    except yaml.YAMLError as exc:  # the reader refuses control characters at once
+        raise InvalidInput([f"not valid YAML or JSON: {_one_line(exc)}"], source) from exc
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        data = loader.construct_document(node)
+    except _TooLarge as exc:
+        raise InvalidInput([f"(document): {exc}"], source) from exc
     except yaml.YAMLError as exc:
+        raise InvalidInput([f"not valid YAML or JSON: {_one_line(exc)}"], source) from exc
+    except (ValueError, OverflowError, TypeError) as exc:  # a constructor refusing a scalar
         raise InvalidInput([f"not valid YAML or JSON: {exc}"], source) from exc
+    finally:
+        loader.dispose()
+    problem = json_data_problem(data, MAX_DEPTH, MAX_NODES)
+    if problem is not None:
+        raise InvalidInput([problem], source)
+    return data
+
+
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_DEPTH = MAX_DOCUMENT_DEPTH
+MAX_NODES = MAX_DOCUMENT_NODES
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing deep nesting while it composes (before Python recursion can
+    overflow), and resolving no timestamps (a date is a string, as in JSON)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the values the document expands to, aliases included, stopping at the limit."""
+    stack: list[yaml.Node] = [root]
+    count = 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise _TooLarge(f"more than {MAX_NODES} values once aliases are expanded")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem is not None:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        context = f"{exc.context}: " if exc.context else ""
+        return f"{context}{exc.problem}{where}"
+    return " ".join(str(exc).split())
 
 
 def validate_model(model: type[M], data: Any, source: str, root: str = "") -> M:
@@ -57,7 +152,7 @@ def validate_model(model: type[M], data: Any, source: str, root: str = "") -> M:
         raise InvalidInput(validation_problems(exc, root), source) from exc
 
 
-def load_rollout(text: str, source: str = "rollout") -> Rollout:
+def load_rollout(text: str | bytes, source: str = "rollout") -> Rollout:
     from serinus.core.spec import Rollout  # spec's sections import this module
 
     data = parse_text(text, source)

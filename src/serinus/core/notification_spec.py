@@ -16,7 +16,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from serinus.core.events import Event, EventType
-from serinus.core.spec_base import DNS_LABEL, Duration, SpecModel, _exactly_one
+from serinus.core.spec_base import (
+    DNS_LABEL,
+    HEADER_NAME,
+    HTTP_URL,
+    MAX_MAP,
+    MAX_URL,
+    SINGLE_LINE,
+    HeaderMap,
+    PositiveDuration,
+    SpecModel,
+    _exactly_one,
+    keys_matching,
+)
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A Kubernetes Secret data key: alphanumerics, '-', '_' and '.'.
@@ -26,12 +38,13 @@ TWILIO_MESSAGING_SERVICE = r"^MG[0-9a-fA-F]{32}$"
 # Deliberately loose: the SMTP server is the judge of addresses; this catches typos like a
 # missing '@' or a list written as one comma-separated string.
 EMAIL_ADDRESS = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
-HTTP_URL = r"^https?://[^\s]+$"
 # Header names serinus sets itself on webhook posts; users cannot override them.
 RESERVED_WEBHOOK_HEADERS = frozenset(
     {"content-type", "content-length", "x-serinus-signature", "x-serinus-timestamp"}
 )
 ALL_EVENTS: Literal["*"] = "*"
+# An SMTP relay: a host name or an IPv4/IPv6 address.
+HOST = r"^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"  # noqa: E501
 
 
 class SecretKeyRef(SpecModel):
@@ -44,7 +57,7 @@ class SecretKeyRef(SpecModel):
 class SecretRef(SpecModel):
     """Where a secret value comes from: an environment variable or a Kubernetes Secret key."""
 
-    env: str | None = Field(default=None, pattern=ENV_NAME)
+    env: str | None = Field(default=None, pattern=ENV_NAME, max_length=253)
     secret_key_ref: SecretKeyRef | None = None
 
     @model_validator(mode="after")
@@ -76,8 +89,8 @@ class SlackChannel(SpecModel):
     """A Slack incoming webhook; its URL is a secret (anyone holding it can post)."""
 
     webhook_url_from: SecretRef
-    channel: str | None = Field(default=None, min_length=1, max_length=80)
-    username: str | None = Field(default=None, min_length=1, max_length=80)
+    channel: str | None = Field(default=None, min_length=1, max_length=80, pattern=SINGLE_LINE)
+    username: str | None = Field(default=None, min_length=1, max_length=80, pattern=SINGLE_LINE)
 
     @model_validator(mode="before")
     @classmethod
@@ -91,14 +104,16 @@ class SlackChannel(SpecModel):
 class EmailChannel(SpecModel):
     """An SMTP relay; credentials are only sent after STARTTLS."""
 
-    host: str = Field(min_length=1, max_length=253)
-    port: int = Field(default=587, ge=1, le=65535)
+    host: str = Field(min_length=1, max_length=253, pattern=HOST)
+    port: int = Field(default=587, ge=1, le=65535, strict=True)
     starttls: bool = True
     username_from: SecretRef | None = None
     password_from: SecretRef | None = None
-    sender: str = Field(alias="from", pattern=EMAIL_ADDRESS)
-    to: list[Annotated[str, Field(pattern=EMAIL_ADDRESS)]] = Field(min_length=1, max_length=100)
-    timeout_seconds: Duration = 10.0
+    sender: str = Field(alias="from", pattern=EMAIL_ADDRESS, max_length=254)
+    to: list[Annotated[str, Field(pattern=EMAIL_ADDRESS, max_length=254)]] = Field(
+        min_length=1, max_length=100
+    )
+    timeout_seconds: PositiveDuration = 10.0
 
     @model_validator(mode="before")
     @classmethod
@@ -128,7 +143,7 @@ class SmsChannel(SpecModel):
     """SMS through Twilio's Messages API; `baseUrl` points elsewhere for tests or proxies."""
 
     provider: Literal["twilio"] = "twilio"
-    base_url: str = Field(default="https://api.twilio.com", pattern=HTTP_URL)
+    base_url: str = Field(default="https://api.twilio.com", pattern=HTTP_URL, max_length=MAX_URL)
     account_sid_from: SecretRef
     auth_token_from: SecretRef
     sender: str = Field(
@@ -149,6 +164,9 @@ class SmsChannel(SpecModel):
         return {"accountSid": self.account_sid_from, "authToken": self.auth_token_from}
 
 
+SecretHeaders = Annotated[dict[str, SecretRef], keys_matching(HEADER_NAME, "a header name")]
+
+
 class WebhookChannel(SpecModel):
     """A generic JSON POST signed with HMAC-SHA256 (see adapters/notifiers/webhook.py).
 
@@ -156,12 +174,16 @@ class WebhookChannel(SpecModel):
     in `urlFrom`, since the spec is shown by the API and the dashboard.
     """
 
-    url: str | None = Field(default=None, pattern=HTTP_URL)
+    url: str | None = Field(default=None, pattern=HTTP_URL, max_length=MAX_URL)
     url_from: SecretRef | None = None
     secret_from: SecretRef
-    headers: dict[str, str] = Field(default_factory=dict)
-    headers_from: dict[str, SecretRef] = Field(
-        default_factory=dict, description="Headers whose values are secrets (e.g. Authorization)."
+    headers: HeaderMap = Field(default_factory=dict)
+    headers_from: Annotated[dict[str, SecretRef], keys_matching(HEADER_NAME, "a header name")] = (
+        Field(
+            default_factory=dict,
+            max_length=MAX_MAP,
+            description="Headers whose values are secrets (e.g. Authorization).",
+        )
     )
 
     @model_validator(mode="before")
@@ -261,7 +283,7 @@ class Subscription(SpecModel):
     """Send these events (EventType names, or "*" for all) to a channel."""
 
     channel: str = Field(pattern=DNS_LABEL, max_length=63)
-    events: list[EventSelector] = Field(default_factory=_all_events, min_length=1)
+    events: list[EventSelector] = Field(default_factory=_all_events, min_length=1, max_length=100)
 
     def wants(self, event_type: EventType) -> bool:
         return ALL_EVENTS in self.events or event_type in self.events

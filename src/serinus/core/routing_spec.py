@@ -9,30 +9,31 @@ color, never by role. Each color has its own Service, `<rollout>-<color>` unless
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from typing import Annotated
 
+from pydantic import Field
+
+from serinus.core.spec_base import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    LABEL_KEY,
+    MAX_LIST,
+    MAX_NAME,
+    SINGLE_LINE,
+    SpecModel,
+)
 from serinus.core.status import Color
 
-# spec.py imports this module, so the shared base and patterns are restated here, not imported.
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"  # noqa: E501
-
-
-class SpecModel(BaseModel):
-    """Same conventions as serinus.core.spec.SpecModel: camelCase, unknown fields rejected."""
-
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
-    )
+RouteName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=SINGLE_LINE)]
+# An annotation prefix (a DNS subdomain) as in `nginx.ingress.kubernetes.io`.
+ANNOTATION_PREFIX = DNS_SUBDOMAIN
 
 
 class ColorNames(SpecModel):
     """A name per color (a Service, a host); unset colors use `<rollout>-<color>`."""
 
-    blue: str | None = Field(default=None, min_length=1, max_length=253)
-    green: str | None = Field(default=None, min_length=1, max_length=253)
+    blue: str | None = Field(default=None, pattern=DNS_SUBDOMAIN, max_length=MAX_NAME)
+    green: str | None = Field(default=None, pattern=DNS_SUBDOMAIN, max_length=MAX_NAME)
 
     def of(self, color: Color, rollout: str) -> str:
         chosen = self.blue if color == "blue" else self.green
@@ -42,10 +43,14 @@ class ColorNames(SpecModel):
 class IstioVirtualService(SpecModel):
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
     namespace: str | None = Field(
-        default=None, pattern=DNS_LABEL, description="Default: the rollout's namespace."
+        default=None,
+        pattern=DNS_LABEL,
+        max_length=63,
+        description="Default: the rollout's namespace.",
     )
-    routes: list[str] = Field(
+    routes: list[RouteName] = Field(
         default_factory=list,
+        max_length=MAX_LIST,
         description="Names of the HTTP routes serinus manages; empty: every HTTP route.",
     )
 
@@ -54,12 +59,13 @@ class IstioDestinationRule(SpecModel):
     """Subset-level routing: each color is a subset of the DestinationRule's host."""
 
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
-    namespace: str | None = Field(default=None, pattern=DNS_LABEL)
-    blue_subset_name: str = Field(default="blue", pattern=DNS_LABEL)
-    green_subset_name: str = Field(default="green", pattern=DNS_LABEL)
+    namespace: str | None = Field(default=None, pattern=DNS_LABEL, max_length=63)
+    blue_subset_name: str = Field(default="blue", pattern=DNS_LABEL, max_length=63)
+    green_subset_name: str = Field(default="green", pattern=DNS_LABEL, max_length=63)
     color_label: str = Field(
         default="serinus.io/color",
         pattern=LABEL_KEY,
+        max_length=317,
         description="The pod label a managed subset selects by (its value is the color).",
     )
     manage_subsets: bool = Field(
@@ -89,9 +95,10 @@ class GatewayApiRouting(SpecModel):
     """Gateway API HTTPRoute `backendRefs` weights."""
 
     http_route: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
-    namespace: str | None = Field(default=None, pattern=DNS_LABEL)
-    rules: list[str] = Field(
+    namespace: str | None = Field(default=None, pattern=DNS_LABEL, max_length=63)
+    rules: list[RouteName] = Field(
         default_factory=list,
+        max_length=MAX_LIST,
         description="Names of the rules serinus manages; empty: every rule.",
     )
     services: ColorNames = Field(default_factory=ColorNames)
@@ -107,7 +114,9 @@ class NginxRouting(SpecModel):
         max_length=253,
         description="Name of the managed canary Ingress; default `<stableIngress>-canary`.",
     )
-    annotation_prefix: str = "nginx.ingress.kubernetes.io"
+    annotation_prefix: str = Field(
+        default="nginx.ingress.kubernetes.io", pattern=ANNOTATION_PREFIX, max_length=MAX_NAME
+    )
     services: ColorNames = Field(default_factory=ColorNames)
 
     @property

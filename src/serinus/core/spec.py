@@ -9,56 +9,89 @@ the app's registry uses to pick an adapter.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    Field,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-from serinus.core.analysis.spec import AnalysisTemplateSpec
+from serinus.core.analysis.binding import binding_problems
+from serinus.core.analysis.spec import ARG_PATTERN as ARG_NAME
+from serinus.core.analysis.spec import TEMPLATE_KIND, AnalysisTemplate, AnalysisTemplateSpec
+from serinus.core.documents import parse_text, validate_model
+from serinus.core.errors import InvalidInput
 from serinus.core.notification_spec import Notifications
 from serinus.core.routing_spec import GatewayApiRouting, IstioRouting, NginxRouting
 from serinus.core.spec_base import (
     DNS_LABEL,
+    MAX_LIST,
+    MAX_MAP,
+    MAX_NAME,
+    SINGLE_LINE,
+    Argument,
     Duration,
+    EnvMap,
+    FilePath,
+    HeaderName,
+    Line,
     Metadata,
     Percent,
+    Port,
+    PositiveDuration,
     SpecModel,
+    Text,
+    UrlPath,
     _exactly_one,
+    keys_matching,
+    plain_document,
 )
-from serinus.core.workload_spec import DeploymentWorkload, HelmWorkload
+from serinus.core.workload_spec import MAX_REPLICAS, DeploymentWorkload, HelmWorkload
 
 API_VERSION = "serinus.io/v1alpha1"
 KIND = "Rollout"
+MAX_STEPS = 200
+MAX_TEMPLATES = 50
+MAX_COMMAND = 256  # arguments of a command line
+# An IPv4/IPv6 address or a host name as HAProxy's `bind` takes it, or `*` for every address.
+BIND_ADDRESS = r"^(\*|[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"
+# A Unix socket path written into HAProxy's configuration: no spaces, quotes or '#'.
+SOCKET_PATH = r"^[A-Za-z0-9_./+@~-]+$"
+INPUT_NAME = r"^[A-Za-z_][-A-Za-z0-9_.]*$"
+# A judgement option or a role: one line of text.
+Label = Annotated[str, Field(min_length=1, max_length=253, pattern=SINGLE_LINE)]
 
 
 # --- workloads ---------------------------------------------------------------------------------
 
 
 class HttpCheck(SpecModel):
-    path: str = Field(default="/healthz", pattern=r"^/")
-    timeout_seconds: Duration = 1.0
-    period_seconds: Duration = 0.2
+    path: UrlPath = "/healthz"
+    timeout_seconds: PositiveDuration = 1.0
+    period_seconds: PositiveDuration = 0.2
 
 
 class Warmup(SpecModel):
     """Requests sent to each new replica before it gets any user traffic."""
 
-    path: str = Field(default="/", pattern=r"^/")
-    requests: int = Field(default=20, ge=1, le=100_000)
+    path: UrlPath = "/"
+    requests: int = Field(default=20, ge=1, le=100_000, strict=True)
 
 
 class ProcessWorkload(SpecModel):
     """N local processes per version; `{port}` and `{version}` are replaced in command and env."""
 
-    command: list[str] = Field(min_length=1)
-    replicas: int = Field(default=1, ge=1, le=200)
+    command: list[Argument] = Field(min_length=1, max_length=MAX_COMMAND)
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS, strict=True)
     readiness: HttpCheck = Field(default_factory=HttpCheck)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict)
     warmup: Warmup | None = None
-    working_dir: str | None = None
+    working_dir: FilePath | None = None
     termination_grace_seconds: Duration = 5.0
+
+    @field_validator("command")
+    @classmethod
+    def _program_is_not_an_option(cls, command: list[str]) -> list[str]:
+        if not command[0] or command[0].startswith("-"):
+            raise ValueError("command[0]: the program must be a name or a path, not an option")
+        return command
 
 
 class Workload(SpecModel):
@@ -96,20 +129,35 @@ DEFAULT_RETRY_ON: tuple[RetryOn, ...] = ("conn-failure", "empty-response", "resp
 class HaproxyRouting(SpecModel):
     """A local HAProxy in front of the replicas; weights change through its admin socket."""
 
-    bind_address: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    preview_port: int | None = Field(default=None, ge=1, le=65535)
-    stats_port: int | None = Field(default=None, ge=1, le=65535)
+    bind_address: str = Field(
+        default="127.0.0.1",
+        max_length=MAX_NAME,
+        pattern=BIND_ADDRESS,
+        description="An IPv4 or IPv6 address, a host name, or `*`.",
+    )
+    port: Port = 8080
+    preview_port: Port | None = None
+    stats_port: Port | None = None
     attach: bool = Field(
         default=False, description="Use an HAProxy already running on the admin socket."
     )
     retry_on: list[RetryOn] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_ON),
         min_length=1,
+        max_length=20,
         description="When HAProxy retries a request on another replica (its `retry-on`).",
     )
-    admin_socket: str | None = None
-    binary: str = "haproxy"
+    admin_socket: FilePath | None = Field(
+        default=None, pattern=SOCKET_PATH, description="A file path (no spaces or quotes)."
+    )
+    binary: FilePath = "haproxy"
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> HaproxyRouting:
+        ports = [p for p in (self.port, self.preview_port, self.stats_port) if p is not None]
+        if len(set(ports)) != len(ports):
+            raise ValueError("port, previewPort and statsPort must be different ports")
+        return self
 
 
 class TrafficRouting(SpecModel):
@@ -139,23 +187,31 @@ class Pause(SpecModel):
 
 
 class JudgementInput(SpecModel):
-    name: str = Field(min_length=1)
-    options: list[str] = Field(default_factory=list)
+    name: str = Field(min_length=1, max_length=63, pattern=INPUT_NAME)
+    options: list[Label] = Field(default_factory=list, max_length=MAX_LIST)
     required: bool = False
 
 
 class Judgement(SpecModel):
-    instructions: str = ""
-    inputs: list[JudgementInput] = Field(default_factory=list)
+    instructions: Text = ""
+    inputs: list[JudgementInput] = Field(default_factory=list, max_length=20)
     timeout: Duration | None = None
     on_timeout: Literal["abort", "continue"] = "abort"
-    required_roles: list[str] = Field(default_factory=list)
+    required_roles: list[Label] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _unique_inputs(self) -> Judgement:
+        names = [item.name for item in self.inputs]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"inputs: duplicate names: {', '.join(duplicated)}")
+        return self
 
 
 class HeaderValue(SpecModel):
-    exact: str | None = None
-    prefix: str | None = None
-    regex: str | None = None
+    exact: Line | None = None
+    prefix: Line | None = None
+    regex: Line | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> HeaderValue:
@@ -169,27 +225,31 @@ class HeaderValue(SpecModel):
 
 
 class HeaderMatch(SpecModel):
-    header_name: str = Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    header_name: HeaderName
     header_value: HeaderValue
 
 
 class SetHeaderRoute(SpecModel):
     """Requests matching every header go to the canary; no `match` removes the route."""
 
-    name: str = Field(pattern=DNS_LABEL)
-    match: list[HeaderMatch] = Field(default_factory=list)
+    name: str = Field(pattern=DNS_LABEL, max_length=63)
+    match: list[HeaderMatch] = Field(default_factory=list, max_length=20)
 
 
 class AnalysisStep(SpecModel):
     """Run analysis templates (named in `spec.analysisTemplates`) and wait for the outcome:
     Successful continues, Failed or Error aborts, Inconclusive waits for a person's judgement."""
 
-    templates: list[str] = Field(min_length=1)
-    args: dict[str, str] = Field(default_factory=dict)
+    templates: list[Annotated[str, Field(pattern=DNS_LABEL, max_length=MAX_NAME)]] = Field(
+        min_length=1, max_length=20
+    )
+    args: Annotated[dict[str, Text], keys_matching(ARG_NAME, "an argument name")] = Field(
+        default_factory=dict, max_length=MAX_MAP
+    )
 
 
 class NamedAnalysisTemplate(AnalysisTemplateSpec):
-    name: str = Field(pattern=DNS_LABEL)
+    name: str = Field(pattern=DNS_LABEL, max_length=MAX_NAME)
 
 
 class SetMirror(SpecModel):
@@ -227,13 +287,13 @@ class BackgroundAnalysis(AnalysisStep):
     """Analysis running beside the steps from `startingStep` until promotion; a failure aborts
     at any step, an inconclusive outcome pauses the rollout for a person."""
 
-    starting_step: int = Field(default=0, ge=0)
+    starting_step: int = Field(default=0, ge=0, le=MAX_STEPS, strict=True)
 
 
 class BlueGreenCanary(SpecModel):
     """The seed's strategy: green at full size beside blue, then the steps, then promote."""
 
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list, max_length=MAX_STEPS)
     analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
@@ -242,7 +302,7 @@ class BlueGreenCanary(SpecModel):
 class Canary(SpecModel):
     """Green's replicas follow its weight; blue stays at full size until promotion."""
 
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list, max_length=MAX_STEPS)
     analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
@@ -260,8 +320,8 @@ class BlueGreen(SpecModel):
 class RollingUpdate(SpecModel):
     """Replace replicas a few at a time, as a Kubernetes Deployment does (the baseline)."""
 
-    max_surge: int = Field(default=1, ge=0)
-    max_unavailable: int = Field(default=0, ge=0)
+    max_surge: int = Field(default=1, ge=0, le=MAX_REPLICAS, strict=True)
+    max_unavailable: int = Field(default=0, ge=0, le=MAX_REPLICAS, strict=True)
 
     @model_validator(mode="after")
     def _can_progress(self) -> RollingUpdate:
@@ -294,35 +354,52 @@ class RolloutSpec(SpecModel):
     version: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
     strategy: Strategy
     traffic_routing: TrafficRouting
-    progress_deadline_seconds: Duration = 600.0
+    progress_deadline_seconds: PositiveDuration = 600.0
     notifications: Notifications | None = None
-    analysis_templates: list[NamedAnalysisTemplate] = Field(default_factory=list)
+    analysis_templates: list[NamedAnalysisTemplate] = Field(
+        default_factory=list, max_length=MAX_TEMPLATES
+    )
 
     @model_validator(mode="after")
-    def _analysis_templates_exist(self) -> RolloutSpec:
+    def _consistent(self) -> RolloutSpec:
         names = [template.name for template in self.analysis_templates]
         if len(set(names)) != len(names):
             raise ValueError("analysisTemplates: template names must be unique")
+        strategy = f"strategy.{self.strategy.kind}"
+        steps = steps_of(self.strategy)
         uses = [
-            (f"strategy steps[{index}].analysis.templates", step.analysis)
-            for index, step in enumerate(steps_of(self.strategy))
+            (f"{strategy}.steps[{index}].analysis", step.analysis)
+            for index, step in enumerate(steps)
             if step.analysis is not None
         ]
-        for index, step in enumerate(steps_of(self.strategy)):
+        for index, step in enumerate(steps):
             if step.set_mirror is not None and self.traffic_routing.kind not in MIRRORING_ROUTERS:
                 raise ValueError(
-                    f"strategy steps[{index}].setMirror: the {self.traffic_routing.kind} router "
-                    f"cannot mirror traffic (only {', '.join(sorted(MIRRORING_ROUTERS))} can)"
+                    f"{strategy}.steps[{index}].setMirror: the {self.traffic_routing.kind} "
+                    f"router cannot mirror traffic (only {', '.join(sorted(MIRRORING_ROUTERS))} "
+                    "can)"
                 )
         if (background := background_analysis_of(self.strategy)) is not None:
-            uses.append(("strategy analysis.templates", background))
+            if background.starting_step > 0 and background.starting_step >= len(steps):
+                raise ValueError(
+                    f"{strategy}.analysis.startingStep: {background.starting_step} is past the "
+                    f"last step (there are {len(steps)}); the analysis would never start"
+                )
+            uses.append((f"{strategy}.analysis", background))
+        problems: list[str] = []
         for where, analysis in uses:
-            for name in analysis.templates:
-                if name not in names:
-                    raise ValueError(
-                        f"{where}: {name!r} is not in "
-                        f"spec.analysisTemplates ({', '.join(names) or 'none defined'})"
-                    )
+            missing = [name for name in analysis.templates if name not in names]
+            for name in missing:
+                problems.append(
+                    f"{where}.templates: {name!r} is not in "
+                    f"spec.analysisTemplates ({', '.join(names) or 'none defined'})"
+                )
+            if not missing:
+                problems += binding_problems(
+                    where, analysis.templates, analysis.args, self.analysis_templates, names
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -331,6 +408,10 @@ class Rollout(SpecModel):
     kind: Literal["Rollout"]
     metadata: Metadata
     spec: RolloutSpec
+
+    # The same limits as `documents.parse_text`, for documents that do not come from text
+    # (the operator reads them from the API server).
+    _plain = model_validator(mode="before")(plain_document)
 
     @property
     def name(self) -> str:
@@ -349,3 +430,18 @@ def steps_of(strategy: Strategy) -> list[Step]:
 def background_analysis_of(strategy: Strategy) -> BackgroundAnalysis | None:
     chosen = strategy.blue_green_canary or strategy.canary
     return chosen.analysis if chosen is not None else None
+
+
+def load_document(text: str | bytes, source: str) -> Rollout | AnalysisTemplate:
+    """What `serinus lint` validates: a Rollout, or an AnalysisTemplate by its `kind`.
+
+    Raises InvalidInput (one `path: problem` line per problem) for anything else, the text
+    itself included: encoding, size, nesting (see `documents.parse_text`).
+    """
+    data = parse_text(text, source)
+    if not isinstance(data, dict):
+        problem = "(document): expected a mapping with apiVersion, kind, metadata, spec"
+        raise InvalidInput([problem], source)
+    if data.get("kind") == TEMPLATE_KIND:
+        return validate_model(AnalysisTemplate, data, source)
+    return validate_model(Rollout, data, source)

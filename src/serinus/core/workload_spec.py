@@ -16,29 +16,39 @@ for a color to the number it wants (blue's size, or a share by weight for `canar
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
-# spec.py imports this module, so the shared base is restated here, not imported.
-LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"  # noqa: E501
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+from serinus.core.spec_base import (
+    DNS_LABEL,
+    LABEL_KEY,
+    MAX_DURATION_SECONDS,
+    FilePath,
+    Line,
+    Port,
+    SpecModel,
+    Url,
+    free_form,
+    keys_matching,
+)
+
 MAX_REPLICAS = 200
-
-
-class SpecModel(BaseModel):
-    """Same conventions as serinus.core.spec.SpecModel: camelCase, unknown fields rejected."""
-
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
-    )
+LabelKey = Annotated[str, Field(max_length=317, pattern=LABEL_KEY)]
+# A label value: at most 63 characters, alphanumerics at both ends.
+LabelValue = Annotated[
+    str, Field(max_length=63, pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+]
+# A key of a Helm `--set` (`image.tag`, `a.b[0].c`): never an option, no `=` or `,`.
+HELM_KEY = r"^[A-Za-z0-9_][A-Za-z0-9_.\[\]/-]*$"
+# A chart reference or a version constraint passed to helm: one line, never an option.
+HELM_ARGUMENT = r"^[^\x00-\x1f\x7f\-][^\x00-\x1f\x7f]*$"
 
 
 class ServicePort(SpecModel):
     name: str | None = Field(default=None, pattern=DNS_LABEL, max_length=15)
-    port: int = Field(ge=1, le=65535)
-    target_port: int | str | None = Field(
+    port: Port
+    target_port: Port | Annotated[str, Field(pattern=DNS_LABEL, max_length=15)] | None = Field(
         default=None, description="A container port number or name; default: `port`."
     )
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
@@ -47,29 +57,33 @@ class ServicePort(SpecModel):
 class ColorService(SpecModel):
     """A Service per color, `<rollout>-<color>`, selecting only that color's pods."""
 
-    ports: list[ServicePort] = Field(min_length=1)
+    ports: list[ServicePort] = Field(min_length=1, max_length=20)
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
 
 
 class DeploymentWorkload(SpecModel):
     """One Deployment per color from a pod template (`spec.template` of a Deployment)."""
 
-    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS, strict=True)
     template: dict[str, Any] = Field(
         description="A PodTemplateSpec (metadata, spec) as in a Deployment; free-form.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
-    selector: dict[str, str] = Field(
+    selector: dict[Annotated[str, Field(max_length=317)], LabelValue] = Field(
         default_factory=dict,
+        max_length=20,
         description="Labels added to the pods and the selectors (e.g. app: game); serinus adds "
         "serinus.io/rollout and serinus.io/color.",
     )
     service: ColorService | None = None
-    progress_deadline_seconds: int = Field(default=600, ge=1)
+    progress_deadline_seconds: int = Field(
+        default=600, ge=1, le=int(MAX_DURATION_SECONDS), strict=True
+    )
 
     @field_validator("template")
     @classmethod
     def _has_containers(cls, template: dict[str, Any]) -> dict[str, Any]:
+        free_form(template)
         pod = template.get("spec")
         if not isinstance(pod, dict):
             raise ValueError("template.spec: a pod spec with containers is required")
@@ -102,10 +116,14 @@ class HelmWorkload(SpecModel):
 
     chart: str = Field(
         min_length=1,
+        max_length=4096,
+        pattern=HELM_ARGUMENT,
         description="A chart directory or archive, a repo/chart reference, or an oci:// URL.",
     )
-    repo: str | None = Field(default=None, description="Chart repository URL (helm --repo).")
-    chart_version: str | None = Field(default=None, description="helm --version.")
+    repo: Url | None = Field(default=None, description="Chart repository URL (helm --repo).")
+    chart_version: str | None = Field(
+        default=None, max_length=253, pattern=HELM_ARGUMENT, description="helm --version."
+    )
     release: str | None = Field(
         default=None,
         pattern=DNS_LABEL,
@@ -116,25 +134,40 @@ class HelmWorkload(SpecModel):
     values: dict[str, Any] = Field(
         default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
     )
-    values_files: list[str] = Field(default_factory=list)
-    set: dict[str, str] = Field(default_factory=dict, description="helm --set key=value.")
+    values_files: list[FilePath] = Field(default_factory=list, max_length=20)
+    set: Annotated[dict[str, Line], keys_matching(HELM_KEY, "a Helm value key")] = Field(
+        default_factory=dict, max_length=100, description="helm --set key=value."
+    )
     version_value: str | None = Field(
         default="image.tag",
+        max_length=253,
+        pattern=HELM_KEY,
         description="The values key set to spec.version (helm --set); null: do not set it.",
     )
     replicas: int | None = Field(
         default=None,
+        strict=True,
         ge=1,
         le=MAX_REPLICAS,
         description="Replicas per color; default: values.replicaCount, else 1.",
     )
-    helm_binary: str | None = Field(
+    helm_binary: FilePath | None = Field(
         default=None, description="Path of helm; default: $SERINUS_HELM, else helm on PATH."
     )
     namespace: str | None = Field(
-        default=None, pattern=DNS_LABEL, description="Default: the rollout's namespace."
+        default=None,
+        pattern=DNS_LABEL,
+        max_length=63,
+        description="Default: the rollout's namespace.",
     )
-    timeout_seconds: int = Field(default=60, ge=1, le=3600, description="helm's time limit.")
+    timeout_seconds: int = Field(
+        default=60, ge=1, le=3600, strict=True, description="helm's time limit."
+    )
+
+    @field_validator("values")
+    @classmethod
+    def _plain_values(cls, values: dict[str, Any]) -> dict[str, Any]:
+        return free_form(values)
 
     @model_validator(mode="after")
     def _replica_count_in_range(self) -> HelmWorkload:

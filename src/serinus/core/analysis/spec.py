@@ -15,9 +15,9 @@ that can be checked without running is checked here, so `serinus lint` rejects i
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from serinus.core.analysis.expressions import ExpressionError, parse_condition
 from serinus.core.analysis.jsonpath import JsonPathError, parse_json_path
@@ -30,7 +30,29 @@ from serinus.core.analysis.templating import (
 from serinus.core.documents import parse_text, validate_model
 from serinus.core.errors import InvalidInput
 from serinus.core.judge.canary_config import CanaryAnalysis, JudgeConfigurations
-from serinus.core.spec_base import Duration, Metadata, SpecModel, _exactly_one
+from serinus.core.notification_spec import SecretRef
+from serinus.core.spec_base import (
+    DNS_LABEL,
+    MAX_COUNT,
+    MAX_LIST,
+    Argument,
+    Count,
+    Duration,
+    EnvMap,
+    EnvName,
+    FilePath,
+    HeaderName,
+    Line,
+    Metadata,
+    PositiveDuration,
+    SpecModel,
+    Text,
+    Url,
+    _exactly_one,
+    free_form,
+    json_data_problem,
+    plain_document,
+)
 
 TEMPLATE_KIND = "AnalysisTemplate"
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
@@ -38,14 +60,12 @@ ARG_PATTERN = r"^[A-Za-z_][-A-Za-z0-9_]*$"
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_RANGE_POINTS = 11_000
 
-PositiveDuration = Annotated[Duration, Field(gt=0)]
-
 
 class AnalysisArg(SpecModel):
     """A template argument; without `value` the caller must supply it."""
 
     name: str = Field(pattern=ARG_PATTERN, max_length=63)
-    value: str | None = None
+    value: Text | None = None
 
 
 # --- providers ---------------------------------------------------------------------------------
@@ -54,11 +74,11 @@ class AnalysisArg(SpecModel):
 class FromEnv(SpecModel):
     """A secret read from the environment of the process that measures (never stored in specs)."""
 
-    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    env: EnvName
 
 
 class BasicAuth(SpecModel):
-    username: str = Field(min_length=1)
+    username: Line = Field(min_length=1)
     password_from: FromEnv
 
 
@@ -74,7 +94,7 @@ class PrometheusAuthentication(SpecModel):
 
 class TlsOptions(SpecModel):
     insecure_skip_verify: bool = False
-    ca_file: str | None = None
+    ca_file: FilePath | None = None
 
 
 class PrometheusRange(SpecModel):
@@ -96,8 +116,8 @@ class PrometheusRange(SpecModel):
 class PrometheusSource(SpecModel):
     """A PromQL query; every sample of every returned series is one value of `result`."""
 
-    address: str = Field(pattern=r"^https?://[^\s]+$")
-    query: str = ""
+    address: Url
+    query: Text = ""
     timeout: PositiveDuration = 10.0
     authentication: PrometheusAuthentication | None = None
     tls: TlsOptions = Field(default_factory=TlsOptions)
@@ -105,18 +125,27 @@ class PrometheusSource(SpecModel):
 
 
 class WebHeader(SpecModel):
-    key: str = Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-    value: str
+    """A request header; a secret one (an API key) comes from `valueFrom`, never inline."""
+
+    key: HeaderName
+    value: Line = ""
+    value_from: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _one_value(self) -> WebHeader:
+        if self.value and self.value_from is not None:
+            raise ValueError("give value or valueFrom, not both")
+        return self
 
 
 class WebSource(SpecModel):
     """An HTTP endpoint returning JSON; `jsonPath` selects the number(s)."""
 
-    url: str = Field(pattern=r"^https?://[^\s]+$")
+    url: Url
     method: Literal["GET", "POST", "PUT"] = "GET"
-    headers: list[WebHeader] = Field(default_factory=list)
-    body: str | None = None
-    json_path: str = "$"
+    headers: list[WebHeader] = Field(default_factory=list, max_length=MAX_LIST)
+    body: Text | None = None
+    json_path: Line = "$"
     timeout: PositiveDuration = 10.0
     insecure: bool = False
 
@@ -137,16 +166,55 @@ class CommandSource(SpecModel):
     (whitespace or comma separated, or a JSON number or list); a non-zero exit is an Error.
     """
 
-    command: list[str] = Field(min_length=1)
+    command: list[Argument] = Field(min_length=1, max_length=256)
     timeout: PositiveDuration = 30.0
     output: Literal["exitCode", "stdout"] = "exitCode"
-    env: dict[str, str] = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict)
+
+    @field_validator("command")
+    @classmethod
+    def _program_is_not_an_option(cls, command: list[str]) -> list[str]:
+        if not command[0] or command[0].startswith("-"):
+            raise ValueError("command[0]: the program must be a name or a path, not an option")
+        return command
+
+
+class JobSource(SpecModel):
+    """A check run as a Kubernetes Job in the rollout's namespace (the cluster's `command`).
+
+    `spec` is a batch/v1 JobSpec; its pods run under `serviceAccountName`. The measurement is
+    `[1]` when the Job completes and `[0]` when it fails, so conditions read `result[0] == 1`;
+    while it runs no measurement is recorded. A Job still running after `timeout` is an Error.
+    """
+
+    spec: dict[str, Any] = Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    service_account_name: str = Field(pattern=DNS_LABEL, max_length=63)
+    timeout: PositiveDuration = 600.0
+
+    @model_validator(mode="after")
+    def _runnable(self) -> JobSource:
+        free_form(self.spec)
+        template = self.spec.get("template")
+        pod = template.get("spec") if isinstance(template, dict) else None
+        if not isinstance(pod, dict) or not isinstance(pod.get("containers"), list):
+            raise ValueError("spec.template.spec.containers: a Job needs at least one container")
+        if not pod["containers"]:
+            raise ValueError("spec.template.spec.containers: a Job needs at least one container")
+        if pod.get("restartPolicy", "Never") not in ("Never", "OnFailure"):
+            raise ValueError("spec.template.spec.restartPolicy: a Job's is Never or OnFailure")
+        for field in ("serviceAccountName", "serviceAccount"):
+            if pod.get(field) not in (None, self.service_account_name):
+                raise ValueError(
+                    f"spec.template.spec.{field}: set provider.job.serviceAccountName instead"
+                )
+        return self
 
 
 class Provider(SpecModel):
     prometheus: PrometheusSource | None = None
     web: WebSource | None = None
     command: CommandSource | None = None
+    job: JobSource | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Provider:
@@ -174,8 +242,8 @@ class Comparison(SpecModel):
     """
 
     provider: Provider
-    baseline_query: str = Field(min_length=1)
-    canary_query: str = Field(min_length=1)
+    baseline_query: Text = Field(min_length=1)
+    canary_query: Text = Field(min_length=1)
     canary_config: CanaryAnalysis = Field(default_factory=CanaryAnalysis)
     judge: JudgeConfigurations = Field(default_factory=JudgeConfigurations)
 
@@ -188,6 +256,10 @@ class Comparison(SpecModel):
                 "comparison: leave provider.prometheus.query empty; "
                 "baselineQuery and canaryQuery replace it"
             )
+        for name, block in (("canaryConfig", self.canary_config), ("judge", self.judge)):
+            problem = json_data_problem(block.model_dump(by_alias=True), 8, 1000)
+            if problem is not None:
+                raise ValueError(f"comparison.{name}.{problem}")
         if self.canary_config.muted:
             raise ValueError(
                 "comparison.canaryConfig.muted: a muted metric decides nothing; "
@@ -212,12 +284,12 @@ class Metric(SpecModel):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     interval: PositiveDuration | None = None
     initial_delay: Duration = 0.0
-    count: int | None = Field(default=None, ge=1)
-    failure_limit: int = Field(default=0, ge=0)
-    inconclusive_limit: int = Field(default=0, ge=0)
-    consecutive_error_limit: int = Field(default=4, ge=0)
-    success_condition: str | None = None
-    failure_condition: str | None = None
+    count: int | None = Field(default=None, ge=1, le=MAX_COUNT, strict=True)
+    failure_limit: Count = 0
+    inconclusive_limit: Count = 0
+    consecutive_error_limit: Count = 4
+    success_condition: Text | None = None
+    failure_condition: Text | None = None
     dry_run: bool = False
     provider: Provider | None = None
     comparison: Comparison | None = None
@@ -226,6 +298,17 @@ class Metric(SpecModel):
     def _consistent(self) -> Metric:
         if (self.provider is None) == (self.comparison is None):
             raise ValueError("a metric needs exactly one of: provider, comparison")
+        # Argo Rollouts' rules: a limit the count cannot reach makes the outcome a foregone
+        # success, and repeated measurements need an interval between them.
+        if self.count is not None:
+            for field, limit in (
+                ("failureLimit", self.failure_limit),
+                ("inconclusiveLimit", self.inconclusive_limit),
+            ):
+                if self.count < limit:
+                    raise ValueError(f"count ({self.count}) must be >= {field} ({limit})")
+            if self.count > 1 and self.interval is None:
+                raise ValueError("interval must be set when count > 1")
         for field, text in (
             ("successCondition", self.success_condition),
             ("failureCondition", self.failure_condition),
@@ -264,8 +347,8 @@ class Metric(SpecModel):
 class AnalysisTemplateSpec(SpecModel):
     """The reusable part: also written inline in a rollout's analysis step."""
 
-    args: list[AnalysisArg] = Field(default_factory=list)
-    metrics: list[Metric] = Field(min_length=1)
+    args: list[AnalysisArg] = Field(default_factory=list, max_length=MAX_LIST)
+    metrics: list[Metric] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
     def _names_and_variables(self) -> AnalysisTemplateSpec:
@@ -299,12 +382,14 @@ class AnalysisTemplate(SpecModel):
     metadata: Metadata
     spec: AnalysisTemplateSpec
 
+    _plain = model_validator(mode="before")(plain_document)
+
     @property
     def name(self) -> str:
         return self.metadata.name
 
 
-def load_template(text: str, source: str = "analysis template") -> AnalysisTemplate:
+def load_template(text: str | bytes, source: str = "analysis template") -> AnalysisTemplate:
     """Parse YAML/JSON text; errors name the field path (e.g. `spec.metrics[0].count`)."""
     data = parse_text(text, source)
     if not isinstance(data, dict):

@@ -106,7 +106,7 @@ def test_interval_without_count_runs_until_terminated() -> None:
         ({"provider": {"prometheus": {"address": "prom:9090", "query": "up"}}}, "address"),
         ({"provider": {"prometheus": {"address": "http://p", "query": ""}}}, "query is required"),
         ({"provider": {"graphite": {}}}, "graphite: unknown field"),
-        ({"provider": {}}, "provider needs exactly one of: prometheus, web, command (got 0)"),
+        ({"provider": {}}, "provider needs exactly one of: prometheus, web, command, job (got 0)"),
         ({"provider": {**PROM, "command": {"command": ["true"]}}}, "exactly one of"),
         ({"provider": {"web": {"url": "http://x", "jsonPath": "$..x"}}}, "recursive descent"),
         ({"provider": {"web": {"url": "http://x", "jsonPath": "data"}}}, "starts with $"),
