@@ -13,6 +13,8 @@ Layout (names in `layout`):
 
 Everything variable at runtime (addresses, weights, states, map entries) is rendered with its
 current value, so a restarted HAProxy resumes exactly where the runtime commands had left it.
+Every string from the spec, the platform or the state file goes through `words` as it is
+written: strictly shaped or single-quoted, so none can add a line, a word or a directive.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from serinus.adapters.routers.haproxy import words
 from serinus.adapters.routers.haproxy.headers import DeclaredRoute, HeaderRule
 from serinus.adapters.routers.haproxy.layout import (
     MAIN_BACKEND,
@@ -34,6 +37,9 @@ from serinus.adapters.routers.haproxy.plan import ServerKey, ServerTarget, desir
 from serinus.adapters.routers.haproxy.state import RouterState
 from serinus.core.spec import HaproxyRouting
 from serinus.core.status import COLORS
+
+_SPEC = "trafficRouting.haproxy"
+HEALTH_CHECK_FIELD = "workload.process.readiness.path"
 
 _MATCH_FLAG = {"exact": "-m str", "prefix": "-m beg", "regex": "-m reg"}
 
@@ -51,11 +57,6 @@ class ConfigInputs:
     header_routes: tuple[DeclaredRoute, ...]
 
 
-def quote(text: str) -> str:
-    """One HAProxy config word holding `text` literally (single quotes; `'` as `'\\''`)."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def route_value(variant: int, color: str) -> str:
     """The `routes.map` value that switches a route's variant on towards a color."""
     return f"{variant}:{color}"
@@ -63,7 +64,8 @@ def route_value(variant: int, color: str) -> str:
 
 def render_routes_map(state: RouterState) -> str:
     return "".join(
-        f"{name} {route_value(sel.variant, sel.color)}\n" for name, sel in state.routes.items()
+        f"{words.name(name, 'setHeaderRoute.name')} {route_value(sel.variant, sel.color)}\n"
+        for name, sel in state.routes.items()
     )
 
 
@@ -71,36 +73,40 @@ def render_preview_map(state: RouterState) -> str:
     return "" if state.preview is None else f"{PREVIEW_KEY} {state.preview}\n"
 
 
-def _header_acl(rule: HeaderRule) -> str:
+def _header_acl(rule: HeaderRule, field: str) -> str:
     # Regexes match the whole value, as in Istio and Gateway API (HAProxy's -m reg searches).
     value = f"^(?:{rule.value})$" if rule.kind == "regex" else rule.value
-    return f"req.fhdr({rule.header}) {_MATCH_FLAG[rule.kind]} {quote(value)}"
+    header = words.header_name(rule.header, f"{field}.headerName")
+    quoted = words.quote(value, f"{field}.headerValue.{rule.kind}")
+    return f"req.fhdr({header}) {_MATCH_FLAG[rule.kind]} {quoted}"
 
 
 def _header_route_lines(inputs: ConfigInputs) -> list[str]:
     lines: list[str] = []
+    routes_map = words.path(str(inputs.routes_map), "HAProxy state directory")
     for route in inputs.header_routes:
+        name = words.name(route.name, "setHeaderRoute.name")
         for variant, rules in enumerate(route.variants):
             acls: list[str] = []
             for index, rule in enumerate(rules):
-                acl = f"hr_{route.name}_{variant}_{index}"
-                lines.append(f"    acl {acl} {_header_acl(rule)}")
+                acl = f"hr_{name}_{variant}_{index}"
+                field = f"setHeaderRoute {name!r}.match[{index}]"
+                lines.append(f"    acl {acl} {_header_acl(rule, field)}")
                 acls.append(acl)
             for color in COLORS:
-                switch = (
-                    f"{{ str({route.name}),map({inputs.routes_map}) "
-                    f"-m str {route_value(variant, color)} }}"
-                )
+                switch = f"{{ str({name}),map({routes_map}) -m str {route_value(variant, color)} }}"
                 lines.append(f"    use_backend {color_backend(color)} if {' '.join(acls)} {switch}")
     return lines
 
 
 def _server_line(name: str, target: ServerTarget) -> str:
     host, port = target.address or (PLACEHOLDER_HOST, PLACEHOLDER_PORT)
+    host = words.address(host, f"server {name} host")
+    port = words.port(port, f"server {name} port")
     address = f"ipv6@{host}:{port}" if ":" in host else f"{host}:{port}"
     # A drained replica is rendered as weight 0: the config has no "drain" keyword.
     disabled = " disabled" if target.admin == "maint" else ""
-    return f"    server {name} {address} weight {target.weight}{disabled}"
+    return f"    server {name} {address} weight {int(target.weight)}{disabled}"
 
 
 def _backend(
@@ -108,7 +114,9 @@ def _backend(
 ) -> list[str]:
     lines = [f"backend {backend}", "    balance roundrobin"]
     if health_check_path is not None:
-        lines.append(f"    option httpchk GET {health_check_path}")
+        lines.append(
+            f"    option httpchk GET {words.http_path(health_check_path, HEALTH_CHECK_FIELD)}"
+        )
     lines.append("    default-server check inter 500ms fall 2 rise 1")
     lines += [_server_line(name, target) for (be, name), target in table.items() if be == backend]
     return [*lines, ""]
@@ -117,10 +125,16 @@ def _backend(
 def render_config(inputs: ConfigInputs, state: RouterState) -> str:
     routing = inputs.routing
     table = desired_servers(state)
+    bind = words.address(routing.bind_address, f"{_SPEC}.bindAddress", wildcard=True)
+    retry_on = [
+        words.name(word, f"{_SPEC}.retryOn[{i}]") for i, word in enumerate(routing.retry_on)
+    ]
     lines = [
-        f"# Generated by serinus for rollout {inputs.name!r}; serinus rewrites it, do not edit.",
+        # ascii(): the name cannot end the comment line.
+        f"# Generated by serinus for rollout {inputs.name!a}; serinus rewrites it, do not edit.",
         "global",
-        f"    stats socket {inputs.admin_socket} mode 600 level admin expose-fd listeners",
+        f"    stats socket {words.path(str(inputs.admin_socket), f'{_SPEC}.adminSocket')} "
+        "mode 600 level admin expose-fd listeners",
         "    stats timeout 30s",
         # Fail loudly instead of sharing the port with another process (SO_REUSEPORT).
         "    noreuseport",
@@ -132,7 +146,7 @@ def render_config(inputs: ConfigInputs, state: RouterState) -> str:
         # A request never dies on a replica that is going away: retry elsewhere.
         "    retries 3",
         "    option redispatch 1",
-        f"    retry-on {' '.join(inputs.routing.retry_on)}",
+        f"    retry-on {' '.join(retry_on)}",
         "    timeout connect 1s",
         "    timeout client 30s",
         "    timeout server 30s",
@@ -142,17 +156,19 @@ def render_config(inputs: ConfigInputs, state: RouterState) -> str:
         "    timeout check 1s",
         "",
         "frontend main",
-        f"    bind {routing.bind_address}:{routing.port}",
+        f"    bind {bind}:{words.port(routing.port, f'{_SPEC}.port')}",
         *_header_route_lines(inputs),
         f"    default_backend {MAIN_BACKEND}",
         "",
     ]
     if routing.preview_port is not None:
-        lines += ["frontend preview", f"    bind {routing.bind_address}:{routing.preview_port}"]
+        preview_port = words.port(routing.preview_port, f"{_SPEC}.previewPort")
+        preview_map = words.path(str(inputs.preview_map), "HAProxy state directory")
+        lines += ["frontend preview", f"    bind {bind}:{preview_port}"]
         for color in COLORS:
             lines.append(
                 f"    use_backend {color_backend(color)} "
-                f"if {{ str({PREVIEW_KEY}),map({inputs.preview_map}) -m str {color} }}"
+                f"if {{ str({PREVIEW_KEY}),map({preview_map}) -m str {color} }}"
             )
         lines += [f"    default_backend {NO_PREVIEW_BACKEND}", ""]
         lines += [
@@ -163,7 +179,7 @@ def render_config(inputs: ConfigInputs, state: RouterState) -> str:
     if routing.stats_port is not None:
         lines += [
             "frontend stats",
-            f"    bind {routing.bind_address}:{routing.stats_port}",
+            f"    bind {bind}:{words.port(routing.stats_port, f'{_SPEC}.statsPort')}",
             "    http-request use-service prometheus-exporter if { path /metrics }",
             "    stats enable",
             "    stats uri /",

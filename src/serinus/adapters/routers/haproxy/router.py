@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from serinus.adapters.routers.haproxy import words
 from serinus.adapters.routers.haproxy.config import (
     ConfigInputs,
     ports_of,
@@ -69,8 +70,6 @@ from serinus.core.status import COLORS, Color, Endpoint
 
 # Unix socket paths are limited to 108 bytes; longer ones move to a short, stable location.
 _MAX_SOCKET_PATH = 100
-# Paths appear unquoted inside HAProxy sample-fetch arguments.
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@-]+$")
 _RELOAD_TIMEOUT = 10.0
 
 
@@ -90,10 +89,8 @@ class HaproxyRouter:
         if slots_per_color < 1:
             raise InvalidInput([f"slots_per_color: must be at least 1, got {slots_per_color}"])
         state_dir = state_dir.absolute()
-        if not _SAFE_PATH.match(str(state_dir)):
-            raise RouterError(
-                f"HAProxy state directory {state_dir} must use only letters, digits and _./+@-"
-            )
+        # Paths appear unquoted inside HAProxy sample-fetch arguments.
+        words.path(str(state_dir), "HAProxy state directory")
         self.name = name
         self.routing = routing
         self.slots_per_color = slots_per_color
@@ -115,6 +112,7 @@ class HaproxyRouter:
         )
         self._state: RouterState | None = None
         self._lock = asyncio.Lock()
+        self._layout_fingerprint()  # bad configuration input fails here, naming the field
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -256,6 +254,9 @@ class HaproxyRouter:
 
     async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
         color = parse_color(color, "color")
+        for index, endpoint in enumerate(endpoints):  # both go into runtime commands
+            words.address(endpoint.host, f"endpoints[{index}].host")
+            words.port(endpoint.port, f"endpoints[{index}].port")
         async with self._lock:
             state = self._require_state()
             slots = assign_slots(color, state.slots[color], endpoints)

@@ -129,7 +129,7 @@ async def test_a_color_without_ready_replicas_cannot_get_traffic(
     router: HaproxyRouter, backends: Backends
 ) -> None:
     await router.sync_endpoints("green", backends.endpoints("green", ready=False))
-    with pytest.raises(RouterError, match="no ready green replica"):
+    with pytest.raises(RouterError, match="no ready green endpoint"):
         await router.set_weights({"blue": 90, "green": 10})
     assert await router.read_weights() == {"blue": 100, "green": 0}
 

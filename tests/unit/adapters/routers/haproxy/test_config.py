@@ -7,13 +7,13 @@ from pathlib import Path
 
 from serinus.adapters.routers.haproxy.config import (
     ConfigInputs,
-    quote,
     render_config,
     render_preview_map,
     render_routes_map,
 )
 from serinus.adapters.routers.haproxy.headers import declare
 from serinus.adapters.routers.haproxy.state import RouterState, RouteSelection, Slot
+from serinus.adapters.routers.haproxy.words import quote
 from serinus.core.spec import HaproxyRouting, SetHeaderRoute
 
 
@@ -39,7 +39,7 @@ def test_servers_carry_the_state_so_a_restarted_haproxy_resumes() -> None:
     assert "server blue-0 127.0.0.1:9000 weight 200\n" in main
     assert "server blue-1 127.0.0.1:9001 weight 0\n" in main
     assert "server green-0 127.0.0.1:1 weight 0 disabled" in main
-    assert "option httpchk GET /healthz" in main
+    assert "option httpchk GET '/healthz'" in main
     assert "stats socket /run/s/admin.sock mode 600 level admin expose-fd listeners" in text
 
 
@@ -68,9 +68,9 @@ def test_header_routes_become_acls_switched_by_the_routes_map() -> None:
         {"name": "testers"},
     ]
     text = render_config(inputs(HaproxyRouting(), routes), RouterState.empty(1))
-    assert "acl hr_testers_0_0 req.fhdr(X-Canary) -m str 'it'\\''s'" in text
-    assert "acl hr_testers_0_1 req.fhdr(X-User) -m reg '^(?:qa-[0-9]+)$'" in text
-    assert "acl hr_testers_1_0 req.fhdr(X-Beta) -m beg 'b'" in text
+    assert "acl hr_testers_0_0 req.fhdr('X-Canary') -m str 'it'\\''s'" in text
+    assert "acl hr_testers_0_1 req.fhdr('X-User') -m reg '^(?:qa-[0-9]+)$'" in text
+    assert "acl hr_testers_1_0 req.fhdr('X-Beta') -m beg 'b'" in text
     assert (
         "use_backend be_green if hr_testers_0_0 hr_testers_0_1 "
         "{ str(testers),map(/run/s/routes.map) -m str 0:green }"
@@ -89,5 +89,5 @@ def test_map_files_hold_the_switched_on_routes_and_the_preview() -> None:
 
 
 def test_quote_keeps_text_literal() -> None:
-    assert quote("a b") == "'a b'"
-    assert quote("it's") == "'it'\\''s'"
+    assert quote("a b", "f") == "'a b'"
+    assert quote("it's", "f") == "'it'\\''s'"

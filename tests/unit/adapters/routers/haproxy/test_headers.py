@@ -40,5 +40,5 @@ def test_bad_matches_name_the_field() -> None:
 
 def test_a_value_that_no_header_can_hold_is_refused() -> None:
     bad = {"headerName": "X", "headerValue": {"exact": "a\nb"}}
-    with pytest.raises(InvalidInput, match="line break"):
+    with pytest.raises(InvalidInput, match=r"headerValue\.exact"):
         parse_matches("a", [bad])
