@@ -1,6 +1,10 @@
 """Adapters chosen by the spec's kind strings: a new router or platform registers here, and
 neither the core nor the engine changes. Imports are lazy so that, say, the local mode never
-loads the Kubernetes client."""
+loads the Kubernetes client.
+
+In the cluster (`allow_commands=False`) the factories that would execute something a Rollout
+names refuse, whatever checked the spec before (see cluster_policy.py), and the metric
+providers are the cluster's: no `command`, `job` instead, secrets from Kubernetes Secrets."""
 
 from __future__ import annotations
 
@@ -9,18 +13,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serinus.app.analysis import ProviderRegistry
 from serinus.core.errors import InvalidInput
-from serinus.core.ports import Platform, TrafficRouter
+from serinus.core.ports import Platform, SecretResolver, TrafficRouter
 from serinus.core.spec import Rollout, steps_of
 
 
 @dataclass(frozen=True)
 class AdapterContext:
-    """What adapters need besides the spec: where to keep local state, a Kubernetes client."""
+    """What adapters need besides the spec: where to keep local state, a Kubernetes client;
+    in the cluster, whether author commands run, where secrets come from, the Rollout's uid."""
 
     rollout: Rollout
     state_dir: Path
     kube: Any = None
+    allow_commands: bool = True  # False in the cluster unless --allow-author-commands
+    secrets: SecretResolver | None = None  # None: the environment (local mode)
+    rollout_uid: str | None = None  # owner of the Jobs the job provider creates
 
 
 RouterFactory = Callable[[AdapterContext], TrafficRouter]
@@ -62,13 +71,49 @@ def build_platform(context: AdapterContext) -> Platform:
     return factory(context)
 
 
+def build_providers(context: AdapterContext) -> ProviderRegistry:
+    """The metric providers of one rollout, by kind."""
+    from serinus.adapters.metrics.command import CommandProvider
+    from serinus.adapters.metrics.prometheus import PrometheusProvider
+    from serinus.adapters.metrics.web import WebProvider
+    from serinus.app.notifications import EnvSecretResolver
+    from serinus.app.secret_headers import SecretHeaders
+
+    metadata = context.rollout.metadata
+    resolver = context.secrets or EnvSecretResolver()
+    providers: dict[str, Any] = {
+        "prometheus": PrometheusProvider(),
+        "web": SecretHeaders(WebProvider(), resolver, metadata.namespace),
+    }
+    if context.allow_commands:
+        providers["command"] = CommandProvider()
+    if context.kube is not None:
+        from serinus.adapters.metrics.job import JobProvider
+
+        providers["job"] = JobProvider(
+            context.kube, metadata.namespace, metadata.name, owner_uid=context.rollout_uid
+        )
+    return providers
+
+
+def _refuse_execution(context: AdapterContext, field: str) -> None:
+    if not context.allow_commands:
+        raise InvalidInput(
+            [f"{field}: the operator does not execute what a Rollout names (see cluster_policy)"],
+            "rollout",
+        )
+
+
 @router_kind("haproxy")
 def _haproxy(context: AdapterContext) -> TrafficRouter:
     from serinus.adapters.routers.haproxy.router import HaproxyRouter
+    from serinus.app.cluster_policy import DEFAULT_HAPROXY
 
     rollout = context.rollout
     routing = rollout.spec.traffic_routing.haproxy
     assert routing is not None
+    if routing.binary != DEFAULT_HAPROXY:
+        _refuse_execution(context, "spec.trafficRouting.haproxy.binary")
     surge = rollout.spec.strategy.rolling_update
     # Spare slots let a restarted replica take a fresh slot instead of re-addressing a serving one.
     slots = 2 * (rollout.spec.workload.replicas + (surge.max_surge if surge else 0))
@@ -94,6 +139,7 @@ def _process(context: AdapterContext) -> Platform:
 
     workload = context.rollout.spec.workload.process
     assert workload is not None
+    _refuse_execution(context, "spec.workload.process")
     return ProcessPlatform(context.rollout.name, workload, context.state_dir / "replicas")
 
 
@@ -125,6 +171,8 @@ def _helm(context: AdapterContext) -> Platform:
 
     workload = context.rollout.spec.workload.helm
     assert workload is not None
+    if workload.helm_binary is not None:
+        _refuse_execution(context, "spec.workload.helm.helmBinary")
     client, owned = _kube_client(context)
     metadata = context.rollout.metadata
     return HelmPlatform(client, metadata.name, metadata.namespace, workload, owns_client=owned)

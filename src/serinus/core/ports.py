@@ -128,3 +128,17 @@ class MetricProvider(Protocol[Source_contra]):
     """
 
     async def measure(self, source: Source_contra) -> list[float]: ...
+
+
+@runtime_checkable
+class KeyedMetricProvider(Protocol[Source_contra]):
+    """A provider whose measurement outlives one reconcile (a Kubernetes Job).
+
+    It is told which measurement it takes (the run's identity, the metric, the measurement's
+    index), so a repeated call, even from a restarted process, continues the same measurement;
+    it answers None while that measurement is still pending.
+    """
+
+    async def measure_keyed(
+        self, source: Source_contra, run: str, metric: str, index: int
+    ) -> list[float] | None: ...

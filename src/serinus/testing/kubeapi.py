@@ -90,7 +90,7 @@ class ServedResource:
         )
 
 
-_BUILTIN_STATUS = {"deployments", "replicasets", "pods", "services", "namespaces"}
+_BUILTIN_STATUS = {"deployments", "replicasets", "jobs", "pods", "services", "namespaces"}
 
 
 @dataclass(frozen=True)

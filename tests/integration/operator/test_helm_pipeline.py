@@ -139,7 +139,7 @@ async def test_the_operator_runs_the_helm_pipeline_with_gateway_api(
         return str(rollout_status(cluster, "game").get("phase", ""))
 
     async with operator(cluster.kubeconfig_path, tmp_path / "op") as running:
-        await kube_client.create(ROLLOUTS, NAMESPACE, helm_rollout("1.4.2", routing, HELM))
+        await kube_client.create(ROLLOUTS, NAMESPACE, helm_rollout("1.4.2", routing))
         await until(lambda: phase() == "Completed", "v1 completed", log=running.log)
 
         def upgrade(rollout: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ async def test_the_status_says_why_a_rollout_cannot_run(
     missing_chart = tmp_path / "charts" / "does-not-exist"
     helm = os.environ.get("SERINUS_HELM") or shutil.which("helm")
     routing = {"gatewayAPI": {"httpRoute": "game"}}
-    broken_helm = helm_rollout("1.0", routing, helm or "helm", missing_chart)
+    broken_helm = helm_rollout("1.0", routing, chart=missing_chart)
     api.put(HTTP_ROUTES, http_route("game", "game-blue"))
     async with operator(api.kubeconfig_path, tmp_path / "op") as running:
         await kube_client.create(ROLLOUTS, NAMESPACE, broken_helm)

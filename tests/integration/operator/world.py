@@ -180,10 +180,11 @@ def deployment_rollout(name: str, version: str, steps: list[dict[str, Any]]) -> 
 
 
 def helm_rollout(
-    version: str, routing: dict[str, Any], helm: str, chart: Path = GAME_CHART
+    version: str, routing: dict[str, Any], helm: str | None = None, chart: Path = GAME_CHART
 ) -> dict[str, Any]:
-    """The seed's pipeline with the service set rendered from its Helm chart."""
-    return {
+    """The seed's pipeline with the service set rendered from its Helm chart. `helm` sets
+    helmBinary, which only the local mode runs (the operator uses its own $SERINUS_HELM)."""
+    rollout = {
         "apiVersion": "serinus.io/v1alpha1",
         "kind": "Rollout",
         "metadata": {"name": "game", "namespace": NAMESPACE},
@@ -192,7 +193,6 @@ def helm_rollout(
             "workload": {
                 "helm": {
                     "chart": str(chart),
-                    "helmBinary": helm,
                     "values": {"replicaCount": 2, "ingress": {"host": "play.example.com"}},
                     "set": {"image.repository": "registry.example.com/game"},
                 }
@@ -201,6 +201,9 @@ def helm_rollout(
             "trafficRouting": routing,
         },
     }
+    if helm is not None:
+        rollout["spec"]["workload"]["helm"]["helmBinary"] = helm
+    return rollout
 
 
 def rollout_status(api: KubeApiStandIn, name: str) -> dict[str, Any]:
@@ -246,10 +249,19 @@ async def until(
 class OperatorProcess:
     """`serinus operator` in a child process against the stand-in."""
 
-    def __init__(self, kubeconfig: Path, folder: Path, *extra: str) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        folder: Path,
+        *extra: str,
+        watch: tuple[str, ...] = ("--namespace", NAMESPACE),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.folder = folder
         self.extra = extra
+        self.watch = watch  # --namespace NS (repeatable) or --all-namespaces
+        self.env = env or {}
         self.log = folder / "operator.log"
         self.process: asyncio.subprocess.Process | None = None
 
@@ -260,6 +272,7 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
             "SERINUS_STATE_DIR": str(self.folder / "state"),
             "HOME": str(self.folder),
+            **self.env,
         }
         with self.log.open("a") as out:
             self.process = await asyncio.create_subprocess_exec(
@@ -267,8 +280,7 @@ class OperatorProcess:
                 "-m",
                 "serinus.entrypoints.cli",
                 "operator",
-                "--namespace",
-                NAMESPACE,
+                *self.watch,
                 "--kubeconfig",
                 str(self.kubeconfig),
                 "--bind-address",
@@ -306,8 +318,10 @@ class OperatorProcess:
 
 
 @contextlib.asynccontextmanager
-async def operator(kubeconfig: Path, folder: Path, *extra: str) -> AsyncIterator[OperatorProcess]:
-    running = OperatorProcess(kubeconfig, folder, *extra)
+async def operator(
+    kubeconfig: Path, folder: Path, *extra: str, **options: Any
+) -> AsyncIterator[OperatorProcess]:
+    running = OperatorProcess(kubeconfig, folder, *extra, **options)
     try:
         await running.start()
         yield running

@@ -263,7 +263,10 @@ class KubeClient:
             content_type=_PATCH_CONTENT_TYPES[kind],
         )
 
-    async def delete(self, ref: ObjectRef, *, missing_ok: bool = False) -> Object | None:
+    async def delete(
+        self, ref: ObjectRef, *, missing_ok: bool = False, propagation_policy: str | None = None
+    ) -> Object | None:
+        """`propagation_policy` (Background, Foreground, Orphan): what happens to dependents."""
         from serinus.core.errors import NotFound
 
         try:
@@ -274,6 +277,7 @@ class KubeClient:
                 what=ref.describe(),
                 resource=ref.resource,
                 namespace=ref.namespace,
+                params={"propagationPolicy": propagation_policy} if propagation_policy else None,
             )
         except NotFound:
             if missing_ok:

@@ -73,6 +73,7 @@ PODS = Resource("", "v1", "pods", "Pod")
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 REPLICASETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
+JOBS = Resource("batch", "v1", "jobs", "Job")
 INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 CUSTOM_RESOURCE_DEFINITIONS = Resource(
@@ -96,6 +97,7 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
     SERVICE_ACCOUNTS,
     DEPLOYMENTS,
     REPLICASETS,
+    JOBS,
     INGRESSES,
     LEASES,
     CUSTOM_RESOURCE_DEFINITIONS,

@@ -1,34 +1,38 @@
-"""Secret references resolved from Kubernetes Secrets (and the environment), for the operator."""
+"""Secret references resolved from Kubernetes Secrets in the rollout's namespace, for the operator.
+
+The operator's environment is not a secret store for Rollouts: whoever writes a Rollout could
+otherwise have any variable of the operator's pod (its credentials included) sent to an address
+of their choosing. `{env: NAME}` is therefore refused here (and by the cluster policy before).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import os
-from collections.abc import Mapping
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import SECRETS, ObjectRef
-from serinus.core.errors import NotFound
+from serinus.core.errors import InvalidInput, NotFound
 from serinus.core.notification_spec import SecretRef
 
 
 class KubeSecretResolver:
-    """`{secretKeyRef: {name, key}}` from a Secret in the rollout's namespace; `{env}` from the
-    operator's environment. Values are read when needed, never cached, never logged."""
+    """`{secretKeyRef: {name, key}}` from a Secret in the rollout's namespace. Values are read
+    when needed, never cached, never logged."""
 
-    def __init__(self, client: KubeClient, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, client: KubeClient) -> None:
         self.client = client
-        self._environ = os.environ if environ is None else environ
 
     async def resolve(self, ref: SecretRef, namespace: str) -> str:
-        if ref.env is not None:
-            value = self._environ.get(ref.env)
-            if not value:
-                raise NotFound(f"{ref.describe()} is not set in the operator's environment")
-            return value
         key_ref = ref.secret_key_ref
-        assert key_ref is not None  # SecretRef holds exactly one source
+        if key_ref is None:
+            raise InvalidInput(
+                [
+                    f"{ref.describe()}: the operator never reads its own environment for a "
+                    "Rollout; use secretKeyRef: {name, key} (a Secret in the Rollout's namespace)"
+                ],
+                "secret reference",
+            )
         secret = await self.client.get(ObjectRef(SECRETS, namespace, key_ref.name))
         encoded = (secret.get("data") or {}).get(key_ref.key)
         if encoded is None:

@@ -68,6 +68,13 @@ def operator(
     ),
     context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    allow_author_commands: bool = typer.Option(
+        False,
+        "--allow-author-commands",
+        help="DANGEROUS: run the process workloads, command metrics and binaries Rollouts name, "
+        "inside the operator's pod with its rights. Anyone who can write a Rollout then runs "
+        "code as the operator. Off: such Rollouts are refused (ExecutionNotAllowed).",
+    ),
 ) -> None:
     """Run the Kubernetes operator: drive every Rollout it watches with the engine."""
     if log_level not in LOG_LEVELS:
@@ -89,6 +96,10 @@ def operator(
     from serinus.entrypoints.operator.leadership import LeaseTiming
     from serinus.entrypoints.operator.runtime import OperatorConfig, run_operator
 
+    if allow_author_commands:
+        logging.getLogger("serinus.operator").warning(
+            "--allow-author-commands: Rollout authors can run any program in this pod"
+        )
     auth = AuthConfig()
     if tokens_file is not None:
         try:
@@ -102,6 +113,7 @@ def operator(
             state_dir=default_state_dir() / "operator",
             poll_seconds=poll_seconds,
             max_concurrent_reconciles=max_concurrent,
+            allow_author_commands=allow_author_commands,
         ),
         leader_election=leader_election,
         lease_name=lease_name,

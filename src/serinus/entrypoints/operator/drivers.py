@@ -6,9 +6,13 @@ otherwise at the time the engine asked for (a timed pause ending) or after `poll
 notice Deployments becoming ready: their status is not watched). The operator's own status
 writes come back as events too; they wake nobody, since they bring neither.
 
-A driver keeps one Engine for its rollout and builds a new one (router and platform from the
-registry) only when the spec's routing or workload changes. Failures are shown on the Rollout
-(see reporting.py) and retried with a growing delay.
+A driver keeps one Engine for its rollout and builds a new one (router, platform and metric
+providers from the registry) only when the spec's routing or workload changes.
+Failures are shown on the Rollout (see reporting.py) and retried with a growing delay.
+
+Nothing a Rollout names is executed here (see app/cluster_policy.py): a spec asking for it is
+refused with an `ExecutionNotAllowed` (or `SecretSourceNotAllowed`) condition before any adapter
+is built, unless the operator runs with `--allow-author-commands`.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.secrets import KubeSecretResolver
 from serinus.adapters.stores import rollout_resource as documents
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
+from serinus.app.cluster_policy import cluster_refusals, describe
 from serinus.app.engine import Engine, Reconciled
 from serinus.app.metrics import record_notification_failure
 from serinus.app.notifications import NotificationDispatcher
-from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.app.registry import AdapterContext, build_platform, build_providers, build_router
 from serinus.core.errors import SerinusError
 from serinus.core.events import Event
+from serinus.core.ports import SecretResolver
 from serinus.core.spec import Rollout
 from serinus.entrypoints.operator.reporting import ErrorReporter
 
@@ -50,6 +56,7 @@ class DriverSettings:
     idle_seconds: float = 30.0  # a finished rollout: only a spec change or an operation wakes it
     max_backoff_seconds: float = 30.0
     max_concurrent_reconciles: int = 32
+    allow_author_commands: bool = False  # dangerous: Rollout authors run code in the operator
 
 
 class CannotRun(Exception):
@@ -89,8 +96,10 @@ class RolloutDriver:
         settings: DriverSettings,
         gate: asyncio.Semaphore,
         dispatcher: NotificationDispatcher,
+        secrets: SecretResolver,
     ) -> None:
         self.namespace, self.name = key
+        self.secrets = secrets
         self.client = client
         self.settings = settings
         self.store = KubernetesStateStore(client, self.namespace, component="serinus-operator")
@@ -104,6 +113,7 @@ class RolloutDriver:
         self._engine: Engine | None = None
         self._engine_key: str | None = None
         self._failures = 0
+        self._last_wake: float | None = None
         self.reconciles = 0
 
     def notice(self, body: Mapping[str, Any]) -> None:
@@ -147,8 +157,14 @@ class RolloutDriver:
         self._failures = 0
         with contextlib.suppress(SerinusError):
             await self.reporter.clear()
-        if result.decision is not None and result.decision.wake_at is not None:
-            return max(0.0, min(self.settings.poll_seconds, result.decision.wake_at - time.time()))
+        wake_at = result.decision.wake_at if result.decision is not None else None
+        now = time.time()
+        # Due in the past and still the same after a reconcile: a measurement is pending (a Job
+        # running), so poll instead of spinning.
+        pending = wake_at is not None and wake_at == self._last_wake and wake_at <= now
+        self._last_wake = wake_at
+        if wake_at is not None and not pending:
+            return max(0.0, min(self.settings.poll_seconds, wake_at - now))
         if result.status.terminal:
             return self.settings.idle_seconds
         return self.settings.poll_seconds
@@ -165,12 +181,23 @@ class RolloutDriver:
             await self._drop_engine()
             raise CannotRun("InvalidSpec", f"the Rollout's spec cannot be run: {exc}") from exc
         self._rollout = rollout
+        allowed = self.settings.allow_author_commands
+        refusals = cluster_refusals(rollout, allow_author_commands=allowed)
+        if refusals:
+            await self._drop_engine()
+            raise CannotRun(*describe(refusals))
         key = engine_key(rollout)
         if self._engine is not None and key == self._engine_key:
             return self._engine
         await self._drop_engine()
-        folder = self.settings.state_dir / self.namespace / self.name
-        context = AdapterContext(rollout=rollout, state_dir=folder, kube=self.client)
+        context = AdapterContext(
+            rollout=rollout,
+            state_dir=self.settings.state_dir / self.namespace / self.name,
+            kube=self.client,
+            allow_commands=allowed,
+            secrets=self.secrets,
+            rollout_uid=(self._body.get("metadata") or {}).get("uid"),
+        )
         router = build_router(context)
         platform = build_platform(context)
         try:
@@ -179,7 +206,9 @@ class RolloutDriver:
             await router.close()
             await platform.close()
             raise
-        self._engine = Engine(self.store, router, platform, sinks=[self._notify])
+        self._engine = Engine(
+            self.store, router, platform, sinks=[self._notify], providers=build_providers(context)
+        )
         self._engine_key = key
         log.info(
             "%s/%s: driving with %s routing and %s workload",
@@ -209,8 +238,9 @@ class Drivers:
     def __init__(self, client: KubeClient, settings: DriverSettings) -> None:
         self.client = client
         self.settings = settings
+        self.secrets = KubeSecretResolver(client)
         self.dispatcher = NotificationDispatcher(
-            resolver=KubeSecretResolver(client), on_failure=record_notification_failure
+            resolver=self.secrets, on_failure=record_notification_failure
         )
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
@@ -229,7 +259,9 @@ class Drivers:
             return
         entry = self._running.get(key)
         if entry is None:
-            driver = RolloutDriver(key, self.client, self.settings, self._gate, self.dispatcher)
+            driver = RolloutDriver(
+                key, self.client, self.settings, self._gate, self.dispatcher, self.secrets
+            )
             task = asyncio.create_task(driver.run(), name=f"rollout {key[0]}/{key[1]}")
             task.add_done_callback(lambda done: self._ended(key, done))
             entry = (driver, task)
