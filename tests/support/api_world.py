@@ -92,6 +92,10 @@ GATED_STEPS: list[dict[str, Any]] = [
 ]
 
 
+# What a client saw of the seeded rollouts awaiting a judgement (revision 0, step index 1).
+SEEN = {"revision": 0, "step": 1}
+
+
 def in_progress(phase: Phase, step: int, **extra: Any) -> RolloutStatus:
     return RolloutStatus(
         phase=phase,

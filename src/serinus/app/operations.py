@@ -7,13 +7,18 @@ so a promote means the same thing wherever it comes from.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
+from serinus.core.authorization import Denial, Needs, binding_conflict, denial, needs, sealed
 from serinus.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from serinus.core.intents import Intent, IntentKind, refusal
+from serinus.core.intents import UNRESTRICTED, Grants, Intent, IntentKind, refusal
 from serinus.core.ports import StateStore
 from serinus.core.spec import Judgement, Rollout
 from serinus.core.strategy.plan import plan_for
+
+# Decisions bound to the rollout as the caller saw it (see `request`).
+BOUND = frozenset({IntentKind.JUDGE, IntentKind.PROMOTE, IntentKind.PROMOTE_FULL})
 
 
 async def submit(store: StateStore, rollout: Rollout) -> bool:
@@ -21,6 +26,20 @@ async def submit(store: StateStore, rollout: Rollout) -> bool:
     current = await store.get_spec(rollout.name)
     await store.submit(rollout)
     return current is None or current.spec.version != rollout.spec.version
+
+
+class Authority(Protocol):
+    """What a caller may do on a rollout: the API's role system, or Kubernetes RBAC.
+
+    Asked only about what the operation needs (`needs.verbs`, `needs.roles`); the answer is
+    recorded on the intent, so the engine can check the operation again when it acts on it.
+    """
+
+    async def grants(self, rollout: Rollout, needs: Needs) -> Grants: ...
+
+    def explain(self, denied: Denial) -> str:
+        """How the caller would get what they lack (appended to the refusal)."""
+        ...
 
 
 async def request(
@@ -33,32 +52,51 @@ async def request(
     approve: bool | None = None,
     inputs: Mapping[str, str] | None = None,
     comment: str = "",
-    roles: frozenset[str] | None = None,
+    authority: Authority | None = None,
+    revision: int | None = None,
+    step: int | None = None,
+    groups: Sequence[str] = (),
+    key: bytes | None = None,
 ) -> Intent:
     """Check an operation and record it; the engine acts on it at its next reconcile.
 
-    `roles` are the caller's roles where a role system applies (the API); None means there is
-    none (the local CLI: whoever can write the state directory may do anything). A judgement
-    step with `requiredRoles` can then only be decided by someone holding one of them.
+    `authority` says what the caller may do; None means there is no role system (the local
+    CLI: whoever can write the state directory may do anything). Every source goes through the
+    one rule of `core.authorization`: an operation that passes a judgement needs its roles.
+
+    `revision` and `step` are what the caller saw: if the rollout has moved on, the operation
+    is refused (Conflict) with what changed. Without them, a judge or promote is bound to the
+    rollout as it is now, so the engine never applies it to a later judgement. `key` (the
+    operator's) seals the intent, so the engine trusts its grants.
     """
     rollout = await store.get_spec(name)
     if rollout is None:
         raise NotFound(f"rollout {name!r} not found")
     status = await store.load(name)
-    reason = refusal(kind, status)
+    reason = refusal(kind, status) or binding_conflict(kind, revision, step, status)
     if reason is not None:
         raise Conflict(f"cannot {kind} {name}: {reason}")
+    assert status is not None  # refusal() turns a rollout that never started down
+    plan = plan_for(rollout.spec)
+    required = needs(kind, plan, status)
+    grants = UNRESTRICTED if authority is None else await authority.grants(rollout, required)
+    denied = denial(kind, required, grants, actor)
+    if denied is not None:
+        hint = authority.explain(denied) if authority is not None else ""
+        raise PermissionDenied(denied.message + hint)
     clean_inputs = dict(inputs or {})
     if kind is IntentKind.JUDGE:
         if approve is None:
             raise InvalidInput(["approve: say whether the judgement approves or rejects"], "judge")
-        assert status is not None  # refusal() returned None
-        judgement = plan_for(rollout.spec).steps[status.step_index].judgement
+        judgement = plan.steps[status.step_index].judgement
         if judgement is not None:  # None: an inconclusive analysis step waits for a person
-            _check_roles(judgement, roles, actor)
             _check_inputs(judgement, clean_inputs, approve)
+    if kind in BOUND:
+        revision = status.revision if revision is None else revision
+        if step is None and kind is not IntentKind.PROMOTE_FULL:
+            step = status.step_index  # a full promotion may start from any step
     if kind is IntentKind.UNDO:
-        assert status is not None and status.previous_version is not None
+        assert status.previous_version is not None
         await store.submit(rollout.with_version(status.previous_version))
     intent = Intent(
         kind=kind,
@@ -68,18 +106,12 @@ async def request(
         approve=approve,
         inputs=clean_inputs,
         comment=comment,
+        revision=revision,
+        step=step,
+        grants=grants,
+        groups=tuple(groups),
     )
-    return await store.record_intent(name, intent)
-
-
-def _check_roles(judgement: Judgement, roles: frozenset[str] | None, actor: str) -> None:
-    required = judgement.required_roles
-    if roles is None or not required or roles & set(required):
-        return
-    held = ", ".join(sorted(roles)) or "none"
-    raise PermissionDenied(
-        f"this judgement needs one of the roles {', '.join(required)}; {actor} has: {held}"
-    )
+    return await store.record_intent(name, sealed(intent, key) if key else intent)
 
 
 def _check_inputs(judgement: Judgement, inputs: dict[str, str], approve: bool) -> None:

@@ -25,6 +25,27 @@ class IntentKind(StrEnum):
     UNDO = "undo"
 
 
+class Grants(BaseModel):
+    """What the caller was found allowed to do when the operation was requested.
+
+    Recorded on the intent so the engine can check the operation again when it consumes it (the
+    rollout may have moved on). `verbs` are operation verbs (`promote`, `judge`, ...); `roles`
+    the judgement roles (`requiredRoles`) the caller holds. None means unlimited: there is no
+    role system (the local CLI), or, for `verbs`, a writer of the Rollout's status.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    verbs: tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None
+
+
+UNRESTRICTED = Grants()
+# A client that wrote the intent into the Rollout's status itself: Kubernetes let it patch the
+# status, which allows every plain operation, but no judgement role was ever checked.
+STATUS_WRITER = Grants(verbs=None, roles=())
+
+
 class Intent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -36,6 +57,13 @@ class Intent(BaseModel):
     approve: bool | None = None  # judge only
     inputs: dict[str, str] = Field(default_factory=dict)
     comment: str = ""
+    # What the caller saw (judge, promote): the engine refuses the intent if the rollout has
+    # moved to another revision or step since. None: not bound (intents from older versions).
+    revision: int | None = None
+    step: int | None = None
+    grants: Grants = UNRESTRICTED
+    groups: tuple[str, ...] = ()  # the authenticated caller's groups (Kubernetes), for the audit
+    proof: str = ""  # the operator API's seal (HMAC) over the intent; see core.authorization
     outcome: str | None = None  # filled once the engine has acted on it
 
 

@@ -23,9 +23,10 @@ from serinus.core.actions import (
     TearDown,
 )
 from serinus.core.analysis.run import AnalysisPhase, next_due, start_run, terminate
+from serinus.core.authorization import admission
 from serinus.core.errors import InvalidInput
 from serinus.core.events import Event, EventType
-from serinus.core.intents import Intent, IntentKind, refusal
+from serinus.core.intents import Intent, IntentKind
 from serinus.core.spec import (
     AnalysisStep,
     Rollout,
@@ -146,7 +147,7 @@ def decide(
 
 
 def _apply_intent(b: _Builder, intent: Intent) -> None:
-    reason = refusal(intent.kind, b.status)
+    reason = admission(intent, b.plan, b.status)
     if reason is not None:
         _reject(b, intent, reason)
         return

@@ -29,6 +29,7 @@ from serinus.core.errors import (
     SerinusError,
 )
 from serinus.core.ports import StateStore
+from serinus.entrypoints.api.access import Access, TokensAccess
 from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle
 from serinus.entrypoints.api.context import ApiContext, FailureSource
 from serinus.entrypoints.api.routes import operations, rollouts, stream, system
@@ -107,15 +108,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(
     store: StateStore,
-    auth: AuthConfig,
+    auth: AuthConfig | Access,
     *,
     metrics: SerinusMetrics = DEFAULT,
     failures: FailureSource | None = None,
     throttle: FailureThrottle | None = None,
     poll_seconds: float = 0.5,
     heartbeat_seconds: float = 15.0,
+    intent_key: bytes | None = None,
 ) -> FastAPI:
-    """The API and dashboard over `store`; callers authenticate against `auth`.
+    """The API and dashboard over `store`; callers authenticate against `auth` (a tokens file's
+    users, or an Access such as Kubernetes'). `intent_key` seals recorded operations (the
+    operator's key; see core.authorization).
 
     `failures(name)` gives a rollout's recent failed notifications (the notification
     dispatcher's `failures`) when this process also notifies; they appear on its page.
@@ -130,12 +134,13 @@ def create_app(
     )
     app.state.serinus = ApiContext(
         store=store,
-        auth=auth,
+        access=TokensAccess(auth) if isinstance(auth, AuthConfig) else auth,
         throttle=throttle or FailureThrottle(),
         metrics=metrics,
         failures=failures,
         poll_seconds=poll_seconds,
         heartbeat_seconds=heartbeat_seconds,
+        intent_key=intent_key,
     )
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(SerinusError, _serinus_error)

@@ -10,7 +10,9 @@ a leaked copy of it) does not let anyone in:
 
 Roles: `viewer` may read, `deployer` may promote/abort/retry/pause/resume/undo, `approver` may
 judge. `deployer` and `approver` include `viewer`. Other role names are allowed: a judgement
-step's `requiredRoles` may name them.
+step's `requiredRoles` may name them. A role grants verbs (`ROLE_VERBS`), which is what the one
+authorization rule (`core.authorization`) asks for; in the cluster, Kubernetes RBAC grants the
+same verbs instead (see `kube_access`).
 
 A presented token is hashed and compared with every stored hash with `hmac.compare_digest`, all
 of them every time, so the answer time does not depend on how much of a hash matched or which
@@ -52,6 +54,11 @@ IMPLIED: dict[str, frozenset[str]] = {
     Role.DEPLOYER: frozenset({Role.VIEWER}),
     Role.APPROVER: frozenset({Role.VIEWER}),
 }
+ROLE_VERBS: dict[str, tuple[str, ...]] = {
+    Role.VIEWER: ("get",),
+    Role.DEPLOYER: ("promote", "abort", "retry", "pause", "resume", "undo"),
+    Role.APPROVER: ("judge",),
+}
 
 
 def hash_token(token: str) -> str:
@@ -76,10 +83,18 @@ class Principal:
     """An authenticated caller (never holds the token)."""
 
     name: str
-    roles: frozenset[str]
+    roles: frozenset[str]  # the tokens file's roles; empty when Kubernetes RBAC decides
+    groups: tuple[str, ...] = ()  # Kubernetes groups, when the API server authenticated it
+    uid: str = ""
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        """The operation verbs the caller's roles grant."""
+        granted = {verb for role in self.roles for verb in ROLE_VERBS.get(role, ())}
+        return tuple(sorted(granted))
 
 
 class UserEntry(BaseModel):

@@ -10,7 +10,8 @@ from fastapi import Request
 
 from serinus.app.metrics import SerinusMetrics
 from serinus.core.ports import StateStore
-from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle
+from serinus.entrypoints.api.access import Access
+from serinus.entrypoints.api.auth import FailureThrottle
 
 if TYPE_CHECKING:
     from serinus.app.notifications import DeliveryFailure
@@ -23,12 +24,15 @@ FailureSource = Callable[[str], Sequence["DeliveryFailure"]]
 @dataclass(frozen=True)
 class ApiContext:
     store: StateStore
-    auth: AuthConfig
+    access: Access
     throttle: FailureThrottle
     metrics: SerinusMetrics
     failures: FailureSource | None
     poll_seconds: float
     heartbeat_seconds: float
+    # The operator's intent key: operations recorded here are sealed with it, so the engine
+    # trusts their grants (see core.authorization). None outside the operator.
+    intent_key: bytes | None = None
 
     def failures_of(self, name: str) -> list[dict[str, Any]]:
         if self.failures is None:

@@ -27,12 +27,23 @@ class OperationRequest(RequestModel):
     comment: str = Field(default="", max_length=MAX_COMMENT, description="Why; kept in the audit.")
 
 
+REVISION = (
+    "The rollout's revision (`status.revision`) the decision was made on; a rollout that has "
+    "moved to another revision is refused with 409 saying what changed."
+)
+STEP = "The index of the step the decision was made on (0-based, `judgement.step`); see revision."
+
+
 class PromoteRequest(OperationRequest):
     full: bool = Field(default=False, description="Skip every remaining step and analysis.")
+    revision: int | None = Field(default=None, ge=0, description=REVISION + " Optional.")
+    step: int | None = Field(default=None, ge=0, description=STEP + " Optional.")
 
 
 class JudgeRequest(RequestModel):
     approve: bool = Field(description="true continues the rollout, false stops it (abort).")
+    revision: int = Field(ge=0, description=REVISION + " Required.")
+    step: int = Field(ge=0, description=STEP + " Required.")
     inputs: dict[str, str] = Field(
         default_factory=dict, description="The judgement's inputs by name.", max_length=50
     )
@@ -49,7 +60,8 @@ class ErrorResponse(ApiModel):
 
 class Whoami(ApiModel):
     name: str
-    roles: list[str]
+    roles: list[str] = Field(description="Roles from the tokens file (none under Kubernetes).")
+    groups: list[str] = Field(default_factory=list, description="Kubernetes groups, if any.")
 
 
 class StepPosition(ApiModel):
@@ -82,6 +94,7 @@ class JudgementInputView(ApiModel):
 
 class JudgementView(ApiModel):
     step: int
+    revision: int = Field(description="Send it back with the decision, with `step`.")
     instructions: str
     instructions_html: str = Field(description="Sanitized HTML rendered from the instructions.")
     inputs: list[JudgementInputView]
@@ -127,6 +140,7 @@ class AuditEntry(ApiModel):
     id: int
     kind: str
     actor: str
+    groups: list[str] = Field(default_factory=list, description="The caller's Kubernetes groups.")
     source: str
     at: float
     approve: bool | None

@@ -1,4 +1,4 @@
-"""FastAPI dependencies that authenticate the caller and check roles.
+"""The FastAPI dependency that authenticates the caller (the Access decides what they may do).
 
 Tokens travel only in the `Authorization: Bearer` header (never cookies, never URLs), so a
 cross-site page cannot make a browser send one: the API needs no CSRF token.
@@ -7,14 +7,12 @@ cross-site page cannot make a browser send one: the API needs no CSRF token.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.context import ApiContext, api_context
-from serinus.entrypoints.api.views import missing_role
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="serinus"'}
 INVALID = {"WWW-Authenticate": 'Bearer realm="serinus", error="invalid_token"'}
@@ -27,7 +25,11 @@ def client_address(request: Request) -> str:
 
 
 # Declares the scheme in the OpenAPI document; the header is parsed below for clearer errors.
-BEARER = HTTPBearer(auto_error=False, description="A token from the serinus tokens file.")
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="A token from the serinus tokens file, or (the operator) a Kubernetes bearer "
+    "token, checked with a TokenReview.",
+)
 
 
 async def authenticated(
@@ -58,24 +60,12 @@ async def authenticated(
             "malformed Authorization header: expected 'Bearer <token>'",
             headers=CHALLENGE,
         )
-    principal = context.auth.authenticate(token)
+    principal = await context.access.authenticate(token)
     if principal is None:
         context.throttle.failed(client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "invalid bearer token: it matches no configured user",
+            f"invalid bearer token: {context.access.describe()} does not accept it",
             headers=INVALID,
         )
     return principal
-
-
-def require(role: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting only callers that hold `role` (403 naming it otherwise)."""
-
-    async def check(caller: Principal = Depends(authenticated)) -> Principal:
-        reason = missing_role(caller, role)
-        if reason is not None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
-        return caller
-
-    return check

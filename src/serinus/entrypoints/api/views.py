@@ -6,15 +6,16 @@ itself is never returned whole: a workload's environment may hold credentials.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from serinus.core.authorization import Denial, denial, needs
 from serinus.core.events import Event
-from serinus.core.intents import Intent, IntentKind, refusal
+from serinus.core.intents import Grants, Intent, IntentKind, refusal
 from serinus.core.spec import Judgement, Rollout, Step
 from serinus.core.status import COLORS, Phase, RolloutStatus
 from serinus.core.strategy.plan import plan_for
-from serinus.entrypoints.api.auth import Principal, Role
+from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.markdown import render_markdown
 from serinus.entrypoints.api.models import (
     AnalysisView,
@@ -29,17 +30,8 @@ from serinus.entrypoints.api.models import (
     StepView,
 )
 
-# Which role each operation needs; the API's routes and the dashboard's buttons both use it.
-OPERATION_ROLE: dict[IntentKind, str] = {
-    IntentKind.PROMOTE: Role.DEPLOYER,
-    IntentKind.PROMOTE_FULL: Role.DEPLOYER,
-    IntentKind.ABORT: Role.DEPLOYER,
-    IntentKind.RETRY: Role.DEPLOYER,
-    IntentKind.PAUSE: Role.DEPLOYER,
-    IntentKind.RESUME: Role.DEPLOYER,
-    IntentKind.UNDO: Role.DEPLOYER,
-    IntentKind.JUDGE: Role.APPROVER,
-}
+# How a caller would get what they lack: the API's Access says (a role, or an RBAC verb).
+Explain = Callable[[Denial], str]
 
 
 def describe(step: Step) -> str:
@@ -154,7 +146,11 @@ def timeline(rollout: Rollout, status: RolloutStatus | None) -> list[StepView]:
 
 
 def judgement_view(
-    rollout: Rollout, status: RolloutStatus | None, caller: Principal
+    rollout: Rollout,
+    status: RolloutStatus | None,
+    caller: Principal,
+    grants: Grants,
+    explain: Explain | None = None,
 ) -> JudgementView | None:
     if status is None or status.phase is not Phase.AWAITING_JUDGEMENT:
         return None
@@ -173,9 +169,13 @@ def judgement_view(
             instructions=f"The analysis **{', '.join(step.analysis.templates)}** was "
             f"inconclusive{outcome}.\n\nApprove to continue the rollout, reject to abort it."
         )
-    reason = judge_refusal(caller, judgement.required_roles)
+    kind = IntentKind.JUDGE
+    denied = denial(kind, needs(kind, plan_for(rollout.spec), status), grants, caller.name)
+    hint = explain(denied) if explain is not None and denied is not None else ""
+    reason = None if denied is None else denied.message + hint
     return JudgementView(
         step=status.step_index,
+        revision=status.revision,
         instructions=judgement.instructions,
         instructions_html=render_markdown(
             judgement.instructions, template_variables(rollout, status)
@@ -193,30 +193,16 @@ def judgement_view(
     )
 
 
-def missing_role(caller: Principal, role: str) -> str | None:
-    if caller.has(role):
-        return None
-    held = ", ".join(sorted(caller.roles)) or "none"
-    return f"this needs the role {str(role)!r}; {caller.name} has: {held}"
-
-
-def judge_refusal(caller: Principal, required_roles: Sequence[str]) -> str | None:
-    """Why the caller may not decide a judgement with `required_roles`, or None."""
-    if (reason := missing_role(caller, Role.APPROVER)) is not None:
-        return reason
-    if required_roles and not caller.roles & set(required_roles):
-        return (
-            f"this judgement needs one of the roles {', '.join(required_roles)}; "
-            f"{caller.name} has: {', '.join(sorted(caller.roles))}"
-        )
-    return None
-
-
-def allowed_operations(status: RolloutStatus | None, caller: Principal) -> list[str]:
+def allowed_operations(
+    rollout: Rollout, status: RolloutStatus | None, caller: Principal, grants: Grants
+) -> list[str]:
+    """What the caller may do now, by the same rule `app.operations.request` applies."""
+    plan = plan_for(rollout.spec)
     return [
         kind.value
-        for kind, role in OPERATION_ROLE.items()
-        if caller.has(role) and refusal(kind, status) is None
+        for kind in IntentKind
+        if refusal(kind, status) is None
+        and denial(kind, needs(kind, plan, status), grants, caller.name) is None
     ]
 
 
@@ -224,14 +210,16 @@ def detail(
     rollout: Rollout,
     status: RolloutStatus | None,
     caller: Principal,
+    grants: Grants,
     failures: Iterable[Mapping[str, Any]] = (),
+    explain: Explain | None = None,
 ) -> RolloutDetail:
     return RolloutDetail(
         **_summary_fields(rollout, status),
         status=status.to_storage() if status else None,
         steps=timeline(rollout, status),
-        judgement=judgement_view(rollout, status, caller),
-        allowed_operations=allowed_operations(status, caller),
+        judgement=judgement_view(rollout, status, caller, grants, explain),
+        allowed_operations=allowed_operations(rollout, status, caller, grants),
         notification_failures=[dict(f) for f in failures],
     )
 
@@ -251,6 +239,7 @@ def audit_entry(intent: Intent) -> AuditEntry:
         id=intent.id,
         kind=intent.kind.value,
         actor=intent.actor,
+        groups=list(intent.groups),
         source=intent.source,
         at=intent.at,
         approve=intent.approve,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_world import Api, auth_header
+from api_world import SEEN, Api, auth_header
 
 from serinus.core.intents import IntentKind
 
@@ -83,7 +83,8 @@ async def test_unknown_rollouts_are_404_naming_them(api: Api, path: str) -> None
 
 OPERATIONS: list[tuple[str, str, dict[str, Any], IntentKind, str]] = [
     ("paused", "promote", {"comment": "looks good"}, IntentKind.PROMOTE, "dan"),
-    ("judged", "promote", {"full": True, "comment": "hotfix"}, IntentKind.PROMOTE_FULL, "dan"),
+    # A full promotion skips the pending judgement: it needs the approver's right too.
+    ("judged", "promote", {"full": True, "comment": "hotfix"}, IntentKind.PROMOTE_FULL, "sre"),
     ("judged", "abort", {"comment": "errors up"}, IntentKind.ABORT, "dan"),
     ("aborted", "retry", {"comment": "fixed config"}, IntentKind.RETRY, "dan"),
     ("judged", "pause", {"comment": "lunch"}, IntentKind.PAUSE, "dan"),
@@ -92,11 +93,11 @@ OPERATIONS: list[tuple[str, str, dict[str, Any], IntentKind, str]] = [
     (
         "judged",
         "judge",
-        {"approve": True, "inputs": {"ticket": "OPS-7", "risk": "low"}, "comment": "ok"},
+        {"approve": True, "inputs": {"ticket": "OPS-7", "risk": "low"}, "comment": "ok", **SEEN},
         IntentKind.JUDGE,
         "ann",
     ),
-    ("judged", "judge", {"approve": False, "comment": "no"}, IntentKind.JUDGE, "ann"),
+    ("judged", "judge", {"approve": False, "comment": "no", **SEEN}, IntentKind.JUDGE, "ann"),
 ]
 
 
@@ -136,7 +137,7 @@ async def test_undo_records_the_previous_version_as_the_desired_spec(api: Api) -
     ("name", "op", "body", "reason"),
     [
         ("judged", "promote", {}, "a judgement is pending"),
-        ("paused", "judge", {"approve": True}, "no judgement is pending"),
+        ("paused", "judge", {"approve": True, **SEEN}, "no judgement is pending"),
         ("fresh", "retry", {}, "has not started"),
         ("done", "abort", {}, "nothing to abort"),
         ("paused", "pause", {}, "already paused"),
@@ -169,7 +170,7 @@ async def test_judgement_inputs_are_checked_and_named(
     api: Api, inputs: dict[str, str], problem: str
 ) -> None:
     response = await api.post(
-        "/api/v1/rollouts/judged/judge", {"approve": True, "inputs": inputs}, user="ann"
+        "/api/v1/rollouts/judged/judge", {"approve": True, "inputs": inputs, **SEEN}, user="ann"
     )
     assert response.status_code == 422
     assert any(problem in p for p in response.json()["problems"]), response.json()
@@ -177,7 +178,9 @@ async def test_judgement_inputs_are_checked_and_named(
 
 
 async def test_a_rejection_needs_no_required_input(api: Api) -> None:
-    response = await api.post("/api/v1/rollouts/judged/judge", {"approve": False}, user="ann")
+    response = await api.post(
+        "/api/v1/rollouts/judged/judge", {"approve": False, **SEEN}, user="ann"
+    )
     assert response.status_code == 202
 
 
@@ -235,6 +238,7 @@ async def test_whoami_names_the_caller_and_roles_never_the_token(api: Api) -> No
     assert response.json() == {
         "name": "sre",
         "roles": ["approver", "deployer", "sre-lead", "viewer"],
+        "groups": [],
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from api_world import auth_header, client_of, rollout, users
@@ -44,6 +45,11 @@ class World:
         raise AssertionError(f"never reached {wanted}; last {result.status}")
 
 
+def seen(page: dict[str, Any]) -> dict[str, int]:
+    """What the dashboard sends back with a decision: the judgement's revision and step."""
+    return {"revision": page["judgement"]["revision"], "step": page["judgement"]["step"]}
+
+
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
     world = World()
@@ -62,7 +68,12 @@ async def test_approving_through_the_api_lets_the_engine_continue(world: World) 
         assert page["judgement"]["instructionsHtml"] == "<p>look at errors</p>"
         response = await client.post(
             "/api/v1/rollouts/web/judge",
-            json={"approve": True, "inputs": {"ticket": "OPS-9"}, "comment": "errors flat"},
+            json={
+                "approve": True,
+                "inputs": {"ticket": "OPS-9"},
+                "comment": "errors flat",
+                **seen(page),
+            },
             headers=auth_header("ann"),
         )
         assert response.status_code == 202, response.text
@@ -83,9 +94,10 @@ async def test_rejecting_through_the_api_aborts_back_to_stable(world: World) -> 
     await world.run_until(Phase.AWAITING_JUDGEMENT)
     app = create_app(world.store, AuthConfig(users()), metrics=SerinusMetrics())
     async with client_of(app) as client:
+        page = (await client.get("/api/v1/rollouts/web", headers=auth_header("ann"))).json()
         response = await client.post(
             "/api/v1/rollouts/web/judge",
-            json={"approve": False, "comment": "latency doubled"},
+            json={"approve": False, "comment": "latency doubled", **seen(page)},
             headers=auth_header("ann"),
         )
         assert response.status_code == 202

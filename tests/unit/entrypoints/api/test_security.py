@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from api_world import TOKENS, Api, auth_header, client_of, serving
+from api_world import SEEN, TOKENS, Api, auth_header, client_of, serving
 
 from serinus.app.notifications import DeliveryFailure
 from serinus.core.events import EventType
@@ -18,7 +18,7 @@ READS = ["/api/v1/rollouts", "/api/v1/rollouts/judged", "/api/v1/rollouts/judged
 WRITES = [
     ("/api/v1/rollouts/paused/promote", {}),
     ("/api/v1/rollouts/judged/abort", {}),
-    ("/api/v1/rollouts/judged/judge", {"approve": False}),
+    ("/api/v1/rollouts/judged/judge", {"approve": False, **SEEN}),
 ]
 
 
@@ -63,9 +63,9 @@ async def test_a_wrong_or_malformed_token_is_401_naming_the_problem(
     ("user", "path", "body", "role"),
     [
         ("vera", "/api/v1/rollouts/paused/promote", {}, "deployer"),
-        ("vera", "/api/v1/rollouts/judged/judge", {"approve": True}, "approver"),
+        ("vera", "/api/v1/rollouts/judged/judge", {"approve": True, **SEEN}, "approver"),
         ("ann", "/api/v1/rollouts/judged/abort", {}, "deployer"),
-        ("dan", "/api/v1/rollouts/judged/judge", {"approve": True}, "approver"),
+        ("dan", "/api/v1/rollouts/judged/judge", {"approve": True, **SEEN}, "approver"),
     ],
 )
 async def test_a_missing_role_is_403_naming_it(
@@ -74,7 +74,9 @@ async def test_a_missing_role_is_403_naming_it(
     response = await api.post(path, body, user=user)
     assert response.status_code == 403
     detail = response.json()["detail"]
-    assert detail.startswith(f"this needs the role '{role}'; {user} has: ")
+    verb = path.rsplit("/", 1)[1]
+    assert detail.startswith(f"{verb} needs permission to {verb}")
+    assert f"; {user} may: " in detail and f"the role {role} grants it" in detail
     assert await api.store.intents(path.split("/")[4]) == []
 
 
@@ -84,11 +86,11 @@ async def test_every_role_may_read(api: Api) -> None:
 
 
 async def test_required_roles_restrict_a_judgement_to_those_roles(api: Api) -> None:
-    refused = await api.post("/api/v1/rollouts/gated/judge", {"approve": True}, user="ann")
+    refused = await api.post("/api/v1/rollouts/gated/judge", {"approve": True, **SEEN}, user="ann")
     assert refused.status_code == 403
     assert "sre-lead" in refused.json()["detail"]
     assert await api.store.intents("gated") == []
-    allowed = await api.post("/api/v1/rollouts/gated/judge", {"approve": True}, user="sre")
+    allowed = await api.post("/api/v1/rollouts/gated/judge", {"approve": True, **SEEN}, user="sre")
     assert allowed.status_code == 202
     [intent] = await api.store.intents("gated")
     assert intent.actor == "sre" and intent.approve is True
@@ -228,7 +230,7 @@ async def test_comments_and_inputs_are_stored_verbatim_and_served_as_json_data(a
     comment = '<script>alert("c")</script><img src=x onerror=alert(2)>'
     response = await api.post(
         "/api/v1/rollouts/judged/judge",
-        {"approve": True, "inputs": {"ticket": "<b>T-1</b>"}, "comment": comment},
+        {"approve": True, "inputs": {"ticket": "<b>T-1</b>"}, "comment": comment, **SEEN},
         user="ann",
     )
     assert response.status_code == 202

@@ -124,13 +124,14 @@ async def test_analysis_results_and_an_inconclusive_gate_are_shown() -> None:
         }
         judgement = page["judgement"]
         assert judgement["canJudge"] is True and judgement["inputs"] == []
+        seen = {"revision": judgement["revision"], "step": judgement["step"]}
         assert (
             "<strong>latency</strong> was inconclusive: p99 inconclusive"
             in (judgement["instructionsHtml"])
         )
         decided = await world.client.post(
             "/api/v1/rollouts/analysed/judge",
-            json={"approve": True, "comment": "p99 fine by eye"},
+            json={"approve": True, "comment": "p99 fine by eye", **seen},
             headers=auth_header("ann"),
         )
         assert decided.status_code == 202

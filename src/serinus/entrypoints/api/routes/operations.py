@@ -1,7 +1,10 @@
 """Operations on a rollout through `app.operations`, the same code the CLI calls.
 
-Each is recorded as an intent (the audit record: caller, source `api`, comment, inputs) and
-answered 202: the engine driving the rollout acts on it at its next reconcile.
+Each is recorded as an intent (the audit record: caller and groups, source `api`, comment,
+inputs) and answered 202: the engine driving the rollout acts on it at its next reconcile.
+What the caller may do is decided by the one rule in `core.authorization` (403 naming what is
+missing), over the rights the API's Access reports; a judge (and a promote that says so) is
+bound to the revision and step the caller saw (409 saying what changed).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from fastapi import APIRouter, Body, Depends, status
 
 from serinus.app import operations
 from serinus.core.intents import IntentKind
-from serinus.entrypoints.api.auth import Principal, Role
+from serinus.entrypoints.api.access import CallerAuthority
+from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.context import ApiContext, api_context
 from serinus.entrypoints.api.models import (
     AuditEntry,
@@ -22,20 +26,23 @@ from serinus.entrypoints.api.models import (
     PromoteRequest,
 )
 from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName
-from serinus.entrypoints.api.security import require
-from serinus.entrypoints.api.views import OPERATION_ROLE, audit_entry
+from serinus.entrypoints.api.security import authenticated
+from serinus.entrypoints.api.views import audit_entry
 
 SOURCE = "api"
 RESPONSES: dict[int | str, dict[str, object]] = {
     **ERRORS,
-    409: {"model": ErrorResponse, "description": "The operation does not apply right now."},
+    409: {
+        "model": ErrorResponse,
+        "description": "The operation does not apply right now, or the rollout has moved on "
+        "from the revision and step the decision was made on (the message says what changed).",
+    },
 }
 
 router = APIRouter(prefix="/api/v1/rollouts", tags=["operations"], responses=RESPONSES)
 Context = Annotated[ApiContext, Depends(api_context)]
-Deployer = Annotated[Principal, Depends(require(Role.DEPLOYER))]
+Caller = Annotated[Principal, Depends(authenticated)]
 ACCEPTED = status.HTTP_202_ACCEPTED
-Approver = Annotated[Principal, Depends(require(OPERATION_ROLE[IntentKind.JUDGE]))]
 
 
 async def _record(
@@ -47,6 +54,8 @@ async def _record(
     *,
     approve: bool | None = None,
     inputs: dict[str, str] | None = None,
+    revision: int | None = None,
+    step: int | None = None,
 ) -> AuditEntry:
     intent = await operations.request(
         context.store,
@@ -57,7 +66,11 @@ async def _record(
         approve=approve,
         inputs=inputs,
         comment=comment,
-        roles=caller.roles,
+        authority=CallerAuthority(context.access, caller),
+        revision=revision,
+        step=step,
+        groups=caller.groups,
+        key=context.intent_key,
     )
     return audit_entry(intent)
 
@@ -67,47 +80,49 @@ async def _record(
 )
 async def promote(
     name: RolloutName,
-    caller: Deployer,
+    caller: Caller,
     context: Context,
     body: Annotated[PromoteRequest, Body(default_factory=PromoteRequest)],
 ) -> AuditEntry:
     kind = IntentKind.PROMOTE_FULL if body.full else IntentKind.PROMOTE
-    return await _record(context, name, kind, caller, body.comment)
+    return await _record(
+        context, name, kind, caller, body.comment, revision=body.revision, step=body.step
+    )
 
 
 Plain = Annotated[OperationRequest, Body(default_factory=OperationRequest)]
 
 
 @router.post("/{name}/abort", summary="All traffic back to stable at once", status_code=ACCEPTED)
-async def abort(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+async def abort(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
     return await _record(context, name, IntentKind.ABORT, caller, body.comment)
 
 
 @router.post(
     "/{name}/retry", summary="Run an aborted or failed rollout again", status_code=ACCEPTED
 )
-async def retry(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+async def retry(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
     return await _record(context, name, IntentKind.RETRY, caller, body.comment)
 
 
 @router.post("/{name}/pause", summary="Hold the rollout at its step", status_code=ACCEPTED)
-async def pause(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+async def pause(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
     return await _record(context, name, IntentKind.PAUSE, caller, body.comment)
 
 
 @router.post("/{name}/resume", summary="Continue a rollout a user paused", status_code=ACCEPTED)
-async def resume(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+async def resume(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
     return await _record(context, name, IntentKind.RESUME, caller, body.comment)
 
 
 @router.post("/{name}/undo", summary="Roll the previous version out again", status_code=ACCEPTED)
-async def undo(name: RolloutName, caller: Deployer, context: Context, body: Plain) -> AuditEntry:
+async def undo(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
     return await _record(context, name, IntentKind.UNDO, caller, body.comment)
 
 
 @router.post("/{name}/judge", summary="Decide the pending judgement", status_code=ACCEPTED)
 async def judge(
-    name: RolloutName, caller: Approver, context: Context, body: JudgeRequest
+    name: RolloutName, caller: Caller, context: Context, body: JudgeRequest
 ) -> AuditEntry:
     return await _record(
         context,
@@ -117,4 +132,6 @@ async def judge(
         body.comment,
         approve=body.approve,
         inputs=body.inputs,
+        revision=body.revision,
+        step=body.step,
     )

@@ -1,4 +1,8 @@
-"""Reading rollouts: list, detail, history, audit and analysis results (role: viewer)."""
+"""Reading rollouts: list, detail, history, audit and analysis results (verb `get`).
+
+A caller sees a rollout only if their Access grants `get` on it (the tokens file's `viewer`
+role, or RBAC in the cluster); the list holds only those.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from serinus.core.errors import NotFound
+from serinus.core.authorization import READ, VERBS, Needs, needs
+from serinus.core.errors import NotFound, PermissionDenied
+from serinus.core.intents import Grants, IntentKind
 from serinus.core.spec import Rollout
 from serinus.core.spec_base import DNS_LABEL
 from serinus.core.status import RolloutStatus
-from serinus.entrypoints.api.auth import Principal, Role
+from serinus.core.strategy.plan import plan_for
+from serinus.entrypoints.api.access import may_read
+from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.context import ApiContext, api_context
 from serinus.entrypoints.api.models import (
     AnalysisView,
@@ -20,7 +28,7 @@ from serinus.entrypoints.api.models import (
     RolloutDetail,
     RolloutSummary,
 )
-from serinus.entrypoints.api.security import require
+from serinus.entrypoints.api.security import authenticated
 from serinus.entrypoints.api.views import analysis, audit_entry, detail, event_view, summary
 
 RolloutName = Annotated[
@@ -28,7 +36,10 @@ RolloutName = Annotated[
 ]
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token."},
-    403: {"model": ErrorResponse, "description": "The caller lacks the role named."},
+    403: {
+        "model": ErrorResponse,
+        "description": "The caller lacks the permission named (a verb, a judgement role).",
+    },
     404: {"model": ErrorResponse, "description": "No such rollout."},
     422: {"model": ErrorResponse, "description": "Invalid input; the message names the field."},
     429: {"model": ErrorResponse, "description": "Too many invalid tokens from this address."},
@@ -36,31 +47,50 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 router = APIRouter(prefix="/api/v1/rollouts", tags=["rollouts"], responses=ERRORS)
-Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Viewer = Annotated[Principal, Depends(authenticated)]
 Context = Annotated[ApiContext, Depends(api_context)]
 
 
-async def load(context: ApiContext, name: str) -> tuple[Rollout, RolloutStatus | None]:
+async def load(
+    context: ApiContext, caller: Principal, name: str
+) -> tuple[Rollout, RolloutStatus | None]:
+    """The rollout and its status, if the caller may `get` it (403 otherwise)."""
     rollout = await context.store.get_spec(name)
     if rollout is None:
         raise NotFound(f"rollout {name!r} not found")
+    if not await may_read(context.access, caller, rollout):
+        raise PermissionDenied(f"reading rollout {name!r} needs permission to {READ}")
     return rollout, await context.store.load(name)
+
+
+async def detail_grants(
+    context: ApiContext, caller: Principal, rollout: Rollout, status: RolloutStatus | None
+) -> Grants:
+    """What the caller holds of everything the rollout's page may offer: every verb, and the
+    roles of every judgement a full promotion would skip."""
+    ahead = needs(IntentKind.PROMOTE_FULL, plan_for(rollout.spec), status)
+    return await context.access.grants(caller, rollout, Needs(verbs=VERBS, gates=ahead.gates))
 
 
 @router.get("", response_model=list[RolloutSummary], summary="List rollouts")
 async def list_rollouts(caller: Viewer, context: Context) -> list[RolloutSummary]:
+    """The rollouts the caller may `get`."""
     found = []
     for name in await context.store.names():
         rollout = await context.store.get_spec(name)
-        if rollout is not None:  # deleted between names() and here
+        # None: deleted between names() and here.
+        if rollout is not None and await may_read(context.access, caller, rollout):
             found.append(summary(rollout, await context.store.load(name)))
     return found
 
 
 @router.get("/{name}", response_model=RolloutDetail, summary="A rollout in detail")
 async def get_rollout(name: RolloutName, caller: Viewer, context: Context) -> RolloutDetail:
-    rollout, status = await load(context, name)
-    return detail(rollout, status, caller, context.failures_of(name))
+    rollout, status = await load(context, caller, name)
+    grants = await detail_grants(context, caller, rollout, status)
+    return detail(
+        rollout, status, caller, grants, context.failures_of(name), context.access.explain
+    )
 
 
 @router.get("/{name}/history", response_model=list[EventView], summary="Events, oldest first")
@@ -70,7 +100,7 @@ async def history(
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[EventView]:
-    await load(context, name)
+    await load(context, caller, name)
     return [event_view(event) for event in await context.store.history(name, limit)]
 
 
@@ -81,11 +111,11 @@ async def audit(
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
-    await load(context, name)
+    await load(context, caller, name)
     return [audit_entry(intent) for intent in await context.store.intents(name, limit)]
 
 
 @router.get("/{name}/analysis", response_model=AnalysisView, summary="Analysis results")
 async def analysis_results(name: RolloutName, caller: Viewer, context: Context) -> AnalysisView:
-    _, status = await load(context, name)
+    _, status = await load(context, caller, name)
     return analysis(status, await context.store.history(name, 1000))

@@ -21,12 +21,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from starlette.requests import Request
 
+from serinus.core.authorization import READ
 from serinus.core.events import Event
 from serinus.core.status import RolloutStatus
-from serinus.entrypoints.api.auth import Principal, Role
+from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.context import ApiContext, api_context
-from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName, load
-from serinus.entrypoints.api.security import require
+from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName, detail_grants, load
+from serinus.entrypoints.api.security import authenticated
 from serinus.entrypoints.api.views import detail, event_view
 
 HISTORY_WINDOW = 200
@@ -57,14 +58,22 @@ async def rollout_stream(
     disconnected: Callable[[], Awaitable[bool]],
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[str]:
-    rollout, status = await load(context, name)
+    rollout, status = await load(context, caller, name)
 
-    def snapshot(status: RolloutStatus | None) -> dict[str, Any]:
-        view = detail(rollout, status, caller, context.failures_of(name))
+    async def snapshot(status: RolloutStatus | None) -> dict[str, Any] | None:
+        # Rights are asked again at every change: a revoked `get` ends the stream.
+        grants = await detail_grants(context, caller, rollout, status)
+        if grants.verbs is not None and READ not in grants.verbs:
+            return None
+        view = detail(
+            rollout, status, caller, grants, context.failures_of(name), context.access.explain
+        )
         return {"at": clock(), "rollout": view.model_dump(mode="json", by_alias=True)}
 
     events = await context.store.history(name, HISTORY_WINDOW)
-    first = snapshot(status)
+    first = await snapshot(status)
+    if first is None:
+        return
     first["events"] = [event_view(e).model_dump(mode="json") for e in events]
     yield sse("snapshot", first)
     quiet_since = time.monotonic()
@@ -78,7 +87,11 @@ async def rollout_stream(
         latest = await context.store.load(name)
         if latest != status:
             status = latest
-            yield sse("status", snapshot(status))
+            view = await snapshot(status)
+            if view is None:
+                yield sse("gone", {"name": name})
+                return
+            yield sse("status", view)
             quiet_since = time.monotonic()
         recent = await context.store.history(name, HISTORY_WINDOW)
         fresh = _new_events(events, recent)
@@ -100,10 +113,10 @@ async def rollout_stream(
 async def events(
     name: RolloutName,
     request: Request,
-    caller: Principal = Depends(require(Role.VIEWER)),
+    caller: Principal = Depends(authenticated),
     context: ApiContext = Depends(api_context),
 ) -> StreamingResponse:
-    await load(context, name)  # a missing rollout is a 404, not an empty stream
+    await load(context, caller, name)  # a missing rollout is a 404, not an empty stream
     return StreamingResponse(
         rollout_stream(context, name, caller, request.is_disconnected),
         media_type="text/event-stream",

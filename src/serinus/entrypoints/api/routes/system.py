@@ -46,4 +46,4 @@ async def metrics(context: Context) -> Response:
     responses={401: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
 )
 async def whoami(caller: Annotated[Principal, Depends(authenticated)]) -> Whoami:
-    return Whoami(name=caller.name, roles=sorted(caller.roles))
+    return Whoami(name=caller.name, roles=sorted(caller.roles), groups=list(caller.groups))

@@ -292,10 +292,12 @@
   }
 
   let judgementKey = null;
+  let shownJudgement = null; // the decision is bound to the revision and step shown
 
   function renderJudgement(j) {
     const panel = $("judgement");
-    if (!j) { panel.hidden = true; judgementKey = null; return; }
+    if (!j) { panel.hidden = true; judgementKey = null; shownJudgement = null; return; }
+    shownJudgement = j;
     panel.hidden = false;
     const key = `${state.name}:${j.step}:${j.waitingSince}`;
     if (key === judgementKey) return; // keep what the user is typing
@@ -337,7 +339,10 @@
     try {
       const intent = await api(`/rollouts/${encodeURIComponent(state.name)}/judge`, {
         method: "POST",
-        body: { approve, inputs, comment: $("judgement-comment").value },
+        body: {
+          approve, inputs, comment: $("judgement-comment").value,
+          revision: shownJudgement.revision, step: shownJudgement.step,
+        },
       });
       result.textContent = `${approve ? "Approval" : "Rejection"} recorded (#${intent.id}); the rollout acts on it shortly.`;
       refreshAudit();
