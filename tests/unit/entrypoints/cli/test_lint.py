@@ -105,3 +105,78 @@ def test_a_template_with_an_invalid_condition_is_rejected(tmp_path: Path) -> Non
     bad = edited(TEMPLATE, "spec.metrics.0.successCondition", "result[0] <")
     code, output = lint(tmp_path, bad)
     assert code == 2 and "spec.metrics[0]: successCondition: syntax error at column" in output
+
+
+def lint_bytes(tmp_path: Path, raw: bytes) -> tuple[int, str]:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(raw)
+    result = runner.invoke(app, ["lint", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"kind: Rollout\nspec: \xff", "not UTF-8 (invalid byte 0xff"),
+        (b"[" * 100_000, "nested more than 64 levels deep"),
+        (
+            b"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + b"".join(
+                f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n".encode()
+                for p, n in zip("abcdef", "bcdefg", strict=True)
+            ),
+            "values once aliases are expanded",
+        ),
+        (b"x: " + b"y" * (2 << 20), "too large"),
+        (b"x: [unclosed", "not valid YAML or JSON"),
+        (b"[1, 2]", "expected a mapping"),
+    ],
+)
+def test_hostile_files_get_one_line_and_no_traceback(
+    tmp_path: Path, raw: bytes, expected: str
+) -> None:
+    code, output = lint_bytes(tmp_path, raw)
+    assert code == 2
+    assert expected in output and "Traceback" not in output
+    assert len([line for line in output.splitlines() if line.startswith("  ")]) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("spec.progressDeadlineSeconds", float("nan"), "progressDeadlineSeconds: nan is not"),
+        ("spec.progressDeadlineSeconds", 1e308, "at most 31536000 seconds"),
+        ("spec.workload.process.readiness", {"timeoutSeconds": float("inf")}, "timeoutSeconds"),
+        ("spec.workload.process.readiness", {"periodSeconds": -1}, "negative"),
+        ("spec.strategy.blueGreenCanary.scaleDownDelay", "1" * 400 + "s", "invalid duration"),
+        ("spec.workload.process.command", ["app", "x" * 10_000], "command[1]"),
+        ("spec.workload.process.command", ["app", "a\x00b"], "command[1]"),
+        ("spec.workload.process.command", ["--evil"], "not an option"),
+        ("spec.trafficRouting.haproxy.bindAddress", "127.0.0.1 ssl", "bindAddress"),
+        ("spec.trafficRouting.haproxy.adminSocket", "/tmp/a b", "adminSocket"),
+        ("spec.workload.process.readiness", {"path": "/x\nGET /y"}, "readiness.path"),
+        (
+            "spec.analysisTemplates.0.metrics.0.count",
+            3,
+            "interval must be set when count > 1",
+        ),
+    ],
+)
+def test_out_of_range_values_are_rejected_naming_the_field(
+    tmp_path: Path, path: str, value: Any, expected: str
+) -> None:
+    code, output = lint(tmp_path, edited(ROLLOUT, path, value))
+    assert code == 2
+    assert expected in output
+
+
+def test_duplicate_metric_names_across_a_steps_templates_are_rejected(tmp_path: Path) -> None:
+    document = edited(
+        ROLLOUT, "spec.strategy.blueGreenCanary.steps.1.analysis.templates", ["e", "f"]
+    )
+    twin = {**document["spec"]["analysisTemplates"][0], "name": "f"}
+    document["spec"]["analysisTemplates"].append(twin)
+    code, output = lint(tmp_path, document)
+    assert code == 2
+    assert "metric 'errors' is in both 'e' and 'f'" in output
