@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from serinus.adapters.egress import EgressGuard
 from serinus.adapters.metrics.command import CommandProvider
 from serinus.adapters.metrics.prometheus import PrometheusProvider
 from serinus.adapters.metrics.web import WebProvider
@@ -42,11 +43,13 @@ TIMEOUT_GRACE_SECONDS = 5.0
 KEYED_CALL_SECONDS = 30.0
 
 
-def default_providers() -> dict[str, MetricProvider[Any]]:
-    """The local mode's: web header secrets come from the environment."""
+def default_providers(*, egress: EgressGuard | None = None) -> dict[str, MetricProvider[Any]]:
+    """The local mode's: web header secrets come from the environment. With `egress` (the
+    operator's), web and Prometheus refuse link-local and metadata addresses unless its
+    allowlist admits them."""
     return {
-        "prometheus": PrometheusProvider(),
-        "web": SecretHeaders(WebProvider(), EnvSecretResolver(), namespace=""),
+        "prometheus": PrometheusProvider(egress=egress),
+        "web": SecretHeaders(WebProvider(egress=egress), EnvSecretResolver(), namespace=""),
         "command": CommandProvider(),
     }
 

@@ -5,6 +5,12 @@ series, a range query every point of every series (series after series), a scala
 Prometheus' "NaN" and "+Inf" samples stay NaN and infinity (the run logic treats NaN as no data).
 Secrets (bearer token, basic-auth password) are read from the environment when measuring, so they
 never appear in a spec, a status or a message.
+
+Errors carry the address, the HTTP status code and a fixed description, never any part of the
+reply: the reply of an arbitrary address must not be readable back through the status, the API
+or Kubernetes Events (server-side request forgery with read-back). Prometheus' own `errorType`
+is shown only when it is one of the values its API documents. With an `EgressGuard`, link-local
+and metadata addresses are refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from serinus.adapters.egress import EgressGuard, guarded
 from serinus.core.analysis.spec import PrometheusAuthentication, PrometheusSource
 from serinus.core.errors import MetricsError
 
@@ -40,11 +47,25 @@ def _auth(
     return {}, httpx.BasicAuth(authentication.basic.username, password)
 
 
+# The error types of Prometheus' HTTP API (its documentation); anything else is not named.
+ERROR_TYPES = frozenset(
+    {"bad_data", "timeout", "canceled", "execution", "internal", "unavailable", "not_found"}
+)
+
+
 def _sample(pair: Any, address: str) -> float:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        raise MetricsError(f"prometheus at {address}: a sample is not a [time, value] pair")
     try:
         return float(pair[1])
-    except (TypeError, ValueError, IndexError) as exc:
-        raise MetricsError(f"prometheus at {address}: malformed sample {pair!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise MetricsError(f"prometheus at {address}: a sample value is not a number") from exc
+
+
+def _series(result: Any, key: str, address: str) -> list[Any]:
+    if not isinstance(result, list) or not all(isinstance(s, dict) for s in result):
+        raise MetricsError(f"prometheus at {address}: the result is not a list of series")
+    return [series.get(key) for series in result]
 
 
 def values_of(data: Mapping[str, Any], address: str) -> list[float]:
@@ -53,11 +74,14 @@ def values_of(data: Mapping[str, Any], address: str) -> list[float]:
     result = data.get("result")
     if kind == "scalar":
         return [_sample(result, address)]
-    if kind == "vector" and isinstance(result, list):
-        return [_sample(series.get("value"), address) for series in result]
-    if kind == "matrix" and isinstance(result, list):
-        return [_sample(pair, address) for series in result for pair in series.get("values") or []]
-    raise MetricsError(f"prometheus at {address}: result type {kind!r} holds no numbers")
+    if kind == "vector":
+        return [_sample(pair, address) for pair in _series(result, "value", address)]
+    if kind == "matrix":
+        values = _series(result, "values", address)
+        if not all(isinstance(v, list) for v in values):
+            raise MetricsError(f"prometheus at {address}: a series has no list of values")
+        return [_sample(pair, address) for series in values for pair in series]
+    raise MetricsError(f"prometheus at {address}: the result type holds no numbers")
 
 
 class PrometheusProvider:
@@ -68,10 +92,12 @@ class PrometheusProvider:
         environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        egress: EgressGuard | None = None,
     ) -> None:
         self._environ = environ if environ is not None else os.environ
         self._transport = transport
         self._clock = clock
+        self._egress = egress
 
     async def measure(self, source: PrometheusSource) -> list[float]:
         headers, auth = _auth(source.authentication, self._environ)
@@ -92,7 +118,10 @@ class PrometheusProvider:
         address = source.address.rstrip("/")
         try:
             async with httpx.AsyncClient(
-                timeout=source.timeout, verify=verify, transport=self._transport, auth=auth
+                timeout=source.timeout,
+                verify=verify,
+                transport=guarded(self._egress, self._transport, verify),
+                auth=auth,
             ) as client:
                 response = await client.get(address + path, params=params, headers=headers)
         except httpx.TimeoutException as exc:
@@ -100,26 +129,27 @@ class PrometheusProvider:
                 f"prometheus at {address}: no answer within {source.timeout:g}s"
             ) from exc
         except httpx.HTTPError as exc:
-            raise MetricsError(f"prometheus at {address}: {type(exc).__name__}: {exc}") from exc
+            raise MetricsError(
+                f"prometheus at {address}: cannot connect ({type(exc).__name__})"
+            ) from exc
         return self._parse(response, address)
 
     @staticmethod
     def _parse(response: httpx.Response, address: str) -> list[float]:
+        code = response.status_code
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
             raise MetricsError(
-                f"prometheus at {address}: HTTP {response.status_code}, not a Prometheus "
-                f"API reply: {response.text[:200]!r}"
+                f"prometheus at {address}: HTTP {code}, the reply is not a Prometheus API answer"
             )
         if body.get("status") != "success":
-            raise MetricsError(
-                f"prometheus at {address}: HTTP {response.status_code} "
-                f"{body.get('errorType', 'error')}: {body.get('error', 'no error message')}"
-            )
+            error_type = body.get("errorType")
+            named = f" ({error_type})" if error_type in ERROR_TYPES else ""
+            raise MetricsError(f"prometheus at {address}: HTTP {code}, the query failed{named}")
         data = body.get("data")
         if not isinstance(data, dict):
-            raise MetricsError(f"prometheus at {address}: the reply has no data")
+            raise MetricsError(f"prometheus at {address}: HTTP {code}, the reply has no data")
         return values_of(data, address)

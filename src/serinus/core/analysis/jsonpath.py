@@ -83,8 +83,22 @@ def parse_json_path(path: str) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
+def _describe(segment: Segment) -> str:
+    match segment:
+        case Key(name):
+            return f"key {name!r}"
+        case Index(position):
+            return f"index [{position}]"
+    return "[*]"
+
+
 def select(document: Any, path: str) -> list[Any]:
-    """Every value the path selects; a missing key or index selects nothing (no data)."""
+    """Every value the path selects.
+
+    A key or index that is not there selects nothing, which is an error (JsonPathError naming the
+    segment of the path, never the document), as in Argo Rollouts' web provider. A wildcard over
+    an empty list or object selects no values, which is a valid, empty result.
+    """
     current: list[Any] = [document]
     for segment in parse_json_path(path):
         following: list[Any] = []
@@ -100,5 +114,9 @@ def select(document: Any, path: str) -> list[Any]:
                     following.extend(node)
                 case Wildcard() if isinstance(node, dict):
                     following.extend(node.values())
+                case Wildcard():
+                    raise JsonPathError(f"{path} selects nothing: [*] of a single value")
+                case _:
+                    raise JsonPathError(f"{path} selects nothing: no {_describe(segment)}")
         current = following
     return current

@@ -105,19 +105,28 @@ async def test_a_missing_secret_names_the_variable_not_a_value() -> None:
         (
             400,
             {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"},
-            "HTTP 400 bad_data: parse error at char 3",
+            "HTTP 400, the query failed (bad_data)",
         ),
-        (502, "<html>bad gateway</html>", "HTTP 502, not a Prometheus API reply"),
-        (200, {"status": "success"}, "the reply has no data"),
-        (200, ok("string", [1, "x"]), "result type 'string' holds no numbers"),
-        (200, ok("vector", [{"value": [1]}]), "malformed sample"),
+        (
+            400,
+            {"status": "error", "errorType": "<script>", "error": "x"},
+            "HTTP 400, the query failed",
+        ),
+        (502, "<html>bad gateway</html>", "HTTP 502, the reply is not a Prometheus API answer"),
+        (200, {"status": "success"}, "HTTP 200, the reply has no data"),
+        (200, ok("string", [1, "x"]), "the result type holds no numbers"),
+        (200, ok("vector", [{"value": [1]}]), "a sample is not a [time, value] pair"),
+        (200, ok("vector", [[1, "2"]]), "the result is not a list of series"),
+        (200, ok("vector", {"value": [1, "2"]}), "the result is not a list of series"),
+        (200, ok("matrix", [{"values": 5}]), "a series has no list of values"),
+        (200, ok("vector", [{"value": [1, "high"]}]), "a sample value is not a number"),
     ],
 )
 async def test_bad_replies_are_metrics_errors(status: int, body: Any, message: str) -> None:
     provider = PrometheusProvider(transport=replying(status, body))
     with pytest.raises(MetricsError) as caught:
         await provider.measure(source())
-    assert message in str(caught.value) and "http://prom:9090" in str(caught.value)
+    assert str(caught.value) == f"prometheus at http://prom:9090: {message}"
 
 
 async def test_connection_failures_and_timeouts_are_metrics_errors() -> None:
@@ -127,7 +136,7 @@ async def test_connection_failures_and_timeouts_are_metrics_errors() -> None:
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    with pytest.raises(MetricsError, match="ConnectError"):
+    with pytest.raises(MetricsError, match=r"cannot connect \(ConnectError\)"):
         await PrometheusProvider(transport=httpx.MockTransport(refuse)).measure(source())
     with pytest.raises(MetricsError, match="no answer within 2s"):
         await PrometheusProvider(transport=httpx.MockTransport(slow)).measure(source(timeout="2s"))

@@ -81,13 +81,17 @@ def source(url: str, **fields: Any) -> WebSource:
         ("/status", "$.data.p95", [0.25]),  # numbers sent as strings
         ("/series", "$.series[*].v", [1.0, 2.5, math.nan]),  # null is NaN: no data
         ("/series", "$.series[1].v", [2.5]),
-        ("/status", "$.data.missing", []),  # nothing selected: an empty result
+        ("/series", "$.series[*].absent[*]", None),  # nothing selected: an error
         ("/number", "$", [0.75]),
     ],
 )
 async def test_extracts_numbers(
-    server: str, path: str, json_path: str, expected: list[float]
+    server: str, path: str, json_path: str, expected: list[float] | None
 ) -> None:
+    if expected is None:
+        with pytest.raises(MetricsError, match="selects nothing"):
+            await WebProvider().measure(source(server + path, jsonPath=json_path))
+        return
     values = await WebProvider().measure(source(server + path, jsonPath=json_path))
     assert len(values) == len(expected)
     for got, want in zip(values, expected, strict=True):
@@ -110,11 +114,12 @@ async def test_sends_method_headers_and_body(server: str) -> None:
 @pytest.mark.parametrize(
     ("path", "json_path", "message"),
     [
-        ("/down", "$", "HTTP 503"),
-        ("/nowhere", "$", "HTTP 404"),
-        ("/html", "$", "not JSON"),
+        ("/down", "$", "HTTP 503, not a success"),
+        ("/nowhere", "$", "HTTP 404, not a success"),
+        ("/html", "$", "HTTP 200, the reply is not JSON"),
         ("/nested", "$.data.obj", "selects a dict, not numbers"),
-        ("/nested", "$.data.word", "'high' is not a number"),
+        ("/nested", "$.data.word", "selects a string that is not a number"),
+        ("/status", "$.data.missing", "selects nothing: no key 'missing'"),
     ],
 )
 async def test_bad_replies_are_metrics_errors(
@@ -123,6 +128,8 @@ async def test_bad_replies_are_metrics_errors(
     with pytest.raises(MetricsError) as caught:
         await WebProvider().measure(source(server + path, jsonPath=json_path))
     assert message in str(caught.value) and path in str(caught.value)
+    for leaked in ("unavailable", "no such path", "<html>", "high"):
+        assert leaked not in str(caught.value)  # nothing of the reply body
 
 
 async def test_timeout_is_a_metrics_error(server: str) -> None:
@@ -131,5 +138,5 @@ async def test_timeout_is_a_metrics_error(server: str) -> None:
 
 
 async def test_unreachable_server_is_a_metrics_error(server: str) -> None:
-    with pytest.raises(MetricsError, match="ConnectError"):
+    with pytest.raises(MetricsError, match=r"cannot connect \(ConnectError\)"):
         await WebProvider().measure(source("http://127.0.0.1:9/x"))

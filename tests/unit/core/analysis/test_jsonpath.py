@@ -27,13 +27,35 @@ DOCUMENT: dict[str, Any] = {
         ("$.list[*]", [10, 20, 30]),
         ("$.data.series[*].v", [1, 2]),
         ("$.data.series.*.v", [1, 2]),
-        ("$.data.missing", []),
-        ("$.list[7]", []),
-        ("$.list.name", []),
+        ("$.data.series[*].nothing", None),
     ],
 )
-def test_selects(path: str, expected: list[Any]) -> None:
-    assert select(DOCUMENT, path) == expected
+def test_selects(path: str, expected: list[Any] | None) -> None:
+    if expected is None:
+        with pytest.raises(JsonPathError):
+            select(DOCUMENT, path)
+    else:
+        assert select(DOCUMENT, path) == expected
+
+
+def test_a_wildcard_over_an_empty_list_is_an_empty_result() -> None:
+    assert select({"items": []}, "$.items[*]") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("$.data.missing", "$.data.missing selects nothing: no key 'missing'"),
+        ("$.list[7]", "$.list[7] selects nothing: no index [7]"),
+        ("$.list.name", "$.list.name selects nothing: no key 'name'"),
+        ("$.data.rate[*]", "$.data.rate[*] selects nothing: [*] of a single value"),
+    ],
+)
+def test_a_path_that_selects_nothing_is_an_error_as_in_argo(path: str, message: str) -> None:
+    with pytest.raises(JsonPathError) as caught:
+        select(DOCUMENT, path)
+    assert str(caught.value) == message
+    assert "0.99" not in str(caught.value)  # names the path, never the document
 
 
 @pytest.mark.parametrize(
