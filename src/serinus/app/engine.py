@@ -26,6 +26,7 @@ from serinus.core.actions import (
     describe,
 )
 from serinus.core.analysis.run import AnalysisRunState
+from serinus.core.authorization import vouched
 from serinus.core.errors import NotFound, RouterError, SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import MirroringRouter, Platform, StateStore, TrafficRouter
@@ -59,8 +60,11 @@ class Engine:
         clock: Callable[[], float] = time.time,
         sinks: Sequence[EventSink] = (),
         providers: ProviderRegistry | None = None,
+        intent_key: bytes | None = None,
     ) -> None:
         self.store = store
+        # The operator's key: an intent its API did not seal keeps only a status writer's rights.
+        self.intent_key = intent_key
         self.router = router
         self.platform = platform
         self.clock = clock
@@ -90,7 +94,7 @@ class Engine:
             return Reconciled(status or RolloutStatus(), Observed(), None, str(exc))
         if status is not None:
             observed = observed.model_copy(update=await self._measure(rollout, status))
-        intents = await self.store.pending_intents(name)
+        intents = [vouched(i, self.intent_key) for i in await self.store.pending_intents(name)]
         decision = decide(rollout, status, observed, intents, self.clock())
         for action in decision.actions:
             try:
