@@ -3,7 +3,10 @@ its settings, schema versioning, creating its directory, and errors naming the f
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -167,3 +170,44 @@ async def test_a_corrupt_file_is_a_store_error_naming_it(tmp_path: Path) -> None
             await store.close()
     assert str(path) in str(refused.value)
     assert "malformed" in str(refused.value)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The widest umask: whatever the store creates has exactly the mode it asks for."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("open_umask")
+async def test_the_state_folder_is_0700_and_the_database_files_0600(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "serinus.db"
+    async with SqliteStateStore(path) as store:
+        await store.submit(make_rollout())
+        wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+        assert wal.exists() and shm.exists(), "the WAL files exist while the store is open"
+        assert {p.name: mode(p) for p in (path, wal, shm)} == {
+            "serinus.db": 0o600,
+            "serinus.db-wal": 0o600,
+            "serinus.db-shm": 0o600,
+        }
+    assert mode(path.parent) == 0o700
+
+
+@pytest.mark.usefixtures("open_umask")
+async def test_files_left_world_readable_by_an_older_version_are_narrowed(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "serinus.db"
+    async with SqliteStateStore(path) as store:
+        await store.submit(make_rollout())
+    for widened in (path.parent, path):
+        widened.chmod(0o755)
+    async with SqliteStateStore(path) as store:
+        assert await store.get_spec(make_rollout().name) is not None
+        assert (mode(path.parent), mode(path), mode(Path(f"{path}-wal"))) == (0o700, 0o600, 0o600)

@@ -9,6 +9,11 @@ Durability: `journal_mode=WAL` with `synchronous=FULL`, so a commit is fsynced t
 `save` returns. NORMAL would already survive `kill -9` (the OS keeps the written pages), but not
 a power cut; the store writes once per reconcile, so the extra fsync is cheap.
 
+Permissions: the folder holding the database is the state folder; it is made 0700 and the
+database, its WAL and shared-memory files 0600 (specs and statuses may hold credentials). The
+file is created 0600 before SQLite opens it, and SQLite gives the WAL and SHM files the
+database's mode.
+
 Threads: the async methods hand each call to one dedicated worker thread that owns the
 connection. Statements are fast, but a write can wait up to the busy timeout for another
 process's lock and every commit waits for an fsync; doing that on the event loop would freeze
@@ -29,6 +34,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from serinus.adapters.private import private_folder, touch_private
 from serinus.adapters.stores.arguments import check_consumed, check_limit
 from serinus.core.errors import Conflict, NotFound, SerinusError, StoreError
 from serinus.core.events import Event
@@ -71,6 +77,11 @@ _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 
 
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    """The WAL and shared-memory files SQLite keeps next to the database."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
 def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
@@ -93,11 +104,17 @@ class SqliteStateStore:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
         except OSError as exc:
             raise StoreError(
                 f"state store {self.path}: cannot create its directory: {exc}"
             ) from exc
+        try:
+            for path in (self.path, *_sidecars(self.path)):
+                if path is self.path or path.exists():
+                    touch_private(path)
+        except OSError as exc:
+            raise StoreError(f"state store {self.path}: cannot create the file: {exc}") from exc
         try:
             # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE.
             conn = sqlite3.connect(

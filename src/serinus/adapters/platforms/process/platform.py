@@ -39,6 +39,7 @@ from serinus.adapters.platforms.process.processes import (
     terminate,
 )
 from serinus.adapters.platforms.process.records import ColorRecord, RecordFiles, ReplicaRecord
+from serinus.adapters.private import private_folder
 from serinus.core.spec import ProcessWorkload
 from serinus.core.status import COLORS, Color, ColorState, Endpoint
 
@@ -96,7 +97,7 @@ class ProcessPlatform:
         self.workload = workload
         self.state_dir = state_dir
         self.logs_dir = state_dir / "logs"
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(state_dir)
         self._files = RecordFiles(state_dir, name)
         self._prober: Prober | None = None
         self._colors: dict[Color, _Color] = {}

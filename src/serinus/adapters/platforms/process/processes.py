@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from serinus.adapters.private import open_private, private_folder
+
 LOG_TAIL_LINES = 5
 _POLL_SECONDS = 0.05
 _KILL_WAIT_SECONDS = 5.0
@@ -54,8 +56,8 @@ class Spawned:
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None, log_path: Path) -> Spawned:
     """Start a detached process logging to `log_path`; OSError when it cannot be started."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    private_folder(log_path.parent)
+    with os.fdopen(open_private(log_path), "ab") as log:
         offset = log.tell()
         popen = subprocess.Popen(
             list(argv),

@@ -8,11 +8,11 @@ file, then `os.replace`), so a kill at any moment leaves either the old or the n
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serinus.adapters.private import write_private
 from serinus.core.errors import PlatformError
 from serinus.core.status import COLORS, Color
 
@@ -122,9 +122,8 @@ class RecordFiles:
 
     def save(self, record: ColorRecord) -> None:
         path = self.path(record.color)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(record.for_storage(), indent=1), encoding="utf-8")
-        temporary.replace(path)  # atomic: readers see the old or the new file
+        # atomic: readers see the old or the new file
+        write_private(path, json.dumps(record.for_storage(), indent=1))
 
     def delete(self, color: Color) -> None:
         self.path(color).unlink(missing_ok=True)

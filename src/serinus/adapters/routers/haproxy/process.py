@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from serinus.adapters.private import FILE_MODE, open_private
 from serinus.core.errors import RouterError
 
 DEFAULT_BINARY = "haproxy"
@@ -100,6 +101,8 @@ class HaproxyProcess:
                     f"HAProxy started but wrote no pid to {self.pid_file}:\n{output.strip()}"
                 )
             await asyncio.sleep(0.02)
+        # HAProxy writes it 0644; it holds only a pid, but the state folder's files are 0600.
+        self.pid_file.chmod(FILE_MODE)
         return pid
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -122,7 +125,7 @@ class HaproxyProcess:
 
     async def _run(self, *args: str) -> tuple[str, int]:
         # A file, not a pipe: the detached daemon may keep the descriptor open.
-        with self.log_file.open("w") as log:
+        with os.fdopen(open_private(self.log_file, os.O_WRONLY | os.O_TRUNC), "w") as log:
             process = await asyncio.create_subprocess_exec(
                 self.binary,
                 *args,

@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from serinus.adapters.private import private_folder, write_private
 from serinus.adapters.routers.haproxy import words
 from serinus.adapters.routers.haproxy.config import (
     ConfigInputs,
@@ -119,7 +120,7 @@ class HaproxyRouter:
     async def prepare(self) -> None:
         """Start HAProxy, or adopt the one already running from this state directory."""
         async with self._lock:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_folder(self.state_dir)
             state = load_state(self.state_path, self.slots_per_color)
             if self.routing.attach:
                 await self._attach()
@@ -139,10 +140,10 @@ class HaproxyRouter:
 
         For `attach: true`: run HAProxy yourself with this file.
         """
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.state_dir)
         state = load_state(self.state_path, self.slots_per_color)
         self._persist(state)
-        self.config_path.write_text(render_config(self.inputs, state))
+        write_private(self.config_path, render_config(self.inputs, state))
         return self.config_path
 
     async def close(self) -> None:
@@ -191,8 +192,8 @@ class HaproxyRouter:
 
     def _write_files(self, state: RouterState) -> None:
         self._persist(state)
-        self.config_path.write_text(render_config(self.inputs, state))
-        (self.state_dir / "layout.sha256").write_text(self._layout_fingerprint() + "\n")
+        write_private(self.config_path, render_config(self.inputs, state))
+        write_private(self.state_dir / "layout.sha256", self._layout_fingerprint() + "\n")
 
     async def _reload(self, master_pid: int, state: RouterState) -> None:
         """Seamless reload (the master re-reads the file, listeners are handed over)."""
@@ -345,8 +346,8 @@ class HaproxyRouter:
 
     def _persist(self, state: RouterState) -> None:
         save_state(self.state_path, state)
-        self.inputs.routes_map.write_text(render_routes_map(state))
-        self.inputs.preview_map.write_text(render_preview_map(state))
+        write_private(self.inputs.routes_map, render_routes_map(state))
+        write_private(self.inputs.preview_map, render_preview_map(state))
 
     async def _servers(self) -> dict[ServerKey, ServerStatus]:
         table: dict[ServerKey, ServerStatus] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from serinus.adapters.private import write_private
 from serinus.core.errors import RouterError
 from serinus.core.status import COLORS, Color
 
@@ -107,6 +108,4 @@ def load_state(path: Path, slots_per_color: int) -> RouterState:
 
 def save_state(path: Path, state: RouterState) -> None:
     """Write atomically (temp file + rename) so a kill never leaves half a state behind."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True))
-    temporary.replace(path)
+    write_private(path, json.dumps(state.to_json(), indent=2, sort_keys=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -279,3 +280,21 @@ async def test_observe_reports_only_colors_it_runs(state_dir: Path) -> None:
     assert set(await platform.observe()) == {"green"}
     assert isinstance((await platform.observe())["green"], ColorState)
     await platform.close()
+
+
+async def test_the_state_folder_is_0700_and_records_and_logs_0600(state_dir: Path) -> None:
+    previous = os.umask(0)  # the widest: modes are what serinus asks for, not the umask's
+    try:
+        platform = ProcessPlatform("shop", demo_workload(), state_dir)
+        await platform.ensure("blue", "v1", 1)
+        await eventually(platform, ready("blue", "v1", 1), SETTLE, "blue ready")
+    finally:
+        os.umask(previous)
+    await platform.close()
+    folders = [state_dir, state_dir / "logs"]
+    files = [p for p in state_dir.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} >= {".json", ".log"}
+    assert {str(p): stat.S_IMODE(p.stat().st_mode) for p in folders + files} == {
+        **{str(p): 0o700 for p in folders},
+        **{str(p): 0o600 for p in files},
+    }

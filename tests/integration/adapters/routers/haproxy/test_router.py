@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import stat
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -324,3 +326,25 @@ async def test_a_long_state_directory_moves_the_socket_to_a_short_path(
         assert await built.read_weights() == {"blue": 100, "green": 0}
     finally:
         await built.stop()
+
+
+async def test_the_state_folder_is_0700_and_its_files_0600(
+    tmp_path: Path, backends: Backends
+) -> None:
+    folder = tmp_path / "state"
+    previous = os.umask(0)  # the widest: modes are what serinus asks for, not the umask's
+    try:
+        built = make_router(folder)
+        await built.prepare()
+        try:
+            await built.sync_endpoints("blue", backends.endpoints("blue"))
+            await built.set_weights({"blue": 100})
+            files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        finally:
+            await built.stop()
+    finally:
+        os.umask(previous)
+    expected = {"haproxy.cfg", "haproxy.pid", "state.json", "routes.map", "haproxy.log"}
+    assert expected <= files.keys()
+    assert files == dict.fromkeys(files, 0o600)  # admin.sock too (`mode 600` in the config)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
