@@ -2,7 +2,9 @@
 
 Status is persisted only after every action succeeded, so a crash or a failing dependency
 leaves the last consistent status in the store and the next reconcile repeats the (idempotent)
-actions. Operations people request are consumed in the same transaction as the status they led to.
+actions, starting from what it observes (weights read back, replicas reported). Operations people
+request are consumed in the same transaction as the status they led to. A failing dependency,
+whatever it raises, ends the reconcile with `Reconciled.error`, never with an exception.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from serinus.core.errors import NotFound, RouterError, SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import MirroringRouter, Platform, StateStore, TrafficRouter
 from serinus.core.spec import Rollout, background_analysis_of
-from serinus.core.status import Observed, RolloutStatus
+from serinus.core.status import COLORS, Observed, Phase, RolloutStatus
 from serinus.core.strategy.analysis_step import run_name, template_for
 from serinus.core.strategy.machine import Decision, decide
 from serinus.core.strategy.plan import plan_for
@@ -39,6 +41,8 @@ from serinus.core.strategy.plan import plan_for
 log = logging.getLogger("serinus.engine")
 
 EventSink = Callable[[str, Sequence[Event]], None]
+# Phases in which no analysis can change the outcome: no provider is asked to measure.
+_SETTLED = frozenset({Phase.ABORTED, Phase.FAILED, Phase.COMPLETED, Phase.SCALING_DOWN})
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,32 @@ class Engine:
 
     async def observe(self) -> Observed:
         colors = await self.platform.observe()
-        for color, state in colors.items():
-            await self.router.sync_endpoints(color, state.endpoints)
+        for color in COLORS:
+            # A color the platform no longer reports has no endpoints: the router must know.
+            state = colors.get(color)
+            await self.router.sync_endpoints(color, state.endpoints if state is not None else [])
         weights = await self.router.read_weights()
         return Observed(colors=colors, weights=weights)
 
     async def reconcile(self, name: str) -> Reconciled:
         with timed_reconcile(name):
-            return await self._reconcile(name)
+            try:
+                return await self._reconcile(name)
+            except NotFound:
+                raise
+            except SerinusError as exc:  # the store (or a provider) failed: the driver retries
+                log.warning("%s: reconcile failed: %s", name, exc)
+                return Reconciled(await self._last_status(name), Observed(), None, str(exc))
+            except Exception as exc:  # an adapter's bug must not end `serinus run`
+                log.exception("%s: unexpected error in a reconcile", name)
+                error = f"unexpected {type(exc).__name__} in a reconcile: {exc}"
+                return Reconciled(await self._last_status(name), Observed(), None, error)
+
+    async def _last_status(self, name: str) -> RolloutStatus:
+        try:
+            return await self.store.load(name) or RolloutStatus()
+        except Exception:  # the store itself is what fails
+            return RolloutStatus()
 
     async def _reconcile(self, name: str) -> Reconciled:
         rollout = await self.store.get_spec(name)
@@ -118,10 +140,13 @@ class Engine:
     ) -> dict[str, AnalysisRunState]:
         """Take the due measurements of the running analyses (providers measure; core judges)."""
         measured: dict[str, AnalysisRunState] = {}
+        if status.phase in _SETTLED or status.canary is None:
+            return measured  # nothing measured now could change the outcome
         steps = plan_for(rollout.spec).steps
         step = steps[status.step_index].analysis if status.step_index < len(steps) else None
         run = status.analysis
-        if step is not None and run is not None and run.name == run_name(status.step_index):
+        current = run is not None and run.name == run_name(status.step_index)
+        if step is not None and run is not None and current and not run.completed:
             template = template_for(rollout.spec, step)
             measured["analysis"] = await advance(template, run, self.providers, self.clock())
         background = background_analysis_of(rollout.spec.strategy)

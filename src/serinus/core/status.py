@@ -76,6 +76,10 @@ class RolloutStatus(StatusModel):
     teardowns: list[ScheduledTeardown] = Field(default_factory=list)
     previous_version: str | None = None
     revision: int = 0
+    # Whether the world matched this status when it was decided (weights read back as desired,
+    # every color with weight ready, nothing left to scale down); what it waits for if not.
+    converged: bool = False
+    waiting_for: str = ""
 
     def to_storage(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -86,7 +90,8 @@ class RolloutStatus(StatusModel):
 
     @property
     def terminal(self) -> bool:
-        return self.phase in TERMINAL_PHASES and not self.teardowns
+        """Done: a final phase *and* a world that matches it ("done means converged")."""
+        return self.phase in TERMINAL_PHASES and not self.teardowns and self.converged
 
     def version_of(self, color: Color) -> str | None:
         """The version a color should run: stable, canary or one waiting for its scale-down."""

@@ -152,7 +152,7 @@ def test_background_analysis_failure_aborts_at_any_step() -> None:
     assert world.version_weights() == {"v1": 100}
 
 
-def test_inconclusive_background_analysis_pauses_until_a_person_resumes() -> None:
+def paused_by_inconclusive_background_analysis() -> World:
     world = world_with_background()
     world.ask(IntentKind.PROMOTE)
     world.settle()
@@ -160,12 +160,37 @@ def test_inconclusive_background_analysis_pauses_until_a_person_resumes() -> Non
     world.background_analysis = world.status.background_analysis.model_copy(
         update={"phase": AnalysisPhase.INCONCLUSIVE, "message": "no data"}
     )
-    status = world.settle()
+    world.settle()
+    return world
+
+
+def test_inconclusive_background_analysis_pauses_until_a_person_resumes() -> None:
+    world = paused_by_inconclusive_background_analysis()
+    status = world.status
+    assert status is not None
     assert status.phase is Phase.PAUSED and status.paused_by_user
     assert "inconclusive" in status.message
+    world.background_analysis = None  # the engine measures the run the resume starts
+    world.now += 1
     world.ask(IntentKind.RESUME)
+    guarding = world.status.background_analysis
+    assert guarding is not None and not guarding.completed, "resume restarts the guard"
+    assert guarding.started_at == world.now
     world.ask(IntentKind.PROMOTE)
     assert world.settle().phase is Phase.COMPLETED
+
+
+def test_background_analysis_still_aborts_after_an_inconclusive_pause_and_a_resume() -> None:
+    world = paused_by_inconclusive_background_analysis()
+    world.now += 1
+    world.ask(IntentKind.RESUME)
+    assert world.status is not None and world.status.background_analysis is not None
+    world.background_analysis = world.status.background_analysis.model_copy(
+        update={"phase": AnalysisPhase.FAILED, "message": "error ratio 0.4"}
+    )
+    status = world.settle()
+    assert status.phase is Phase.ABORTED and "background analysis" in status.message
+    assert world.version_weights() == {"v1": 100}
 
 
 def test_background_analysis_is_stopped_at_promotion() -> None:
