@@ -54,7 +54,11 @@ def operator(
         None, "--api-namespace", help="Namespace whose rollouts the API shows."
     ),
     tokens_file: Path | None = typer.Option(
-        None, "--tokens-file", envvar="SERINUS_TOKENS_FILE", help="API users (serinus token add)."
+        None,
+        "--tokens-file",
+        envvar="SERINUS_TOKENS_FILE",
+        help="API users (serinus token add); without it the API takes Kubernetes bearer tokens "
+        "(TokenReview) and RBAC verbs on rollouts.serinus.io (SubjectAccessReview).",
     ),
     bind: str = typer.Option("0.0.0.0", "--bind-address", help="Address the servers listen on."),
     poll_seconds: float = typer.Option(
@@ -92,6 +96,7 @@ def operator(
 
     from serinus.app.settings import default_state_dir
     from serinus.entrypoints.api.auth import AuthConfig
+    from serinus.entrypoints.api.cluster import intent_key
     from serinus.entrypoints.operator.drivers import DriverSettings
     from serinus.entrypoints.operator.leadership import LeaseTiming
     from serinus.entrypoints.operator.runtime import OperatorConfig, run_operator
@@ -106,6 +111,10 @@ def operator(
             auth = AuthConfig.from_file(tokens_file)
         except InvalidInput as exc:
             fail(str(exc), code=2)
+    try:
+        key = intent_key()  # SERINUS_INTENT_KEY_FILE: one key for every replica
+    except InvalidInput as exc:
+        fail(str(exc), code=2)
     config = OperatorConfig(
         namespaces=tuple(dict.fromkeys(namespaces)),
         identity=identity or f"{socket.gethostname()}-{os.getpid()}",
@@ -114,6 +123,7 @@ def operator(
             poll_seconds=poll_seconds,
             max_concurrent_reconciles=max_concurrent,
             allow_author_commands=allow_author_commands,
+            intent_key=key,
         ),
         leader_election=leader_election,
         lease_name=lease_name,

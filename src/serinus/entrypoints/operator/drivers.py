@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ class DriverSettings:
     max_backoff_seconds: float = 30.0
     max_concurrent_reconciles: int = 32
     allow_author_commands: bool = False  # dangerous: Rollout authors run code in the operator
+    # Shared with the API, which seals the intents it records: an unsealed one (written straight
+    # into a Rollout's status) keeps only a status writer's rights. See api/cluster.py.
+    intent_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
 
 class CannotRun(Exception):
@@ -207,7 +211,12 @@ class RolloutDriver:
             await platform.close()
             raise
         self._engine = Engine(
-            self.store, router, platform, sinks=[self._notify], providers=build_providers(context)
+            self.store,
+            router,
+            platform,
+            sinks=[self._notify],
+            providers=build_providers(context),
+            intent_key=self.settings.intent_key,
         )
         self._engine_key = key
         log.info(

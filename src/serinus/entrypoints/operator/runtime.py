@@ -30,6 +30,7 @@ from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.entrypoints.api import create_app
 from serinus.entrypoints.api.auth import AuthConfig
+from serinus.entrypoints.api.cluster import operator_access
 from serinus.entrypoints.api.server import background
 from serinus.entrypoints.operator.drivers import Drivers, DriverSettings
 from serinus.entrypoints.operator.handlers import registry_for
@@ -100,14 +101,16 @@ async def _serve(
             config.namespaces[0] if len(config.namespaces) == 1 else client.default_namespace
         )
         store = KubernetesStateStore(client, namespace)
-        if not config.auth.users:
-            log.warning(
-                "the API refuses every request: no users; mount a tokens file and set "
-                "SERINUS_TOKENS_FILE (see `serinus token add`)"
-            )
-        api = create_app(store, config.auth)
+        # Kubernetes identity (TokenReview, SubjectAccessReview) unless a tokens file names users.
+        access = operator_access(client, config.auth)
+        api = create_app(store, access, intent_key=config.drivers.intent_key)
         url = await stack.enter_async_context(background(api, config.bind, config.api_port))
-        log.info("API and dashboard on %s (rollouts of namespace %s)", url, namespace)
+        log.info(
+            "API and dashboard on %s (rollouts of namespace %s; callers from %s)",
+            url,
+            namespace,
+            access.describe(),
+        )
 
 
 async def _watch(
