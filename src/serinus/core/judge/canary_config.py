@@ -10,7 +10,8 @@ validated strictly, with errors naming the field path:
 - the `canary` block and its `effectSize` and `outliers` blocks reject unknown fields, because a
   misspelt `critical` or `allowedIncrease` would otherwise silently weaken the gate;
 - `classifier.groupWeights` and `classifier.scoreThresholds {pass, marginal}`;
-- `judge.judgeConfigurations {tolerance, confidenceLevel}` (other judge settings are ignored).
+- `judge.judgeConfigurations {tolerance, confidenceLevel, compat}` (other judge settings are
+  ignored); `compat: kayenta` reproduces Kayenta where serinus's default is safer.
 
 Defaults follow Kayenta's NetflixACAJudge: direction `either`, nanStrategy `remove`, outliers
 `keep` (factor 3.0 when removing), effect size `meanRatio` with every threshold at 1.0 (0.5 for
@@ -152,9 +153,18 @@ class Classifier(_Lenient):
     score_thresholds: ScoreThresholds = Field(default_factory=ScoreThresholds)
 
 
+class Compat(StrEnum):
+    """`serinus` (default): missing data and undefined effect sizes judged the safer way;
+    `kayenta`: exactly as Kayenta's MannWhitneyClassifier (docs/analysis-semantics.md)."""
+
+    SERINUS = "serinus"
+    KAYENTA = "kayenta"
+
+
 class JudgeConfigurations(_Lenient):
     tolerance: NonNegative = DEFAULT_TOLERANCE
     confidence_level: StrictFloat = Field(default=DEFAULT_CONFIDENCE_LEVEL, gt=0, lt=1)
+    compat: Compat = Compat.SERINUS
 
 
 class JudgeConfig(_Lenient):

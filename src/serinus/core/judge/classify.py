@@ -28,15 +28,18 @@ My reading of Kayenta (NetflixACAJudge / MannWhitneyClassifier), and what serinu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from serinus.core.judge.canary_config import (
     CanaryAnalysis,
+    Compat,
     Direction,
     EffectSizeMeasure,
     JudgeConfigurations,
+    NanStrategy,
 )
 from serinus.core.judge.cleaning import CleanSample, clean
 from serinus.core.judge.mannwhitney import MannWhitneyResult, mann_whitney
@@ -57,13 +60,42 @@ def _cleaning_note(side: str, sample: CleanSample, analysis: CanaryAnalysis) -> 
     return "; ".join(notes)
 
 
+def _kayenta_no_data(
+    name: str, analysis: CanaryAnalysis, why: str, counts: tuple[int, int]
+) -> MetricResult:
+    """Kayenta's MannWhitneyClassifier: `replace` passes an empty side; otherwise Nodata
+    (critical when the metric is), NodataFailMetric only for mustHaveData without critical."""
+    baseline_count, canary_count = counts
+    if analysis.nan_strategy is NanStrategy.REPLACE:
+        label, why, critical = Classification.PASS, f"{why}; nanStrategy replace (Kayenta)", False
+    elif analysis.must_have_data and not analysis.is_critical:
+        label, critical = Classification.NODATA_FAIL_METRIC, False
+    else:
+        label, critical = Classification.NODATA, analysis.is_critical
+    return MetricResult(
+        name=name,
+        classification=label,
+        reason=why,
+        critical=critical and not analysis.muted,
+        muted=analysis.muted,
+        baseline_count=baseline_count,
+        canary_count=canary_count,
+    )
+
+
 def no_data(
-    name: str, analysis: CanaryAnalysis, why: str, counts: tuple[int, int] = (0, 0)
+    name: str,
+    analysis: CanaryAnalysis,
+    why: str,
+    counts: tuple[int, int] = (0, 0),
+    compat: Compat = Compat.SERINUS,
 ) -> MetricResult:
     """The result for a metric without data on a side (or absent from the input)."""
     baseline_count, canary_count = counts
     if analysis.muted:
         why += "; muted: not counted in the score"
+    if compat is Compat.KAYENTA:
+        return _kayenta_no_data(name, analysis, why, counts)
     if analysis.is_critical or analysis.must_have_data:
         rule = "critical" if analysis.is_critical else "mustHaveData"
         return MetricResult(
@@ -86,14 +118,24 @@ def no_data(
 
 
 def effect_size(
-    canary: np.ndarray, baseline: np.ndarray, test: MannWhitneyResult, analysis: CanaryAnalysis
+    canary: np.ndarray,
+    baseline: np.ndarray,
+    test: MannWhitneyResult,
+    analysis: CanaryAnalysis,
+    compat: Compat = Compat.SERINUS,
 ) -> float | None:
     if analysis.effect_size.measure is EffectSizeMeasure.CLES:
         return test.cles
-    baseline_mean = float(np.mean(baseline))
+    baseline_mean, canary_mean = float(np.mean(baseline)), float(np.mean(canary))
+    if compat is Compat.KAYENTA:
+        # MannWhitneyClassifier.calculateDeviation: 1.0 over a zero baseline mean;
+        # EffectSizes.meanRatio: NaN for a zero canary mean, and NaN passes every gate
+        if baseline_mean == 0.0:
+            return 1.0
+        return math.nan if canary_mean == 0.0 else canary_mean / baseline_mean
     if baseline_mean == 0.0:
         return None
-    return float(np.mean(canary)) / baseline_mean
+    return canary_mean / baseline_mean
 
 
 def _decide(
@@ -111,8 +153,9 @@ def _decide(
     neutral = settings.neutral()
     watches_increase = analysis.direction in (Direction.INCREASE, Direction.EITHER)
     watches_decrease = analysis.direction in (Direction.DECREASE, Direction.EITHER)
-    above = test.ci_low > band
-    below = test.ci_high < -band
+    # an interval end that touches the band (tied data: [0, 0]) is settled by the test at it
+    above = test.rejects_above(band)
+    below = test.rejects_below(-band)
     effect_text = f"{measure} {_fmt(effect)}" if effect is not None else f"{measure} undefined"
     high = above and watches_increase
     low = below and watches_decrease
@@ -137,6 +180,13 @@ def _decide(
         side = "above" if above else "below"
         sign = "+" if above else "-"
         shift = f"the {interval} of the shift is {side} the tolerance {sign}{_fmt(band)}"
+        end = test.ci_low if above else test.ci_high
+        if end == (band if above else -band):
+            statistic = test.shift.at(end)
+            shift += (
+                f" (it ends at the band, on tied values, where the test rejects a shift of "
+                f"{sign}{_fmt(band)}: z = {statistic:.3g}, beyond {sign}{test.quantile:.3g})"
+            )
 
         def beyond(limit: float) -> bool:
             if effect is None:
@@ -203,13 +253,14 @@ def classify_metric(
     suffix = f" ({notes})" if notes else ""
     empty = [side for side, s in (("baseline", baseline), ("canary", canary)) if not s.values.size]
     if empty:
-        return no_data(name, analysis, f"no {' and no '.join(empty)} data{suffix}", counts)
+        why = f"no {' and no '.join(empty)} data{suffix}"
+        return no_data(name, analysis, why, counts, judge.compat)
 
     try:
         # Overflow or an invalid operation is a numerical error; underflow to 0 is harmless.
         with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
             test = mann_whitney(canary.values, baseline.values, judge.confidence_level)
-            effect = effect_size(canary.values, baseline.values, test, analysis)
+            effect = effect_size(canary.values, baseline.values, test, analysis, judge.compat)
     except (ArithmeticError, ValueError) as exc:
         return MetricResult(
             name=name,

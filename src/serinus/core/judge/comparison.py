@@ -22,7 +22,8 @@ def compare(config: CanaryConfig, samples: Mapping[str, MetricSamples]) -> Judge
     for metric in config.metrics:
         sample = samples.get(metric.name)
         if sample is None:
-            result = no_data(metric.name, metric.canary, "the data has no samples for this metric")
+            why = "the data has no samples for this metric"
+            result = no_data(metric.name, metric.canary, why, compat=judge.compat)
         else:
             result = classify_metric(
                 metric.name, sample.canary, sample.baseline, metric.canary, judge

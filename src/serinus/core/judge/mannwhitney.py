@@ -19,6 +19,20 @@ One computation gives everything the judge reports, canary against baseline:
   the estimate 22.5, R's published result.
 - `cles`: the common-language effect size U / (m n), the probability that a random canary value
   exceeds a random baseline value (ties count one half), as Kayenta's `EffectSizes.cles`.
+
+Kayenta (`kayenta-mannwhitney/.../MannWhitney.scala`) always uses this asymptotic method, never
+R's exact one; on the published check the two agree. R and Kayenta find the roots with a root
+finder (uniroot, tolerance 1e-4; Apache Commons' Brent solver), so their figures are these
+exact ends give or take the solver's tolerance.
+
+Tied data (error counts that are mostly zero, latencies rounded to a bucket) make the statistic
+jump over both quantiles at one pairwise difference, often 0: the interval is then that single
+point, [0, 0], while the U test's p-value may be 1e-9. Whether such an interval lies "above the
+band" is exactly what the root finders' noise decided in Kayenta. `ShiftStatistic` gives R's
+standardised statistic at any shift d, ties across the samples at d included, so the judge
+settles an interval end that touches the band by the test itself: the interval lies above
++band when the statistic at +band is above the quantile (`rejects_above`), which is what "the
+interval lies above +band" means for a statistic that is monotone in d.
 """
 
 from __future__ import annotations
@@ -31,6 +45,41 @@ from scipy import special
 from serinus.core.judge.pairwise import FloatArray, PairwiseDifferences
 
 
+class ShiftStatistic:
+    """R's `wdiff` without the quantile: the continuity-corrected, tie-corrected standardised
+    rank statistic of `canary - d` against `baseline`, O((u + v) log v) per shift for u and v
+    distinct values, with every tie of the combined sample at d counted as R counts it."""
+
+    def __init__(self, canary: FloatArray, baseline: FloatArray) -> None:
+        self._m, self._n = int(canary.size), int(baseline.size)
+        self._x, counts = np.unique(canary, return_counts=True)
+        self._cx = counts.astype(np.float64)
+        self._y, counts = np.unique(baseline, return_counts=True)
+        self._cy = counts.astype(np.float64)
+        self._cum_y = np.r_[0.0, np.cumsum(self._cy)]  # baseline values below each distinct one
+        self._baseline_ties = float(np.sum(self._cy**3 - self._cy))
+
+    def at(self, d: float) -> float:
+        shifted = self._x - d
+        weights = self._cx
+        if shifted.size > 1 and np.any(shifted[1:] == shifted[:-1]):
+            # distinct canary values can round to one value once shifted: they tie, as in R
+            starts = np.flatnonzero(np.r_[True, shifted[1:] != shifted[:-1]])
+            shifted, weights = shifted[starts], np.add.reduceat(weights, starts)
+        below = np.searchsorted(self._y, shifted, side="left")
+        upto = np.searchsorted(self._y, shifted, side="right")
+        equal = np.where(upto > below, self._cy[np.minimum(below, self._y.size - 1)], 0.0)
+        u = float(np.sum(weights * (self._cum_y[below] + equal / 2.0)))
+        dz = u - self._m * self._n / 2.0
+        # tie groups at d: each shifted canary group merged with an equal baseline group, if any
+        merged = weights + equal
+        ties = np.sum(merged**3 - merged) + self._baseline_ties - np.sum(equal**3 - equal)
+        variance = _variance(self._m, self._n, float(ties))
+        if variance <= 0.0:
+            return 0.0  # every value tied: no evidence either way
+        return float((dz - 0.5 * np.sign(dz)) / np.sqrt(variance))
+
+
 @dataclass(frozen=True)
 class MannWhitneyResult:
     statistic: float
@@ -41,6 +90,16 @@ class MannWhitneyResult:
     cles: float
     canary_count: int
     baseline_count: int
+    quantile: float  # z(1 - alpha/2) of the interval
+    shift: ShiftStatistic
+
+    def rejects_above(self, d: float) -> bool:
+        """The interval lies above d: the statistic at shift d is above the quantile."""
+        return self.ci_low > d or (self.ci_low == d and self.shift.at(d) > self.quantile)
+
+    def rejects_below(self, d: float) -> bool:
+        """The interval lies below d: the statistic at shift d is below minus the quantile."""
+        return self.ci_high < d or (self.ci_high == d and self.shift.at(d) < -self.quantile)
 
 
 def tie_sizes(values: FloatArray) -> FloatArray:
@@ -127,13 +186,24 @@ def mann_whitney(canary: FloatArray, baseline: FloatArray, confidence: float) ->
     # when both sides have values (m^3 - m + n^3 - n < N^3 - N).
     within_tie_term = float(sum(np.sum(t**3 - t) for t in within))
     low_rank, high_rank = _interval_ranks(m, n, within_tie_term, confidence)
+    shift = ShiftStatistic(canary, baseline)
+    quantile = float(special.ndtri(1.0 - (1.0 - confidence) / 2.0))
+    # R's end checks: at the extreme differences the statistic already is past the quantile
+    low_end = float(np.min(canary) - np.max(baseline))
+    high_end = float(np.max(canary) - np.min(baseline))
+    ci_low = low_end if shift.at(low_end) - quantile <= 0 else differences.kth_smallest(low_rank)
+    ci_high = (
+        high_end if shift.at(high_end) + quantile >= 0 else differences.kth_smallest(high_rank)
+    )
     return MannWhitneyResult(
         statistic=statistic,
         p_value=p_value,
         estimate=differences.median(),
-        ci_low=differences.kth_smallest(low_rank),
-        ci_high=differences.kth_smallest(high_rank),
+        ci_low=ci_low,
+        ci_high=ci_high,
         cles=statistic / (m * n),
         canary_count=m,
         baseline_count=n,
+        quantile=quantile,
+        shift=shift,
     )

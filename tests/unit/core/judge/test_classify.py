@@ -195,3 +195,75 @@ def test_muted_metrics_are_classified_but_never_critical() -> None:
     assert result.classification is Classification.HIGH
     assert result.muted and not result.critical
     assert "muted" in result.reason
+
+
+# --- tied data, and Kayenta's own behaviour on request --------------------------------------
+
+KAYENTA = JudgeConfigurations(compat="kayenta")
+
+
+def error_counts(rate: float, seed: int, size: int = 1000) -> list[float]:
+    return list(np.random.default_rng(seed).poisson(rate, size).astype(float))
+
+
+def test_mostly_zero_error_counts_are_high_when_the_test_says_so() -> None:
+    # Once Pass: the interval is [0, 0] on these data (ties at 0), which never lay "above" the
+    # band +0 although p ~ 1e-9. The test at the band settles it: High.
+    canary, baseline = error_counts(0.06, 1), error_counts(0.005, 2)
+    result = classify(canary, baseline, direction="increase")
+    assert result.classification is Classification.HIGH, result.reason
+    assert (result.ci_low, result.ci_high) == (0.0, 0.0) and result.p_value < 1e-6
+    assert "ends at the band, on tied values" in result.reason
+    healthy = classify(error_counts(0.005, 3), baseline, direction="increase")
+    assert healthy.classification is Classification.PASS, healthy.reason
+
+
+def test_bucketed_latencies_are_judged_on_the_test_not_on_the_rounding() -> None:
+    rng = np.random.default_rng(9)
+    baseline = list(np.round(rng.lognormal(np.log(0.1), 0.3, 2000), 2))
+    slower = list(np.round(rng.lognormal(np.log(0.115), 0.3, 2000), 2))
+    same = list(np.round(rng.lognormal(np.log(0.1), 0.3, 2000), 2))
+    assert classify(slower, baseline, direction="increase").classification is Classification.HIGH
+    assert classify(same, baseline, direction="increase").classification is Classification.PASS
+
+
+@pytest.mark.parametrize(
+    ("fields", "serinus", "kayenta", "kayenta_critical"),
+    [
+        ({"critical": True}, Classification.NODATA_FAIL_METRIC, Classification.NODATA, True),
+        (
+            {"mustHaveData": True},
+            Classification.NODATA_FAIL_METRIC,
+            Classification.NODATA_FAIL_METRIC,
+            False,
+        ),
+        ({"nanStrategy": "replace"}, Classification.NODATA, Classification.PASS, False),
+        ({}, Classification.NODATA, Classification.NODATA, False),
+    ],
+)
+def test_compat_kayenta_judges_missing_data_as_kayenta_does(
+    fields: dict[str, Any],
+    serinus: Classification,
+    kayenta: Classification,
+    kayenta_critical: bool,
+) -> None:
+    default = classify_metric("m", [], BASE, analysis(**fields), JUDGE)
+    compat = classify_metric("m", [], BASE, analysis(**fields), KAYENTA)
+    assert default.classification is serinus
+    assert (compat.classification, compat.critical) == (kayenta, kayenta_critical)
+
+
+def test_compat_kayenta_effect_size_over_zero_means() -> None:
+    # baseline mean 0: serinus skips the effect-size gate (undefined); Kayenta uses 1.0
+    zeros, some = [0.0] * 30, [0.0] * 20 + [1.0] * 10
+    gate = analysis(direction="increase", effectSize={"allowedIncrease": 1.2})
+    default = classify_metric("m", some, zeros, gate, JUDGE)
+    compat = classify_metric("m", some, zeros, gate, KAYENTA)
+    assert default.classification is Classification.HIGH and default.effect_size is None
+    assert compat.classification is Classification.PASS and compat.effect_size == 1.0
+    # canary mean 0: Kayenta's meanRatio is NaN, which no gate lets through
+    low = analysis(direction="decrease")
+    assert classify_metric("m", zeros, some, low, JUDGE).classification is Classification.LOW
+    compat_low = classify_metric("m", zeros, some, low, KAYENTA)
+    assert compat_low.classification is Classification.PASS
+    assert compat_low.to_json()["effectSize"] is None  # NaN is not JSON

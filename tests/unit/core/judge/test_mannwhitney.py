@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import mannwhitneyu, norm, rankdata
 
-from serinus.core.judge.mannwhitney import average_ranks, mann_whitney
+from serinus.core.judge.mannwhitney import ShiftStatistic, average_ranks, mann_whitney
 
 
 def r_interval_end(canary: np.ndarray, baseline: np.ndarray, zq: float) -> float:
@@ -157,3 +159,101 @@ def test_bad_input_is_rejected() -> None:
         mann_whitney(np.array([np.nan]), np.array([1.0]), 0.98)
     with pytest.raises(ValueError, match="confidence"):
         mann_whitney(np.array([1.0]), np.array([2.0]), 1.0)
+
+
+# --- R's statistic at any shift, and the data canaries really produce ------------------------
+
+
+def r_wdiff(canary: np.ndarray, baseline: np.ndarray, d: float) -> float:
+    """R's wdiff(d, zq = 0) written out directly: rank the combined sample, correct, standardise."""
+    m, n = canary.size, baseline.size
+    ranks = rankdata(np.concatenate([canary - d, baseline]))
+    dz = ranks[:m].sum() - m * (m + 1) / 2 - m * n / 2
+    _, ties = np.unique(ranks, return_counts=True)
+    sigma = np.sqrt(m * n / 12 * ((m + n + 1) - np.sum(ties**3 - ties) / ((m + n) * (m + n - 1))))
+    with np.errstate(invalid="ignore", divide="ignore"):  # sigma 0: every value tied, NaN
+        return float((dz - np.sign(dz) * 0.5) / sigma)
+
+
+@settings(max_examples=200, deadline=None)
+@given(canary=sample, baseline=sample, data=st.data())
+def test_shift_statistic_is_rs_statistic_at_every_shift(
+    canary: list[float], baseline: list[float], data: st.DataObject
+) -> None:
+    x, y = np.array(canary), np.array(baseline)
+    if np.unique(np.concatenate([x, y])).size == 1:
+        return
+    differences = (x[:, None] - y[None, :]).ravel()
+    # at a pairwise difference (ties across the samples) and anywhere else
+    d = data.draw(st.sampled_from(differences.tolist()) | st.floats(-300, 300))
+    shift = ShiftStatistic(x, y)
+    expected = r_wdiff(x, y, d)
+    if np.isnan(expected):  # every value tied at d: R stops; here no evidence either way
+        assert shift.at(d) == 0.0
+    else:
+        assert shift.at(d) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def zero_inflated(rng: np.random.Generator, rate: float, size: int) -> np.ndarray:
+    """Error counts per interval: mostly 0."""
+    return rng.poisson(rate, size).astype(float)
+
+
+def bucketed(rng: np.random.Generator, scale: float, size: int) -> np.ndarray:
+    """Latencies rounded to 10 ms buckets."""
+    return np.round(rng.lognormal(np.log(scale), 0.4, size), 2)
+
+
+def heavy_tailed(rng: np.random.Generator, scale: float, size: int) -> np.ndarray:
+    return scale * (1.0 + rng.pareto(1.2, size))
+
+
+DATA = [
+    ("zero-inflated", zero_inflated, 0.05, 0.005, 400),
+    ("bucketed", bucketed, 0.13, 0.10, 400),
+    ("heavy-tailed", heavy_tailed, 1.3, 1.0, 300),
+]
+
+
+@pytest.mark.parametrize(("kind", "draw", "bad", "good", "size"), DATA)
+@pytest.mark.parametrize("confidence", [0.95, 0.98])
+def test_interval_ends_are_rs_roots_on_tied_and_heavy_tailed_data(
+    kind: str, draw: Any, bad: float, good: float, size: int, confidence: float
+) -> None:
+    rng = np.random.default_rng(len(kind))
+    x, y = draw(rng, bad, size), draw(rng, good, size)
+    result = mann_whitney(x, y, confidence)
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    assert result.ci_low == pytest.approx(r_interval_end(x, y, z), abs=1e-9)
+    assert result.ci_high == pytest.approx(r_interval_end(x, y, -z), abs=1e-9)
+    assert result.estimate == np.median((x[:, None] - y[None, :]).ravel())
+
+
+def test_mostly_zero_error_counts_no_longer_pass_while_the_test_rejects() -> None:
+    # The defect: 5% vs 0.5% errors per interval, p ~ 1e-9, but the interval collapses to
+    # [0, 0] (the statistic jumps over both quantiles at 0), so "above the band" was false.
+    rng = np.random.default_rng(11)
+    canary, baseline = zero_inflated(rng, 0.06, 1000), zero_inflated(rng, 0.005, 1000)
+    result = mann_whitney(canary, baseline, 0.98)
+    assert result.p_value < 1e-6
+    assert (result.ci_low, result.estimate, result.ci_high) == (0.0, 0.0, 0.0)  # R's roots too
+    assert r_wdiff(canary, baseline, 0.0) > result.quantile  # the test at shift 0 rejects
+    assert result.rejects_above(0.0) and not result.rejects_below(0.0)
+    healthy = mann_whitney(zero_inflated(rng, 0.005, 1000), baseline, 0.98)
+    assert not healthy.rejects_above(0.0) and not healthy.rejects_below(0.0)
+
+
+def test_ten_thousand_tied_samples_against_the_direct_method() -> None:
+    rng = np.random.default_rng(5)
+    x, y = bucketed(rng, 0.105, 10_000), bucketed(rng, 0.1, 10_000)
+    result = mann_whitney(x, y, 0.98)
+    reference = mannwhitneyu(x, y, method="asymptotic", use_continuity=True)
+    assert result.p_value == pytest.approx(reference.pvalue, rel=1e-9)
+    z = norm.ppf(0.99)
+    for d in (result.ci_low, result.estimate, result.ci_high, 0.0, 0.01):
+        assert ShiftStatistic(x, y).at(d) == pytest.approx(r_wdiff(x, y, d), rel=1e-9)
+    # the ends are where R's statistic crosses the quantiles: past the quantile just before,
+    # not past it just after (1e-9 on either side: the values are on a 0.01 grid)
+    for end, quantile in ((result.ci_low, z), (result.ci_high, -z)):
+        assert r_wdiff(x, y, end - 1e-9) - quantile > 0
+        assert r_wdiff(x, y, end + 1e-9) - quantile <= 0
