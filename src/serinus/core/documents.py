@@ -41,7 +41,8 @@ def validation_problems(error: ValidationError, root: str = "") -> list[str]:
             message = "unknown field"
         elif item["type"] == "missing":
             message = "required field is missing"
-        problems.append(f"{field_path(item['loc'], root)}: {message}")
+        # One line per problem: a multi-line message (a caret under a condition) is joined.
+        problems.append(f"{field_path(item['loc'], root)}: {' '.join(message.split())}")
     return problems
 
 
@@ -64,23 +65,13 @@ def parse_text(text: str | bytes, source: str) -> Any:
         message = f"(document): not UTF-8 (invalid byte 0x{byte:02x} at offset {exc.start})"
         raise InvalidInput([message], source) from exc
     try:
-        loader = _Loader(decoded)
-    except yaml.YAMLError as exc:  # the reader refuses control characters at once
-        raise InvalidInput([f"not valid YAML or JSON: {_one_line(exc)}"], source) from exc
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_expansion(node)
-        data = loader.construct_document(node)
+        data = _load(decoded)
     except _TooLarge as exc:
         raise InvalidInput([f"(document): {exc}"], source) from exc
     except yaml.YAMLError as exc:
         raise InvalidInput([f"not valid YAML or JSON: {_one_line(exc)}"], source) from exc
     except (ValueError, OverflowError, TypeError) as exc:  # a constructor refusing a scalar
         raise InvalidInput([f"not valid YAML or JSON: {exc}"], source) from exc
-    finally:
-        loader.dispose()
     problem = json_data_problem(data, MAX_DEPTH, MAX_NODES)
     if problem is not None:
         raise InvalidInput([problem], source)
@@ -97,43 +88,79 @@ class _TooLarge(Exception):
     pass
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing deep nesting while it composes (before Python recursion can
-    overflow), and resolving no timestamps (a date is a string, as in JSON)."""
+# libyaml when it is there (10x faster); the loader's parser and composer are the same either way.
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """The safe loader resolving no timestamps (a date is a string, as in JSON)."""
 
     yaml_implicit_resolvers = {
         first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+def _load(text: str) -> Any:
+    """Parse in three passes, each bounded: nesting (on the event stream, which has no
+    recursion, so deep nesting never reaches the recursive composer), then aliases expanded
+    (on the node graph, before anything is built from it), then the values themselves."""
+    too_deep = f"nested more than {MAX_DEPTH} levels deep"
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _TooLarge(too_deep)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit, met first
+            raise _TooLarge(too_deep) from exc
+        raise
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _check_expansion(root: yaml.Node) -> None:
-    """Count the values the document expands to, aliases included, stopping at the limit."""
-    stack: list[yaml.Node] = [root]
-    count = 0
+    """Refuse a node graph that expands to more than `MAX_NODES` values, or has a cycle.
+
+    Sizes are memoised per node, so an aliases bomb costs as much as its text, not as much as
+    its expansion.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise _TooLarge(f"more than {MAX_NODES} values once aliases are expanded")
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack += (key, value)
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_NODES:
+                raise _TooLarge(f"more than {MAX_NODES} values once aliases are expanded")
+        elif key not in sizes:
+            if key in open_nodes:
+                raise _TooLarge("an alias refers to a node that contains it (a cycle)")
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack += [(child, False) for child in _children(node) if id(child) not in sizes]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _one_line(exc: yaml.YAMLError) -> str:

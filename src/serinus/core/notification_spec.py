@@ -266,9 +266,10 @@ class Channel(SpecModel):
 
 def _known_event(value: Any) -> Any:
     """One clear error for a misspelt event instead of one per member of the union."""
-    if value != ALL_EVENTS and value not in {event.value for event in EventType}:
-        known = ", ".join(event.value for event in EventType)
-        raise ValueError(f"unknown event {value!r}: use '*' or one of {known}")
+    known = {event.value for event in EventType}
+    if not isinstance(value, str) or (value != ALL_EVENTS and value not in known):
+        names = ", ".join(event.value for event in EventType)
+        raise ValueError(f"unknown event {str(value)[:40]!r}: use '*' or one of {names}")
     return value
 
 

@@ -32,6 +32,7 @@ MAX_MAP = 100  # map entries unless a field says otherwise
 # Free-form sections (pod templates, Helm values): nesting and size, on top of the document's.
 MAX_FREE_FORM_DEPTH = 32
 MAX_FREE_FORM_NODES = 20_000
+MAX_FREE_FORM_STRING = 65_536
 # Integers travel through JSON and Kubernetes (int64); numbers beyond it are refused anywhere.
 MAX_INT64 = 2**63 - 1
 
@@ -177,7 +178,9 @@ def _exactly_one(model: BaseModel, what: str) -> str:
 # --- plain data --------------------------------------------------------------------------------
 
 
-def json_data_problem(data: Any, max_depth: int, max_nodes: int) -> str | None:
+def json_data_problem(
+    data: Any, max_depth: int, max_nodes: int, max_string: int | None = None
+) -> str | None:
     """Why `data` is not plain JSON data within limits, as `path: problem`; None when it is.
 
     Plain JSON data: mappings with string keys, lists, strings without NUL, booleans, null,
@@ -191,6 +194,9 @@ def json_data_problem(data: Any, max_depth: int, max_nodes: int) -> str | None:
         if depth > max_depth:
             return f"{path or '(document)'}: nested more than {max_depth} levels deep"
         problem = _value_problem(value)
+        too_long = max_string is not None and isinstance(value, str) and len(value) > max_string
+        if problem is None and too_long:
+            problem = f"a string of {len(value)} characters (at most {max_string})"
         if problem is not None:
             return f"{path or '(document)'}: {problem}"
     return None
@@ -204,7 +210,11 @@ def _value_problem(value: Any) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a finite number"
     if isinstance(value, str):
-        return "contains a NUL character" if "\x00" in value else None
+        if "\x00" in value:
+            return "contains a NUL character"
+        if _CONTROL.search(value):
+            return "contains a control character (only tab and line breaks are allowed)"
+        return None if value.isascii() or _encodable(value) else "not valid Unicode text"
     if isinstance(value, dict):
         bad = next((key for key in value if not isinstance(key, str)), None)
         if bad is not None:
@@ -214,6 +224,18 @@ def _value_problem(value: Any) -> str | None:
     if isinstance(value, list):
         return None
     return f"{type(value).__name__} values are not supported (use strings, numbers, lists, maps)"
+
+
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _encodable(text: str) -> bool:
+    """False for a lone surrogate (`"\\udcff"` in JSON), which no UTF-8 writer accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _walk(data: Any) -> Iterator[tuple[str, int, Any]]:
@@ -246,7 +268,9 @@ def plain_document(cls: type[BaseModel], data: Any) -> Any:
 
 def free_form(value: dict[str, Any]) -> dict[str, Any]:
     """Validator of free-form sections (pod templates, Helm values): plain data within limits."""
-    problem = json_data_problem(value, MAX_FREE_FORM_DEPTH, MAX_FREE_FORM_NODES)
+    problem = json_data_problem(
+        value, MAX_FREE_FORM_DEPTH, MAX_FREE_FORM_NODES, MAX_FREE_FORM_STRING
+    )
     if problem is not None:
         raise ValueError(problem.removeprefix("(document): "))
     return value

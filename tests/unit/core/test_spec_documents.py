@@ -50,7 +50,7 @@ def problem(text: str | bytes) -> str:
         (b"[" * 200_000, "nested more than 64 levels deep"),
         (b"{a: " * 100 + b"1" + b"}" * 100, "nested more than 64 levels deep"),
         (BOMB, f"more than {MAX_NODES} values once aliases are expanded"),
-        (b"&a [*a]", "values once aliases are expanded"),
+        (b"&a [*a]", "an alias refers to a node that contains it (a cycle)"),
         (b"x: " + b"a" * MAX_DOCUMENT_BYTES, "too large (1024 KiB; at most 1024 KiB)"),
         (b"x: .nan", "x: nan is not a finite number"),
         (b"x: {y: [-.inf]}", "x.y[0]: -inf is not a finite number"),
