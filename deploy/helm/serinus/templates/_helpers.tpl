@@ -55,30 +55,40 @@ The rules the operator needs in the namespaces it watches, each verb justified:
   notice edits.
 */}}
 {{- define "serinus.rules" -}}
+# Exactly what the operator calls (tests/integration/realkube derives it from the API server's
+# audit log of a full pipeline per workload and router): no watch or patch, which it never does.
 - apiGroups: ["serinus.io"]
   resources: ["rollouts"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["serinus.io"]
   resources: ["rollouts/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["get", "update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "create", "update", "delete"]
 - apiGroups: [""]
   resources: ["services", "configmaps"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "create", "update", "delete"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices", "destinationrules"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "update"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "update"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "create", "update", "delete"]
+{{- if .Values.analysis.jobs }}
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "create", "delete"]
+{{- end }}
 {{- if .Values.notifications.secretAccess }}
 - apiGroups: [""]
   resources: ["secrets"]
