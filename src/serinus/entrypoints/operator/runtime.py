@@ -129,6 +129,7 @@ async def _watch(
             standalone=True,
             clusterwide=not config.namespaces,
             namespaces=list(config.namespaces),
+            settings=kopf_settings(),
             stop_flag=kopf_stop,
         ),
         name="kopf",
@@ -160,6 +161,19 @@ async def _watch(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     return code
+
+
+def kopf_settings() -> kopf.OperatorSettings:
+    """kopf watches only what it is told to: the Rollouts of the given namespaces.
+
+    Without this, kopf lists and watches Namespaces (to match patterns) and CRDs (to follow
+    CRD changes), which the chart's RBAC does not grant in the namespaced mode: kopf then
+    retries for about a minute before it serves any Rollout. serinus names its namespaces
+    exactly and its CRD is installed with the chart, so neither observation is needed.
+    """
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    return settings
 
 
 async def _count(drivers: Drivers, state: OperatorState) -> None:
