@@ -2,7 +2,8 @@
 
 Exit codes of `serinus status`, `get --exit-status` and `run` (documented in the README):
 
-    0  Completed: the new version serves all traffic and the old one is scaled down
+    0  Completed: the new version serves all traffic, the old one is scaled down and the world
+       matches (converged)
     1  error (unknown rollout, store or cluster unreachable)
     2  bad usage (an option's value)
     3  Aborted: traffic is back on stable

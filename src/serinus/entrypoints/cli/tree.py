@@ -114,6 +114,8 @@ def render_tree(
         tree.add(Text(where))
     if status.message:
         tree.add(Text(status.message, style="italic"))
+    if status.waiting_for and not status.converged:
+        tree.add(Text(f"waiting for: {status.waiting_for}", style="yellow"))
     following = next_action(rollout, status, now)
     if following:
         tree.add(Text(f"next: {following}", style="bold" if _needs_person(status) else ""))

@@ -21,11 +21,14 @@ from serinus.core.status import RolloutStatus
 
 
 def rollout_yaml(name: str = "web", version: str = "v2", steps: str | None = None) -> str:
-    steps = steps or """
+    steps = (
+        steps
+        or """
         - setWeight: 10
         - judgement: {instructions: "check the dashboards", timeout: 30m}
         - pause: {duration: 5m}
         - setWeight: 100"""
+    )
     return f"""
 apiVersion: serinus.io/v1alpha1
 kind: Rollout
@@ -82,9 +85,8 @@ class State:
     def cli(self, *args: str, env: dict[str, Any] | None = None) -> Result:
         from serinus.entrypoints.cli import main
 
-        done = CliRunner().invoke(
-            main.app, ["--state-dir", str(self.folder), *args], env={"COLUMNS": "200", **(env or {})}
-        )
+        arguments = ["--state-dir", str(self.folder), *args]
+        done = CliRunner().invoke(main.app, arguments, env={"COLUMNS": "200", **(env or {})})
         if done.exception is not None and not isinstance(done.exception, SystemExit):
             raise done.exception
         return Result(done.exit_code, done.stdout, done.stderr)
