@@ -27,6 +27,7 @@ from serinus.core.spec_base import (
     PositiveDuration,
     SpecModel,
     _exactly_one,
+    duplicated,
     keys_matching,
 )
 
@@ -200,9 +201,8 @@ class WebhookChannel(SpecModel):
             if name.lower() in RESERVED_WEBHOOK_HEADERS:
                 raise ValueError(f"headers: {name} is set by serinus and cannot be overridden")
         lowered = [name.lower() for name in names]
-        duplicated = sorted({name for name in lowered if lowered.count(name) > 1})
-        if duplicated:
-            raise ValueError(f"headers: {', '.join(duplicated)} set more than once")
+        if twice := duplicated(lowered):
+            raise ValueError(f"headers: {', '.join(twice)} set more than once")
         return self
 
     def secret_refs(self) -> dict[str, SecretRef]:
@@ -299,9 +299,8 @@ class Notifications(SpecModel):
     @model_validator(mode="after")
     def _consistent_names(self) -> Notifications:
         names = [channel.name for channel in self.channels]
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        if duplicated:
-            raise ValueError(f"channels: name {', '.join(duplicated)} is used more than once")
+        if twice := duplicated(names):
+            raise ValueError(f"channels: name {', '.join(twice)} is used more than once")
         for index, subscription in enumerate(self.subscriptions):
             if subscription.channel not in names:
                 known = ", ".join(names) or "none defined"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from serinus.core.analysis.binding import binding_problems
 from serinus.core.analysis.spec import ARG_PATTERN as ARG_NAME
@@ -26,7 +26,7 @@ from serinus.core.spec_base import (
     MAX_MAP,
     MAX_NAME,
     SINGLE_LINE,
-    Argument,
+    Command,
     Duration,
     EnvMap,
     FilePath,
@@ -40,6 +40,7 @@ from serinus.core.spec_base import (
     Text,
     UrlPath,
     _exactly_one,
+    duplicated,
     keys_matching,
     plain_document,
 )
@@ -49,7 +50,6 @@ API_VERSION = "serinus.io/v1alpha1"
 KIND = "Rollout"
 MAX_STEPS = 200
 MAX_TEMPLATES = 50
-MAX_COMMAND = 256  # arguments of a command line
 # An IPv4/IPv6 address or a host name as HAProxy's `bind` takes it, or `*` for every address.
 BIND_ADDRESS = r"^(\*|[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"
 # A Unix socket path written into HAProxy's configuration: no spaces, quotes or '#'.
@@ -78,20 +78,13 @@ class Warmup(SpecModel):
 class ProcessWorkload(SpecModel):
     """N local processes per version; `{port}` and `{version}` are replaced in command and env."""
 
-    command: list[Argument] = Field(min_length=1, max_length=MAX_COMMAND)
+    command: Command
     replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS, strict=True)
     readiness: HttpCheck = Field(default_factory=HttpCheck)
     env: EnvMap = Field(default_factory=dict)
     warmup: Warmup | None = None
     working_dir: FilePath | None = None
     termination_grace_seconds: Duration = 5.0
-
-    @field_validator("command")
-    @classmethod
-    def _program_is_not_an_option(cls, command: list[str]) -> list[str]:
-        if not command[0] or command[0].startswith("-"):
-            raise ValueError("command[0]: the program must be a name or a path, not an option")
-        return command
 
 
 class Workload(SpecModel):
@@ -201,10 +194,8 @@ class Judgement(SpecModel):
 
     @model_validator(mode="after")
     def _unique_inputs(self) -> Judgement:
-        names = [item.name for item in self.inputs]
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        if duplicated:
-            raise ValueError(f"inputs: duplicate names: {', '.join(duplicated)}")
+        if twice := duplicated([item.name for item in self.inputs]):
+            raise ValueError(f"inputs: duplicate names: {', '.join(twice)}")
         return self
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -91,6 +91,27 @@ EnvMap = Annotated[
 HeaderMap = Annotated[
     dict[str, Line], Field(max_length=MAX_MAP), keys_matching(HEADER_NAME, "a header name")
 ]
+
+
+def _program_first(command: list[str]) -> list[str]:
+    if not command[0] or command[0].startswith("-"):
+        raise ValueError("command[0]: the program must be a name or a path, not an option")
+    return command
+
+
+MAX_COMMAND = 256  # arguments of a command line
+# A command line run without a shell: the program first (never an option), then its arguments.
+Command = Annotated[
+    list[Argument],
+    Field(min_length=1, max_length=MAX_COMMAND),
+    AfterValidator(_program_first),
+]
+
+
+def duplicated(names: Sequence[str]) -> list[str]:
+    """The names that occur more than once, sorted (for "duplicate names: a, b" errors)."""
+    return sorted({name for name in names if names.count(name) > 1})
+
 
 # --- numbers -----------------------------------------------------------------------------------
 

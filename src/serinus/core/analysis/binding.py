@@ -30,6 +30,7 @@ from serinus.core.analysis.templating import (
     variables_in,
 )
 from serinus.core.errors import InvalidInput
+from serinus.core.spec_base import duplicated
 
 # What `core.strategy.analysis_step.variables` supplies, with a stand-in value of the right shape
 # for the render check (a test keeps the two in step).
@@ -59,9 +60,8 @@ def binding_problems(
         if template_names[i] in names
     ]
     problems: list[str] = []
-    duplicated = sorted({name for name in names if list(names).count(name) > 1})
-    if duplicated:
-        problems.append(f"{where}.templates: {', '.join(duplicated)} listed more than once")
+    if twice := duplicated(names):
+        problems.append(f"{where}.templates: {', '.join(twice)} listed more than once")
     owner: dict[str, str] = {}
     for template_name, template in chosen:
         for metric in template.metrics:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from serinus.core.analysis.expressions import ExpressionError, parse_condition
 from serinus.core.analysis.jsonpath import JsonPathError, parse_json_path
@@ -35,7 +35,7 @@ from serinus.core.spec_base import (
     DNS_LABEL,
     MAX_COUNT,
     MAX_LIST,
-    Argument,
+    Command,
     Count,
     Duration,
     EnvMap,
@@ -49,6 +49,7 @@ from serinus.core.spec_base import (
     Text,
     Url,
     _exactly_one,
+    duplicated,
     free_form,
     json_data_problem,
     plain_document,
@@ -166,17 +167,10 @@ class CommandSource(SpecModel):
     (whitespace or comma separated, or a JSON number or list); a non-zero exit is an Error.
     """
 
-    command: list[Argument] = Field(min_length=1, max_length=256)
+    command: Command
     timeout: PositiveDuration = 30.0
     output: Literal["exitCode", "stdout"] = "exitCode"
     env: EnvMap = Field(default_factory=dict)
-
-    @field_validator("command")
-    @classmethod
-    def _program_is_not_an_option(cls, command: list[str]) -> list[str]:
-        if not command[0] or command[0].startswith("-"):
-            raise ValueError("command[0]: the program must be a name or a path, not an option")
-        return command
 
 
 class JobSource(SpecModel):
@@ -356,9 +350,8 @@ class AnalysisTemplateSpec(SpecModel):
             ("args", [a.name for a in self.args]),
             ("metrics", [m.name for m in self.metrics]),
         ):
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise ValueError(f"{what}: duplicate names: {', '.join(duplicates)}")
+            if twice := duplicated(names):
+                raise ValueError(f"{what}: duplicate names: {', '.join(twice)}")
         declared = {arg.name for arg in self.args}
         for index, metric in enumerate(self.metrics):
             data = metric.model_dump(by_alias=True, exclude_none=True)
