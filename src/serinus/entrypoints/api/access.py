@@ -26,6 +26,10 @@ class Access(Protocol):
         """Which of `needs` (verbs, judgement roles) the caller holds on `rollout`."""
         ...
 
+    async def may_read_namespace(self, caller: Principal, namespace: str) -> bool:
+        """Whether the caller may `get` every rollout of `namespace` (the list asks this first)."""
+        ...
+
     def explain(self, denied: Denial) -> str:
         """How the caller would get what they lack, appended to a refusal."""
         ...
@@ -46,6 +50,9 @@ class TokensAccess:
 
     async def grants(self, caller: Principal, rollout: Rollout, needs: Needs) -> Grants:
         return Grants(verbs=caller.verbs, roles=tuple(sorted(caller.roles)))
+
+    async def may_read_namespace(self, caller: Principal, namespace: str) -> bool:
+        return READ in caller.verbs
 
     def explain(self, denied: Denial) -> str:
         roles = [role for role, verbs in ROLE_VERBS.items() if set(denied.verbs) & set(verbs)]

@@ -32,6 +32,7 @@ from serinus.core.ports import StateStore
 from serinus.entrypoints.api.access import Access, TokensAccess
 from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle
 from serinus.entrypoints.api.context import ApiContext, FailureSource
+from serinus.entrypoints.api.directory import Directory, SingleStore
 from serinus.entrypoints.api.routes import operations, rollouts, stream, system
 
 log = logging.getLogger("serinus.api")
@@ -116,6 +117,7 @@ def create_app(
     poll_seconds: float = 0.5,
     heartbeat_seconds: float = 15.0,
     intent_key: bytes | None = None,
+    directory: Directory | None = None,
 ) -> FastAPI:
     """The API and dashboard over `store`; callers authenticate against `auth` (a tokens file's
     users, or an Access such as Kubernetes'). `intent_key` seals recorded operations (the
@@ -132,8 +134,10 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    directory = directory or SingleStore(store)
     app.state.serinus = ApiContext(
-        store=store,
+        store=directory.store(None),
+        directory=directory,
         access=TokensAccess(auth) if isinstance(auth, AuthConfig) else auth,
         throttle=throttle or FailureThrottle(),
         metrics=metrics,

@@ -12,6 +12,7 @@ from serinus.app.metrics import SerinusMetrics
 from serinus.core.ports import StateStore
 from serinus.entrypoints.api.access import Access
 from serinus.entrypoints.api.auth import FailureThrottle
+from serinus.entrypoints.api.directory import Directory
 
 if TYPE_CHECKING:
     from serinus.app.notifications import DeliveryFailure
@@ -23,7 +24,8 @@ FailureSource = Callable[[str], Sequence["DeliveryFailure"]]
 
 @dataclass(frozen=True)
 class ApiContext:
-    store: StateStore
+    store: StateStore  # the default namespace's (metrics, and requests naming no namespace)
+    directory: Directory
     access: Access
     throttle: FailureThrottle
     metrics: SerinusMetrics

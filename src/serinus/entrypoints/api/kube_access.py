@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from serinus.adapters.kube.reviews import KubeUser, Reviews, Target
-from serinus.core.authorization import Denial, Needs
+from serinus.core.authorization import READ, Denial, Needs
 from serinus.core.intents import Grants
 from serinus.core.spec import Rollout
 from serinus.entrypoints.api.auth import Principal
@@ -105,6 +105,9 @@ class KubernetesAccess:
             if await self.allowed(caller, Target(role_verb(role), namespace, name))
         ]
         return Grants(verbs=tuple(verbs), roles=tuple(roles))
+
+    async def may_read_namespace(self, caller: Principal, namespace: str) -> bool:
+        return await self.allowed(caller, Target(READ, namespace))
 
     async def allowed(self, caller: Principal, target: Target) -> bool:
         key = (caller.name, caller.groups, target)

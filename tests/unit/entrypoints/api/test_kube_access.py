@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from api_world import SEEN, client_of, seed
+from api_world import SEEN, client_of, rollout, seed
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.connection import Connection
 from serinus.adapters.kube.reviews import Reviews
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.app.metrics import SerinusMetrics
+from serinus.core.errors import NotFound
 from serinus.entrypoints.api import create_app
 from serinus.entrypoints.api.kube_access import KubernetesAccess
 
@@ -212,3 +213,61 @@ async def test_a_failing_api_server_is_503_and_never_an_allowed(kube_api: KubeAp
     assert response.status_code == 503
     assert "tokenreviews" in response.json()["detail"]
     assert await kube_api.store.intents("judged") == []
+
+
+class TwoNamespaces:
+    """A directory over two memory stores (the operator's KubeDirectory is tested for real)."""
+
+    default = "default"
+
+    def __init__(self, stores: dict[str, MemoryStateStore]) -> None:
+        self.stores = stores
+
+    def store(self, namespace: str | None) -> MemoryStateStore:
+        chosen = namespace or self.default
+        if chosen not in self.stores:
+            raise NotFound(f"namespace {chosen!r} is not one this API shows")
+        return self.stores[chosen]
+
+    async def namespaces(self) -> list[str]:
+        return sorted(self.stores)
+
+
+async def test_every_namespace_shown_and_filtered_by_get(kube_api: KubeApi) -> None:
+    elsewhere = MemoryStateStore()
+    other = rollout("other", [{"setWeight": 10}])
+    await elsewhere.submit(
+        other.model_copy(
+            update={"metadata": other.metadata.model_copy(update={"namespace": "shop"})}
+        )
+    )
+    directory = TwoNamespaces({"default": kube_api.store, "shop": elsewhere})
+    connection = Connection.plain("https://kube.test", token="operator-sa-token")
+    kube = KubeClient(connection, transport=httpx.MockTransport(kube_api.server.handle))
+    app = create_app(
+        kube_api.store,
+        KubernetesAccess(Reviews(kube)),
+        metrics=SerinusMetrics(),
+        directory=directory,
+    )
+    headers = {"Authorization": "Bearer t-vera"}
+    async with client_of(app) as client:
+        listed = (await client.get("/api/v1/rollouts", headers=headers)).json()
+        # RBAC grants vera get in "default" only: "shop" is listed, its rollout filtered out.
+        assert {r["namespace"] for r in listed} == {"default"}
+        asked = [
+            r["spec"]["resourceAttributes"] for r in kube_api.server.asked("SubjectAccessReview")
+        ]
+        assert {
+            "namespace": "shop",
+            "verb": "get",
+            "group": "serinus.io",
+            "resource": "rollouts",
+        } in asked
+        hidden = await client.get("/api/v1/rollouts/other?namespace=shop", headers=headers)
+        assert hidden.status_code == 403
+        missing = await client.get("/api/v1/rollouts/other?namespace=nowhere", headers=headers)
+        assert missing.status_code == 404 and "nowhere" in missing.json()["detail"]
+        found = await client.get("/api/v1/rollouts/judged?namespace=default", headers=headers)
+        assert found.status_code == 200
+    await kube.close()

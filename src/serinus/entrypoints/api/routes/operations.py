@@ -25,7 +25,7 @@ from serinus.entrypoints.api.models import (
     OperationRequest,
     PromoteRequest,
 )
-from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName
+from serinus.entrypoints.api.routes.rollouts import ERRORS, Namespace, RolloutName
 from serinus.entrypoints.api.security import authenticated
 from serinus.entrypoints.api.views import audit_entry
 
@@ -56,9 +56,10 @@ async def _record(
     inputs: dict[str, str] | None = None,
     revision: int | None = None,
     step: int | None = None,
+    namespace: str | None = None,
 ) -> AuditEntry:
     intent = await operations.request(
-        context.store,
+        context.directory.store(namespace),
         name,
         kind,
         actor=caller.name,
@@ -83,10 +84,18 @@ async def promote(
     caller: Caller,
     context: Context,
     body: Annotated[PromoteRequest, Body(default_factory=PromoteRequest)],
+    namespace: Namespace = None,
 ) -> AuditEntry:
     kind = IntentKind.PROMOTE_FULL if body.full else IntentKind.PROMOTE
     return await _record(
-        context, name, kind, caller, body.comment, revision=body.revision, step=body.step
+        context,
+        name,
+        kind,
+        caller,
+        body.comment,
+        revision=body.revision,
+        step=body.step,
+        namespace=namespace,
     )
 
 
@@ -94,35 +103,51 @@ Plain = Annotated[OperationRequest, Body(default_factory=OperationRequest)]
 
 
 @router.post("/{name}/abort", summary="All traffic back to stable at once", status_code=ACCEPTED)
-async def abort(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
-    return await _record(context, name, IntentKind.ABORT, caller, body.comment)
+async def abort(
+    name: RolloutName, caller: Caller, context: Context, body: Plain, namespace: Namespace = None
+) -> AuditEntry:
+    return await _record(context, name, IntentKind.ABORT, caller, body.comment, namespace=namespace)
 
 
 @router.post(
     "/{name}/retry", summary="Run an aborted or failed rollout again", status_code=ACCEPTED
 )
-async def retry(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
-    return await _record(context, name, IntentKind.RETRY, caller, body.comment)
+async def retry(
+    name: RolloutName, caller: Caller, context: Context, body: Plain, namespace: Namespace = None
+) -> AuditEntry:
+    return await _record(context, name, IntentKind.RETRY, caller, body.comment, namespace=namespace)
 
 
 @router.post("/{name}/pause", summary="Hold the rollout at its step", status_code=ACCEPTED)
-async def pause(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
-    return await _record(context, name, IntentKind.PAUSE, caller, body.comment)
+async def pause(
+    name: RolloutName, caller: Caller, context: Context, body: Plain, namespace: Namespace = None
+) -> AuditEntry:
+    return await _record(context, name, IntentKind.PAUSE, caller, body.comment, namespace=namespace)
 
 
 @router.post("/{name}/resume", summary="Continue a rollout a user paused", status_code=ACCEPTED)
-async def resume(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
-    return await _record(context, name, IntentKind.RESUME, caller, body.comment)
+async def resume(
+    name: RolloutName, caller: Caller, context: Context, body: Plain, namespace: Namespace = None
+) -> AuditEntry:
+    return await _record(
+        context, name, IntentKind.RESUME, caller, body.comment, namespace=namespace
+    )
 
 
 @router.post("/{name}/undo", summary="Roll the previous version out again", status_code=ACCEPTED)
-async def undo(name: RolloutName, caller: Caller, context: Context, body: Plain) -> AuditEntry:
-    return await _record(context, name, IntentKind.UNDO, caller, body.comment)
+async def undo(
+    name: RolloutName, caller: Caller, context: Context, body: Plain, namespace: Namespace = None
+) -> AuditEntry:
+    return await _record(context, name, IntentKind.UNDO, caller, body.comment, namespace=namespace)
 
 
 @router.post("/{name}/judge", summary="Decide the pending judgement", status_code=ACCEPTED)
 async def judge(
-    name: RolloutName, caller: Caller, context: Context, body: JudgeRequest
+    name: RolloutName,
+    caller: Caller,
+    context: Context,
+    body: JudgeRequest,
+    namespace: Namespace = None,
 ) -> AuditEntry:
     return await _record(
         context,
@@ -134,4 +159,5 @@ async def judge(
         inputs=body.inputs,
         revision=body.revision,
         step=body.step,
+        namespace=namespace,
     )

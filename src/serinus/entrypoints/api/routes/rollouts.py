@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from serinus.core.authorization import READ, VERBS, Needs, needs
 from serinus.core.errors import NotFound, PermissionDenied
 from serinus.core.intents import Grants, IntentKind
+from serinus.core.ports import StateStore
 from serinus.core.spec import Rollout
 from serinus.core.spec_base import DNS_LABEL
 from serinus.core.status import RolloutStatus
@@ -49,18 +50,28 @@ ERRORS: dict[int | str, dict[str, object]] = {
 router = APIRouter(prefix="/api/v1/rollouts", tags=["rollouts"], responses=ERRORS)
 Viewer = Annotated[Principal, Depends(authenticated)]
 Context = Annotated[ApiContext, Depends(api_context)]
+Namespace = Annotated[
+    str | None,
+    Query(
+        pattern=DNS_LABEL,
+        max_length=63,
+        description="The rollout's namespace; default: the API's (the one it was started for).",
+    ),
+]
 
 
 async def load(
-    context: ApiContext, caller: Principal, name: str
-) -> tuple[Rollout, RolloutStatus | None]:
-    """The rollout and its status, if the caller may `get` it (403 otherwise)."""
-    rollout = await context.store.get_spec(name)
+    context: ApiContext, caller: Principal, name: str, namespace: str | None = None
+) -> tuple[StateStore, Rollout, RolloutStatus | None]:
+    """The namespace's store, the rollout and its status, if the caller may `get` it."""
+    store = context.directory.store(namespace)
+    rollout = await store.get_spec(name)
     if rollout is None:
-        raise NotFound(f"rollout {name!r} not found")
+        where = f" in namespace {namespace!r}" if namespace else ""
+        raise NotFound(f"rollout {name!r} not found{where}")
     if not await may_read(context.access, caller, rollout):
         raise PermissionDenied(f"reading rollout {name!r} needs permission to {READ}")
-    return rollout, await context.store.load(name)
+    return store, rollout, await store.load(name)
 
 
 async def detail_grants(
@@ -73,20 +84,30 @@ async def detail_grants(
 
 
 @router.get("", response_model=list[RolloutSummary], summary="List rollouts")
-async def list_rollouts(caller: Viewer, context: Context) -> list[RolloutSummary]:
-    """The rollouts the caller may `get`."""
+async def list_rollouts(
+    caller: Viewer, context: Context, namespace: Namespace = None
+) -> list[RolloutSummary]:
+    """The rollouts the caller may `get`, in every namespace the API shows (or the one named)."""
     found = []
-    for name in await context.store.names():
-        rollout = await context.store.get_spec(name)
-        # None: deleted between names() and here.
-        if rollout is not None and await may_read(context.access, caller, rollout):
-            found.append(summary(rollout, await context.store.load(name)))
+    chosen = [namespace] if namespace else await context.directory.namespaces()
+    for where in chosen:
+        store = context.directory.store(where)
+        # One question for the namespace; per rollout only if that is refused (resourceNames).
+        whole = await context.access.may_read_namespace(caller, where)
+        for name in await store.names():
+            rollout = await store.get_spec(name)
+            if rollout is None:  # deleted between names() and here
+                continue
+            if whole or await may_read(context.access, caller, rollout):
+                found.append(summary(rollout, await store.load(name)))
     return found
 
 
 @router.get("/{name}", response_model=RolloutDetail, summary="A rollout in detail")
-async def get_rollout(name: RolloutName, caller: Viewer, context: Context) -> RolloutDetail:
-    rollout, status = await load(context, caller, name)
+async def get_rollout(
+    name: RolloutName, caller: Viewer, context: Context, namespace: Namespace = None
+) -> RolloutDetail:
+    _, rollout, status = await load(context, caller, name, namespace)
     grants = await detail_grants(context, caller, rollout, status)
     return detail(
         rollout, status, caller, grants, context.failures_of(name), context.access.explain
@@ -99,9 +120,10 @@ async def history(
     caller: Viewer,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    namespace: Namespace = None,
 ) -> list[EventView]:
-    await load(context, caller, name)
-    return [event_view(event) for event in await context.store.history(name, limit)]
+    store, _, _ = await load(context, caller, name, namespace)
+    return [event_view(event) for event in await store.history(name, limit)]
 
 
 @router.get("/{name}/audit", response_model=list[AuditEntry], summary="Operations people asked for")
@@ -110,12 +132,15 @@ async def audit(
     caller: Viewer,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    namespace: Namespace = None,
 ) -> list[AuditEntry]:
-    await load(context, caller, name)
-    return [audit_entry(intent) for intent in await context.store.intents(name, limit)]
+    store, _, _ = await load(context, caller, name, namespace)
+    return [audit_entry(intent) for intent in await store.intents(name, limit)]
 
 
 @router.get("/{name}/analysis", response_model=AnalysisView, summary="Analysis results")
-async def analysis_results(name: RolloutName, caller: Viewer, context: Context) -> AnalysisView:
-    _, status = await load(context, caller, name)
-    return analysis(status, await context.store.history(name, 1000))
+async def analysis_results(
+    name: RolloutName, caller: Viewer, context: Context, namespace: Namespace = None
+) -> AnalysisView:
+    store, _, status = await load(context, caller, name, namespace)
+    return analysis(status, await store.history(name, 1000))

@@ -26,7 +26,13 @@ from serinus.core.events import Event
 from serinus.core.status import RolloutStatus
 from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.context import ApiContext, api_context
-from serinus.entrypoints.api.routes.rollouts import ERRORS, RolloutName, detail_grants, load
+from serinus.entrypoints.api.routes.rollouts import (
+    ERRORS,
+    Namespace,
+    RolloutName,
+    detail_grants,
+    load,
+)
 from serinus.entrypoints.api.security import authenticated
 from serinus.entrypoints.api.views import detail, event_view
 
@@ -57,8 +63,9 @@ async def rollout_stream(
     caller: Principal,
     disconnected: Callable[[], Awaitable[bool]],
     clock: Callable[[], float] = time.time,
+    namespace: str | None = None,
 ) -> AsyncIterator[str]:
-    rollout, status = await load(context, caller, name)
+    store, rollout, status = await load(context, caller, name, namespace)
 
     async def snapshot(status: RolloutStatus | None) -> dict[str, Any] | None:
         # Rights are asked again at every change: a revoked `get` ends the stream.
@@ -70,7 +77,7 @@ async def rollout_stream(
         )
         return {"at": clock(), "rollout": view.model_dump(mode="json", by_alias=True)}
 
-    events = await context.store.history(name, HISTORY_WINDOW)
+    events = await store.history(name, HISTORY_WINDOW)
     first = await snapshot(status)
     if first is None:
         return
@@ -79,12 +86,12 @@ async def rollout_stream(
     quiet_since = time.monotonic()
     while not await disconnected():
         await asyncio.sleep(context.poll_seconds)
-        current_spec = await context.store.get_spec(name)
+        current_spec = await store.get_spec(name)
         if current_spec is None:
             yield sse("gone", {"name": name})
             return
         rollout = current_spec
-        latest = await context.store.load(name)
+        latest = await store.load(name)
         if latest != status:
             status = latest
             view = await snapshot(status)
@@ -93,7 +100,7 @@ async def rollout_stream(
                 return
             yield sse("status", view)
             quiet_since = time.monotonic()
-        recent = await context.store.history(name, HISTORY_WINDOW)
+        recent = await store.history(name, HISTORY_WINDOW)
         fresh = _new_events(events, recent)
         if fresh:
             events = recent
@@ -115,10 +122,11 @@ async def events(
     request: Request,
     caller: Principal = Depends(authenticated),
     context: ApiContext = Depends(api_context),
+    namespace: Namespace = None,
 ) -> StreamingResponse:
-    await load(context, caller, name)  # a missing rollout is a 404, not an empty stream
+    await load(context, caller, name, namespace)  # a missing rollout is a 404, not a stream
     return StreamingResponse(
-        rollout_stream(context, name, caller, request.is_disconnected),
+        rollout_stream(context, name, caller, request.is_disconnected, namespace=namespace),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
