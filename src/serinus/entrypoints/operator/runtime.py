@@ -27,10 +27,10 @@ from pathlib import Path
 import kopf
 
 from serinus.adapters.kube.client import KubeClient
-from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.entrypoints.api import create_app
 from serinus.entrypoints.api.auth import AuthConfig
 from serinus.entrypoints.api.cluster import operator_access
+from serinus.entrypoints.api.directory import KubeDirectory
 from serinus.entrypoints.api.server import background
 from serinus.entrypoints.operator.drivers import Drivers, DriverSettings
 from serinus.entrypoints.operator.handlers import registry_for
@@ -100,15 +100,23 @@ async def _serve(
         namespace = config.api_namespace or (
             config.namespaces[0] if len(config.namespaces) == 1 else client.default_namespace
         )
-        store = KubernetesStateStore(client, namespace)
+        # Every namespace the operator watches (watching all: every one holding a Rollout),
+        # unless --api-namespace names one.
+        shown = (config.api_namespace,) if config.api_namespace else config.namespaces
+        directory = KubeDirectory(client, shown, namespace)
         # Kubernetes identity (TokenReview, SubjectAccessReview) unless a tokens file names users.
         access = operator_access(client, config.auth)
-        api = create_app(store, access, intent_key=config.drivers.intent_key)
+        api = create_app(
+            directory.store(None),
+            access,
+            intent_key=config.drivers.intent_key,
+            directory=directory,
+        )
         url = await stack.enter_async_context(background(api, config.bind, config.api_port))
         log.info(
-            "API and dashboard on %s (rollouts of namespace %s; callers from %s)",
+            "API and dashboard on %s (rollouts of %s; callers from %s)",
             url,
-            namespace,
+            ", ".join(shown) or "every namespace",
             access.describe(),
         )
 
@@ -172,7 +180,7 @@ def kopf_settings() -> kopf.OperatorSettings:
     exactly and its CRD is installed with the chart, so neither observation is needed.
     """
     settings = kopf.OperatorSettings()
-    settings.scanning.disabled = True
+    settings.scanning.disabled = False
     return settings
 
 

@@ -26,6 +26,7 @@ from serinus.app.metrics import SerinusMetrics
 from serinus.core.intents import Grants, Intent, IntentKind
 from serinus.core.status import Phase
 from serinus.entrypoints.api import create_app
+from serinus.entrypoints.api.directory import KubeDirectory
 from serinus.entrypoints.api.kube_access import KubernetesAccess
 
 pytestmark = pytest.mark.integration
@@ -207,3 +208,53 @@ async def test_writing_the_status_directly_cannot_pass_a_role_gated_judgement(
     assert "needs one of the roles security; security-lead has: none" in done.outcome
     after = await cluster.store.load("web")
     assert after is not None and after.step_index == 2
+
+
+async def test_every_namespace_is_listed_filtered_by_what_each_user_may_get(
+    real_kube: RealKube,
+) -> None:
+    first, second = real_kube.new_namespace("list"), real_kube.new_namespace("list")
+    real_kube.apply(role(first, "reader", [on_rollouts("get")]))
+    real_kube.apply(binding(first, "reader", "User", "alice"))
+    only_b = {**on_rollouts("get"), "resourceNames": ["b"]}
+    real_kube.apply(role(second, "reader-of-b", [only_b]))
+    real_kube.apply(binding(second, "reader-of-b", "User", "bob"))
+    async with real_kube.client() as admin:
+        for namespace, names in ((first, ["a"]), (second, ["b", "c"])):
+            store = KubernetesStateStore(admin, namespace)
+            for name in names:
+                spec = rollout(name, STEPS)
+                await store.submit(
+                    spec.model_copy(
+                        update={
+                            "metadata": spec.metadata.model_copy(update={"namespace": namespace})
+                        }
+                    )
+                )
+        # Watching every namespace: those holding a Rollout, found with one cluster-wide list.
+        directory = KubeDirectory(admin, (), first)
+        access = KubernetesAccess(Reviews(admin), cache_seconds=0)
+        app = create_app(
+            directory.store(None), access, metrics=SerinusMetrics(), directory=directory
+        )
+        async with client_of(app) as api:
+
+            async def listed(user: str) -> set[tuple[str, str]]:
+                token = real_kube.users[user].token
+                answer = await api.get(
+                    "/api/v1/rollouts", headers={"Authorization": f"Bearer {token}"}
+                )
+                assert answer.status_code == 200, answer.text
+                mine = (first, second)
+                return {
+                    (r["namespace"], r["name"]) for r in answer.json() if r["namespace"] in mine
+                }
+
+            assert await listed("alice") == {(first, "a")}
+            assert await listed("bob") == {(second, "b")}
+            assert await listed("carol") == set()
+            bob = {"Authorization": f"Bearer {real_kube.users['bob'].token}"}
+            shown = await api.get(f"/api/v1/rollouts/b?namespace={second}", headers=bob)
+            assert shown.status_code == 200 and shown.json()["namespace"] == second
+            hidden = await api.get(f"/api/v1/rollouts/c?namespace={second}", headers=bob)
+            assert hidden.status_code == 403
