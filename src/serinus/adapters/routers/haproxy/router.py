@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import signal
@@ -28,26 +29,26 @@ from typing import Any
 
 from serinus.adapters.private import private_folder, write_private
 from serinus.adapters.routers.haproxy import words
+from serinus.adapters.routers.haproxy.applying import (
+    apply_map,
+    apply_servers,
+    preview_entries,
+    routes_entries,
+    servers,
+)
 from serinus.adapters.routers.haproxy.config import (
     ConfigInputs,
     ports_of,
     render_config,
     render_preview_map,
     render_routes_map,
-    route_value,
 )
 from serinus.adapters.routers.haproxy.headers import declare, parse_matches
 from serinus.adapters.routers.haproxy.layout import (
     MAIN_BACKEND,
-    PREVIEW_KEY,
-    color_backend,
 )
 from serinus.adapters.routers.haproxy.plan import (
-    ServerKey,
-    ServerStatus,
-    ServerTarget,
     desired_servers,
-    plan,
 )
 from serinus.adapters.routers.haproxy.process import (
     HaproxyProcess,
@@ -72,6 +73,8 @@ from serinus.core.status import COLORS, Color, Endpoint
 # Unix socket paths are limited to 108 bytes; longer ones move to a short, stable location.
 _MAX_SOCKET_PATH = 100
 _RELOAD_TIMEOUT = 10.0
+
+log = logging.getLogger("serinus.haproxy")
 
 
 class HaproxyRouter:
@@ -113,6 +116,7 @@ class HaproxyRouter:
         )
         self._state: RouterState | None = None
         self._lock = asyncio.Lock()
+        self.restarts = 0  # times a dead HAProxy was started again after prepare()
         self._layout_fingerprint()  # bad configuration input fails here, naming the field
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -121,19 +125,32 @@ class HaproxyRouter:
         """Start HAProxy, or adopt the one already running from this state directory."""
         async with self._lock:
             private_folder(self.state_dir)
-            state = load_state(self.state_path, self.slots_per_color)
-            if self.routing.attach:
-                await self._attach()
-            else:
-                await self._start_or_adopt(state)
-            await self._check_layout()
-            await self._apply_servers(state)
-            if self.inputs.header_routes:  # HAProxy only knows maps its config refers to
-                await self._apply_map(self.inputs.routes_map, _routes_entries(state))
-            if self.routing.preview_port is not None:
-                await self._apply_map(self.inputs.preview_map, _preview_entries(state))
-            self._state = state
-            self._persist(state)
+            await self._bring_up(load_state(self.state_path, self.slots_per_color))
+
+    async def _bring_up(self, state: RouterState) -> None:
+        if self.routing.attach:
+            await self._attach()
+        else:
+            await self._start_or_adopt(state)
+        await self._check_layout()
+        await apply_servers(self.runtime, state)
+        if self.inputs.header_routes:  # HAProxy only knows maps its config refers to
+            await apply_map(self.runtime, self.inputs.routes_map, routes_entries(state))
+        if self.routing.preview_port is not None:
+            await apply_map(self.runtime, self.inputs.preview_map, preview_entries(state))
+        self._state = state
+        self._persist(state)
+
+    async def _live_state(self) -> RouterState:
+        """The state, once an HAProxy this router runs is known to be alive: one that died
+        (kill -9, OOM) is started again from its configuration, which is rendered from the
+        state, so it resumes the weights, endpoints, header routes and preview at once."""
+        state = self._require_state()
+        if not self.routing.attach and self.process.running_pid() is None:
+            log.warning("HAProxy for %s is not running: starting it again", self.name)
+            await self._bring_up(state)
+            self.restarts += 1
+        return state
 
     def write_config(self) -> Path:
         """Render the configuration and map files from the stored state; returns the config path.
@@ -237,7 +254,7 @@ class HaproxyRouter:
             await asyncio.sleep(0.02)
 
     async def _check_layout(self) -> None:
-        actual = await self._servers()
+        actual = await servers(self.runtime)
         missing = sorted(
             f"{be}/{srv}" for be, srv in desired_servers(self._empty()) if (be, srv) not in actual
         )
@@ -259,13 +276,19 @@ class HaproxyRouter:
             words.address(endpoint.host, f"endpoints[{index}].host")
             words.port(endpoint.port, f"endpoints[{index}].port")
         async with self._lock:
-            state = self._require_state()
+            state = await self._live_state()
             slots = assign_slots(color, state.slots[color], endpoints)
             updated = state.with_slots(color, slots)
-            await self._apply_servers(updated)
+            await apply_servers(self.runtime, updated)
             self._commit(updated)
 
     async def read_weights(self) -> dict[Color, int]:
+        if self._state is not None:
+            async with self._lock:
+                await self._live_state()
+        return await self._weights_in_force()
+
+    async def _weights_in_force(self) -> dict[Color, int]:
         servers = await self.runtime.servers(MAIN_BACKEND)
         totals = dict.fromkeys(COLORS, 0)
         for (_, name), server in servers.items():
@@ -276,13 +299,13 @@ class HaproxyRouter:
     async def set_weights(self, weights: Mapping[Color, int]) -> None:
         wanted = validate_weights(weights)
         async with self._lock:
-            state = self._require_state()
+            state = await self._live_state()
             ready = {color: state.ready_count(color) for color in COLORS}
             refuse_unready(wanted, ready, f"HAProxy on {self.inputs.admin_socket}")
             updated = replace(state, shares=wanted)
-            await self._apply_servers(updated)
+            await apply_servers(self.runtime, updated)
             self._commit(updated)
-            observed = await self.read_weights()
+            observed = await self._weights_in_force()
             if observed != wanted:
                 raise RouterError(
                     f"HAProxy on {self.inputs.admin_socket} reads back weights {observed} "
@@ -308,19 +331,19 @@ class HaproxyRouter:
                 "switch on the matches given in the Rollout's setHeaderRoute steps"
             )
         async with self._lock:
-            state = self._require_state()
+            state = await self._live_state()
             routes = {**state.routes, name: RouteSelection(variants.index(rules), color)}
             updated = replace(state, routes=routes)
-            await self._apply_map(self.inputs.routes_map, _routes_entries(updated))
+            await apply_map(self.runtime, self.inputs.routes_map, routes_entries(updated))
             self._commit(updated)
 
     async def remove_header_route(self, name: str) -> None:
         async with self._lock:
-            state = self._require_state()
+            state = await self._live_state()
             routes = {key: value for key, value in state.routes.items() if key != name}
             updated = replace(state, routes=routes)
             if self.inputs.header_routes:
-                await self._apply_map(self.inputs.routes_map, _routes_entries(updated))
+                await apply_map(self.runtime, self.inputs.routes_map, routes_entries(updated))
             self._commit(updated)
 
     async def set_preview(self, color: Color | None) -> None:
@@ -329,8 +352,8 @@ class HaproxyRouter:
         if self.routing.preview_port is None:
             return
         async with self._lock:
-            updated = replace(self._require_state(), preview=color)
-            await self._apply_map(self.inputs.preview_map, _preview_entries(updated))
+            updated = replace(await self._live_state(), preview=color)
+            await apply_map(self.runtime, self.inputs.preview_map, preview_entries(updated))
             self._commit(updated)
 
     # --- applying ----------------------------------------------------------------------------
@@ -348,63 +371,6 @@ class HaproxyRouter:
         save_state(self.state_path, state)
         write_private(self.inputs.routes_map, render_routes_map(state))
         write_private(self.inputs.preview_map, render_preview_map(state))
-
-    async def _servers(self) -> dict[ServerKey, ServerStatus]:
-        table: dict[ServerKey, ServerStatus] = {}
-        for backend in (MAIN_BACKEND, *(color_backend(color) for color in COLORS)):
-            table.update(await self.runtime.servers(backend))
-        return table
-
-    async def _apply_servers(self, state: RouterState) -> None:
-        desired = desired_servers(state)
-        actual = await self._servers()
-        for command in plan(actual, desired):
-            await self.runtime.change(command)
-        mismatches = _mismatches(await self._servers(), desired)
-        if mismatches:
-            raise RouterError(
-                f"HAProxy on {self.inputs.admin_socket} did not take the server settings: "
-                + "; ".join(mismatches[:5])
-            )
-
-    async def _apply_map(self, map_file: Path, desired: Mapping[str, str]) -> None:
-        actual = await self.runtime.map_entries(map_file)
-        for key, value in desired.items():
-            if key not in actual:
-                await self.runtime.change(f"add map {map_file} {key} {value}")
-            elif actual[key] != value:
-                await self.runtime.change(f"set map {map_file} {key} {value}")
-        for key in actual.keys() - desired.keys():
-            await self.runtime.change(f"del map {map_file} {key}")
-        if (observed := await self.runtime.map_entries(map_file)) != dict(desired):
-            raise RouterError(
-                f"HAProxy map {map_file} reads back {observed} after setting {dict(desired)}"
-            )
-
-
-def _routes_entries(state: RouterState) -> dict[str, str]:
-    return {name: route_value(sel.variant, sel.color) for name, sel in state.routes.items()}
-
-
-def _preview_entries(state: RouterState) -> dict[str, str]:
-    return {} if state.preview is None else {PREVIEW_KEY: state.preview}
-
-
-def _mismatches(
-    actual: Mapping[ServerKey, ServerStatus], desired: Mapping[ServerKey, ServerTarget]
-) -> list[str]:
-    found: list[str] = []
-    for key, target in desired.items():
-        now = actual[key]
-        where = f"{key[0]}/{key[1]}"
-        if now.weight != target.weight or now.admin != target.admin:
-            found.append(
-                f"{where} is {now.admin} with weight {now.weight}, "
-                f"expected {target.admin} with weight {target.weight}"
-            )
-        elif target.address is not None and target.address != (now.host, now.port):
-            found.append(f"{where} is at {now.host}:{now.port}, expected {target.address}")
-    return found
 
 
 def _admin_socket(routing: HaproxyRouting, state_dir: Path) -> Path:
