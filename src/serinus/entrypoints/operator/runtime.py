@@ -180,7 +180,7 @@ def kopf_settings() -> kopf.OperatorSettings:
     exactly and its CRD is installed with the chart, so neither observation is needed.
     """
     settings = kopf.OperatorSettings()
-    settings.scanning.disabled = False
+    settings.scanning.disabled = True
     return settings
 
 
