@@ -259,8 +259,10 @@ def classify_metric(
     try:
         # Overflow or an invalid operation is a numerical error; underflow to 0 is harmless.
         with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-            test = mann_whitney(canary.values, baseline.values, judge.confidence_level)
-            effect = effect_size(canary.values, baseline.values, test, analysis, judge.compat)
+            # sorted once here; the test and the checks below reuse the order
+            canary_sorted, baseline_sorted = np.sort(canary.values), np.sort(baseline.values)
+            test = mann_whitney(canary_sorted, baseline_sorted, judge.confidence_level)
+            effect = effect_size(canary_sorted, baseline_sorted, test, analysis, judge.compat)
     except (ArithmeticError, ValueError) as exc:
         return MetricResult(
             name=name,
@@ -272,13 +274,13 @@ def classify_metric(
             canary_count=counts[1],
         )
 
-    if np.array_equal(np.sort(canary.values), np.sort(baseline.values)):
+    if np.array_equal(canary_sorted, baseline_sorted):
         label, critical, reason = (
             Classification.PASS,
             False,
             "canary and baseline data are identical",
         )
-    elif np.unique(np.concatenate([canary.values, baseline.values])).size == 1:
+    elif canary_sorted[0] == canary_sorted[-1] == baseline_sorted[0] == baseline_sorted[-1]:
         label, critical, reason = Classification.PASS, False, "every value is the same"
     else:
         label, critical, reason = _decide(test, effect, analysis, judge)

@@ -45,21 +45,33 @@ from scipy import special
 from serinus.core.judge.pairwise import FloatArray, PairwiseDifferences
 
 
+def _ascending(values: FloatArray) -> FloatArray:
+    return values if values.size < 2 or bool(np.all(values[1:] >= values[:-1])) else np.sort(values)
+
+
+def _distinct(sorted_values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The distinct values of a sorted array and how often each occurs."""
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    counts = np.diff(np.r_[starts, sorted_values.size]).astype(np.float64)
+    return sorted_values[starts], counts
+
+
 class ShiftStatistic:
     """R's `wdiff` without the quantile: the continuity-corrected, tie-corrected standardised
-    rank statistic of `canary - d` against `baseline`, O((u + v) log v) per shift for u and v
-    distinct values, with every tie of the combined sample at d counted as R counts it."""
+    rank statistic of `canary - d` against `baseline`, O(u log v) per shift for u and v
+    distinct values, with every tie of the combined sample at d counted as R counts it.
+    At d = 0 it is the U test's statistic (scipy's asymptotic z, signed)."""
 
     def __init__(self, canary: FloatArray, baseline: FloatArray) -> None:
         self._m, self._n = int(canary.size), int(baseline.size)
-        self._x, counts = np.unique(canary, return_counts=True)
-        self._cx = counts.astype(np.float64)
-        self._y, counts = np.unique(baseline, return_counts=True)
-        self._cy = counts.astype(np.float64)
+        self._x, self._cx = _distinct(_ascending(canary))
+        self._y, self._cy = _distinct(_ascending(baseline))
         self._cum_y = np.r_[0.0, np.cumsum(self._cy)]  # baseline values below each distinct one
         self._baseline_ties = float(np.sum(self._cy**3 - self._cy))
+        self.within_ties = float(np.sum(self._cx**3 - self._cx)) + self._baseline_ties
 
-    def at(self, d: float) -> float:
+    def u_and_z(self, d: float) -> tuple[float, float]:
+        """U of `canary - d` (ties count one half) and the standardised statistic there."""
         shifted = self._x - d
         weights = self._cx
         if shifted.size > 1 and np.any(shifted[1:] == shifted[:-1]):
@@ -67,8 +79,8 @@ class ShiftStatistic:
             starts = np.flatnonzero(np.r_[True, shifted[1:] != shifted[:-1]])
             shifted, weights = shifted[starts], np.add.reduceat(weights, starts)
         below = np.searchsorted(self._y, shifted, side="left")
-        upto = np.searchsorted(self._y, shifted, side="right")
-        equal = np.where(upto > below, self._cy[np.minimum(below, self._y.size - 1)], 0.0)
+        match = np.minimum(below, self._y.size - 1)
+        equal = np.where(self._y[match] == shifted, self._cy[match], 0.0)
         u = float(np.sum(weights * (self._cum_y[below] + equal / 2.0)))
         dz = u - self._m * self._n / 2.0
         # tie groups at d: each shifted canary group merged with an equal baseline group, if any
@@ -76,8 +88,11 @@ class ShiftStatistic:
         ties = np.sum(merged**3 - merged) + self._baseline_ties - np.sum(equal**3 - equal)
         variance = _variance(self._m, self._n, float(ties))
         if variance <= 0.0:
-            return 0.0  # every value tied: no evidence either way
-        return float((dz - 0.5 * np.sign(dz)) / np.sqrt(variance))
+            return u, 0.0  # every value tied: no evidence either way
+        return u, float((dz - 0.5 * np.sign(dz)) / np.sqrt(variance))
+
+    def at(self, d: float) -> float:
+        return self.u_and_z(d)[1]
 
 
 @dataclass(frozen=True)
@@ -102,43 +117,10 @@ class MannWhitneyResult:
         return self.ci_high < d or (self.ci_high == d and self.shift.at(d) < -self.quantile)
 
 
-def tie_sizes(values: FloatArray) -> FloatArray:
-    """Sizes of the groups of equal values (1 for a value that is not tied)."""
-    _, counts = np.unique(values, return_counts=True)
-    return counts.astype(np.float64)
-
-
-def average_ranks(values: FloatArray) -> FloatArray:
-    """Ranks 1..N, tied values sharing the mean of their ranks (R's and scipy's default)."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    sizes = np.diff(np.r_[starts, values.size])
-    group_ranks = starts + (sizes + 1) / 2.0  # mean of ranks starts+1 .. starts+size
-    ranks = np.empty(values.size, dtype=np.float64)
-    ranks[order] = np.repeat(group_ranks, sizes)
-    return ranks
-
-
 def _variance(m: int, n: int, tie_term: float) -> float:
     """Variance of U under the null, corrected for ties (`tie_term` = sum of t^3 - t)."""
     total = m + n
     return (m * n / 12.0) * ((total + 1) - tie_term / (total * (total - 1)))
-
-
-def u_test(canary: FloatArray, baseline: FloatArray) -> tuple[float, float]:
-    """U of the canary sample and the two-sided asymptotic p-value, tie and continuity corrected."""
-    m, n = canary.size, baseline.size
-    ranks = average_ranks(np.concatenate([canary, baseline]))
-    u_canary = float(ranks[:m].sum() - m * (m + 1) / 2.0)
-    sizes = tie_sizes(np.concatenate([canary, baseline]))
-    variance = _variance(m, n, float(np.sum(sizes**3 - sizes)))
-    if variance <= 0.0:
-        return u_canary, 1.0  # every value is the same: nothing can differ
-    larger = max(u_canary, m * n - u_canary)
-    z = (larger - m * n / 2.0 - 0.5) / np.sqrt(variance)
-    p_value = float(np.clip(2.0 * special.ndtr(-z), 0.0, 1.0))
-    return u_canary, p_value
 
 
 def _interval_ranks(m: int, n: int, within_tie_term: float, confidence: float) -> tuple[int, int]:
@@ -170,27 +152,25 @@ def _interval_ranks(m: int, n: int, within_tie_term: float, confidence: float) -
 
 def mann_whitney(canary: FloatArray, baseline: FloatArray, confidence: float) -> MannWhitneyResult:
     """Test, shift estimate and interval for two non-empty samples of finite numbers."""
-    canary = np.asarray(canary, dtype=np.float64)
-    baseline = np.asarray(baseline, dtype=np.float64)
-    if canary.size == 0 or baseline.size == 0:
+    x = _ascending(np.asarray(canary, dtype=np.float64))
+    y = _ascending(np.asarray(baseline, dtype=np.float64))
+    if x.size == 0 or y.size == 0:
         raise ValueError("the Mann-Whitney test needs at least one value on each side")
-    if not (np.all(np.isfinite(canary)) and np.all(np.isfinite(baseline))):
-        raise ValueError("the Mann-Whitney test needs finite values")
+    if not (np.isfinite(x[[0, -1]]).all() and np.isfinite(y[[0, -1]]).all()):
+        raise ValueError("the Mann-Whitney test needs finite values")  # NaN sorts last
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence level {confidence} is not between 0 and 1")
-    m, n = canary.size, baseline.size
-    statistic, p_value = u_test(canary, baseline)
-    differences = PairwiseDifferences(canary, baseline)
-    within = tie_sizes(canary), tie_sizes(baseline)
+    m, n = x.size, y.size
+    shift = ShiftStatistic(x, y)
+    statistic, z = shift.u_and_z(0.0)
+    p_value = float(np.clip(2.0 * special.ndtr(-abs(z)), 0.0, 1.0))
+    differences = PairwiseDifferences.from_sorted(x, y)
     # Between steps only the ties within each sample remain; their variance is always positive
     # when both sides have values (m^3 - m + n^3 - n < N^3 - N).
-    within_tie_term = float(sum(np.sum(t**3 - t) for t in within))
-    low_rank, high_rank = _interval_ranks(m, n, within_tie_term, confidence)
-    shift = ShiftStatistic(canary, baseline)
+    low_rank, high_rank = _interval_ranks(m, n, shift.within_ties, confidence)
     quantile = float(special.ndtri(1.0 - (1.0 - confidence) / 2.0))
     # R's end checks: at the extreme differences the statistic already is past the quantile
-    low_end = float(np.min(canary) - np.max(baseline))
-    high_end = float(np.max(canary) - np.min(baseline))
+    low_end, high_end = float(x[0] - y[-1]), float(x[-1] - y[0])
     ci_low = low_end if shift.at(low_end) - quantile <= 0 else differences.kth_smallest(low_rank)
     ci_high = (
         high_end if shift.at(high_end) + quantile >= 0 else differences.kth_smallest(high_rank)

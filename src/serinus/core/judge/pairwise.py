@@ -27,7 +27,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 # Below this many candidates it is cheaper to materialise them than to keep narrowing.
-_MATERIALISE_AT = 1 << 17
+_MATERIALISE_AT = 1 << 18
 # Candidates sampled per round to place the pivots, and the pivots' margin in sample ranks.
 _SAMPLE = 8192
 _MARGIN = 3.0
@@ -46,6 +46,17 @@ class PairwiseDifferences:
         # Row i is rows[i] + cols[j]: ascending in j because cols is ascending.
         self._cols = np.sort(-np.asarray(baseline, dtype=np.float64))
         self.count = int(self._rows.size) * int(self._cols.size)
+
+    @classmethod
+    def from_sorted(cls, canary: FloatArray, baseline: FloatArray) -> PairwiseDifferences:
+        """The same, from samples already sorted ascending (no sorting again)."""
+        differences = cls.__new__(cls)
+        differences._rows = canary
+        differences._cols = -baseline[::-1]
+        differences.count = int(canary.size) * int(baseline.size)
+        if differences.count == 0:
+            raise ValueError("pairwise differences need at least one value on each side")
+        return differences
 
     def kth_smallest(self, k: int) -> float:
         """The k-th smallest difference, k counted from 1."""
@@ -123,7 +134,9 @@ class PairwiseDifferences:
         rows, cols = self._rows, self._cols
         n = cols.size
         side: Literal["left", "right"] = "left" if strict else "right"
-        guess: IntArray = np.searchsorted(cols, value - rows, side=side).astype(np.int64)
+        # ascending needles let the binary searches share work: rows reversed, then back
+        needles = value - rows[::-1]
+        guess: IntArray = np.searchsorted(cols, needles, side=side)[::-1].astype(np.int64)
 
         def holds(i: IntArray, j: IntArray) -> npt.NDArray[np.bool_]:
             total = rows[i] + cols[j]
