@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import jinja2
 
+from serinus.adapters.egress import EgressGuard, guarded
 from serinus.adapters.notifiers.factory import NotifierDeps, build_notifier
 from serinus.adapters.notifiers.rendering import MessageRenderer
 from serinus.core.errors import InvalidInput, NotFound, NotifierError, SerinusError
@@ -224,8 +225,10 @@ class NotificationDispatcher:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        egress: EgressGuard | None = None,
     ) -> None:
-        """`link_for(namespace, rollout)` gives the dashboard page of a rollout, or None."""
+        """`link_for(namespace, rollout)` gives the dashboard page of a rollout, or None.
+        `egress` (the operator's) refuses link-local and metadata addresses on every channel."""
         problems = []
         if request_timeout <= 0:
             problems.append("request_timeout: must be positive")
@@ -247,13 +250,16 @@ class NotificationDispatcher:
         self._on_failure = on_failure
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(request_timeout), follow_redirects=False
+            timeout=httpx.Timeout(request_timeout),
+            follow_redirects=False,
+            transport=guarded(egress, None, True),
         )
         self._deps = NotifierDeps(
             http=self._http,
             renderer=MessageRenderer(templates_dir),
             smtp_tls_context=smtp_tls_context,
             clock=clock,
+            egress=egress,
         )
         self._clock = clock
         self._sleep = sleep

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serinus.app.analysis import ProviderRegistry
 from serinus.core.errors import InvalidInput
 from serinus.core.ports import Platform, SecretResolver, TrafficRouter
 from serinus.core.spec import Rollout, steps_of
+
+if TYPE_CHECKING:
+    from serinus.adapters.egress import EgressGuard
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class AdapterContext:
     allow_commands: bool = True  # False in the cluster unless --allow-author-commands
     secrets: SecretResolver | None = None  # None: the environment (local mode)
     rollout_uid: str | None = None  # owner of the Jobs the job provider creates
+    egress: EgressGuard | None = None  # the cluster's: no link-local or metadata addresses
 
 
 RouterFactory = Callable[[AdapterContext], TrafficRouter]
@@ -82,8 +86,8 @@ def build_providers(context: AdapterContext) -> ProviderRegistry:
     metadata = context.rollout.metadata
     resolver = context.secrets or EnvSecretResolver()
     providers: dict[str, Any] = {
-        "prometheus": PrometheusProvider(),
-        "web": SecretHeaders(WebProvider(), resolver, metadata.namespace),
+        "prometheus": PrometheusProvider(egress=context.egress),
+        "web": SecretHeaders(WebProvider(egress=context.egress), resolver, metadata.namespace),
     }
     if context.allow_commands:
         providers["command"] = CommandProvider()

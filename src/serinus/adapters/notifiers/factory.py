@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from serinus.adapters.egress import EgressGuard
 from serinus.adapters.notifiers.rendering import MessageRenderer
 from serinus.adapters.notifiers.slack import SlackNotifier
 from serinus.adapters.notifiers.smtp import SmtpNotifier
@@ -31,12 +32,14 @@ from serinus.core.ports import Notifier
 
 @dataclass(frozen=True)
 class NotifierDeps:
-    """What notifiers share: the HTTP client, the templates, SMTP TLS trust, the clock."""
+    """What notifiers share: the HTTP client, the templates, SMTP TLS trust, the clock, and the
+    egress guard (the HTTP client's transport applies it; SMTP checks its host with it)."""
 
     http: httpx.AsyncClient
     renderer: MessageRenderer
     smtp_tls_context: ssl.SSLContext | None = None
     clock: Callable[[], float] = field(default=time.time)
+    egress: EgressGuard | None = None
 
 
 Secrets = Mapping[str, str]
@@ -68,6 +71,7 @@ def _email(channel: Channel, secrets: Secrets, deps: NotifierDeps) -> Notifier:
         password=secrets.get("password"),
         timeout=spec.timeout_seconds,
         tls_context=deps.smtp_tls_context,
+        egress=deps.egress,
     )
 
 

@@ -12,6 +12,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
+from serinus.adapters.egress import EgressGuard, EgressRefused
 from serinus.adapters.notifiers.rendering import MessageContext, MessageRenderer
 from serinus.core.errors import NotifierError
 from serinus.core.events import Event
@@ -50,7 +51,9 @@ class SmtpNotifier:
         password: str | None = None,
         timeout: float = 10.0,
         tls_context: ssl.SSLContext | None = None,
+        egress: EgressGuard | None = None,
     ) -> None:
+        self._egress = egress
         self._host = host
         self._port = port
         self._sender = sender
@@ -80,6 +83,13 @@ class SmtpNotifier:
 
     async def send(self, rollout: str, event: Event, link: str | None = None) -> None:
         where = f"smtp {self._host}:{self._port}"
+        if self._egress is not None:
+            # Checked, then connected by name (TLS verifies the name): unlike the HTTP channels a
+            # name that re-resolves between the two is not caught here.
+            try:
+                await self._egress.checked_address(self._host, self._port)
+            except EgressRefused as exc:
+                raise NotifierError(f"{where}: {exc}", retryable=False) from None
         try:
             refused, _ = await aiosmtplib.send(
                 self.message(rollout, event, link),

@@ -79,6 +79,12 @@ def operator(
         "inside the operator's pod with its rights. Anyone who can write a Rollout then runs "
         "code as the operator. Off: such Rollouts are refused (ExecutionNotAllowed).",
     ),
+    egress_allow: list[str] = typer.Option(
+        [],
+        "--egress-allow",
+        help="A network (169.254.10.0/24) or host name metric providers and notifications may "
+        "reach although it is link-local or a cloud metadata address (repeatable).",
+    ),
 ) -> None:
     """Run the Kubernetes operator: drive every Rollout it watches with the engine."""
     if log_level not in LOG_LEVELS:

@@ -12,7 +12,8 @@ Failures are shown on the Rollout (see reporting.py) and retried with a growing 
 
 Nothing a Rollout names is executed here (see app/cluster_policy.py): a spec asking for it is
 refused with an `ExecutionNotAllowed` (or `SecretSourceNotAllowed`) condition before any adapter
-is built, unless the operator runs with `--allow-author-commands`.
+is built, unless the operator runs with `--allow-author-commands`. Metric providers and
+notifications never reach link-local or metadata addresses unless `--egress-allow` admits them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from serinus.adapters.egress import EgressGuard
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.secrets import KubeSecretResolver
 from serinus.adapters.stores import rollout_resource as documents
@@ -58,6 +60,7 @@ class DriverSettings:
     max_backoff_seconds: float = 30.0
     max_concurrent_reconciles: int = 32
     allow_author_commands: bool = False  # dangerous: Rollout authors run code in the operator
+    egress_allow: tuple[str, ...] = ()  # networks/hosts admitted despite being link-local
     # Shared with the API, which seals the intents it records: an unsealed one (written straight
     # into a Rollout's status) keeps only a status writer's rights. See api/cluster.py.
     intent_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -101,9 +104,11 @@ class RolloutDriver:
         gate: asyncio.Semaphore,
         dispatcher: NotificationDispatcher,
         secrets: SecretResolver,
+        egress: EgressGuard,
     ) -> None:
         self.namespace, self.name = key
         self.secrets = secrets
+        self.egress = egress
         self.client = client
         self.settings = settings
         self.store = KubernetesStateStore(client, self.namespace, component="serinus-operator")
@@ -200,6 +205,7 @@ class RolloutDriver:
             kube=self.client,
             allow_commands=allowed,
             secrets=self.secrets,
+            egress=self.egress,
             rollout_uid=(self._body.get("metadata") or {}).get("uid"),
         )
         router = build_router(context)
@@ -248,8 +254,9 @@ class Drivers:
         self.client = client
         self.settings = settings
         self.secrets = KubeSecretResolver(client)
+        self.egress = EgressGuard.allowing(settings.egress_allow)
         self.dispatcher = NotificationDispatcher(
-            resolver=self.secrets, on_failure=record_notification_failure
+            resolver=self.secrets, on_failure=record_notification_failure, egress=self.egress
         )
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
@@ -269,7 +276,13 @@ class Drivers:
         entry = self._running.get(key)
         if entry is None:
             driver = RolloutDriver(
-                key, self.client, self.settings, self._gate, self.dispatcher, self.secrets
+                key,
+                self.client,
+                self.settings,
+                self._gate,
+                self.dispatcher,
+                self.secrets,
+                self.egress,
             )
             task = asyncio.create_task(driver.run(), name=f"rollout {key[0]}/{key[1]}")
             task.add_done_callback(lambda done: self._ended(key, done))

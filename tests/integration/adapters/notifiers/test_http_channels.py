@@ -70,7 +70,7 @@ async def test_slack_error_answers_become_classified_failures(http_receiver: Htt
         busy = SlackNotifier(webhook_url=http_receiver.url("/busy"), http=http, renderer=renderer)
         with pytest.raises(NotifierError, match="HTTP 404: no_service") as permanent:
             await gone.send("shop", JUDGED)
-        with pytest.raises(NotifierError, match="HTTP 503: try later") as transient:
+        with pytest.raises(NotifierError, match="HTTP 503: the server failed") as transient:
             await busy.send("shop", JUDGED)
     assert not permanent.value.retryable
     assert transient.value.retryable

@@ -30,12 +30,25 @@ async def test_success_returns_the_response() -> None:
     [(500, True), (503, True), (429, True), (408, True), (400, False), (403, False), (404, False)],
 )
 async def test_failed_statuses_are_classified(status: int, retryable: bool) -> None:
-    async with client(status, "no_service\n  details") as http:
+    async with client(status, "no_service\n") as http:
         with pytest.raises(NotifierError) as caught:
             await post(http, SECRET_URL, "slack webhook", json={})
     assert caught.value.retryable is retryable
-    assert str(caught.value) == f"slack webhook answered HTTP {status}: no_service details"
+    assert str(caught.value) == f"slack webhook answered HTTP {status}: no_service"
     assert "very-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "description"),
+    [(500, "the server failed"), (403, "the credentials were refused"), (400, "the request")],
+)
+async def test_free_text_answers_are_never_copied(status: int, description: str) -> None:
+    answer = '{"internal": "db-password=hunter2", "note": "Metadata service"}'
+    async with client(status, answer) as http:
+        with pytest.raises(NotifierError) as caught:
+            await post(http, SECRET_URL, "webhook", json={})
+    assert description in str(caught.value)
+    assert "hunter2" not in str(caught.value) and "Metadata" not in str(caught.value)
 
 
 async def test_redirects_are_not_followed_and_not_retried() -> None:
