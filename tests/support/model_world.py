@@ -281,6 +281,9 @@ class ModelWorld:
         STATS[f"phase {result.status.phase}"] += 1
         if result.error is not None:
             STATS["reconciles with an error"] += 1
+            if "unexpected" in result.error:
+                self.violate(f"a reconcile crashed: {result.error}")
+                raise Violation("; ".join(self.violations))
         return result
 
     def check(self, result: Reconciled) -> None:
@@ -296,6 +299,7 @@ class ModelWorld:
                 if not isinstance(action, SetWeights):
                     continue
                 STATS["weight writes checked"] += 1
+                self.check_proportional(action.weights, result)
                 for color, weight in action.weights.items():
                     state = result.observed.color(color)
                     allowed = versions_of(said, color)
@@ -308,6 +312,24 @@ class ModelWorld:
         if result.error is None and status.terminal:
             STATS["terminal states checked for convergence"] += 1
             self.check_converged(status)
+
+    def check_proportional(self, weights: dict[Color, int], result: Reconciled) -> None:
+        """A color gets more than its ready share only while the other one is fully used."""
+        assert result.decision is not None
+        said = result.decision.status
+        share = {}
+        for color in COLORS:
+            state = result.observed.color(color)
+            ready = state.ready if state.version in versions_of(said, color) else 0
+            share[color] = min(100.0, 100.0 * ready / REPLICAS)
+        for color, other in (COLORS, COLORS[::-1]):
+            if weights[color] > math.ceil(share[color]) and weights[other] < math.floor(
+                share[other]
+            ):
+                raise Violation(
+                    f"wrote {weights}: {color} gets more than its ready share "
+                    f"({share[color]:.0f}%) while {other} has spare capacity"
+                )
 
     def check_converged(self, status: RolloutStatus) -> None:
         wanted = {color: status.weights.get(color, 0) for color in COLORS}

@@ -19,12 +19,13 @@ _EPSILON = 1e-9
 
 
 def ready_of(status: RolloutStatus, observed: Observed, color: Color) -> int:
-    """Ready replicas of the version the status wants on `color` (0 for any other version)."""
-    version = status.version_of(color)
+    """Ready replicas on `color` of a version the status lets serve there: the one it wants, or
+    one it is draining before removing it (a superseded or dropped canary); else 0."""
     state = observed.color(color)
-    if version is None or state.version != version:
-        return 0
-    return state.ready
+    serving = {t.version for t in status.teardowns if t.color == color}
+    if (version := status.version_of(color)) is not None:
+        serving.add(version)
+    return state.ready if state.version in serving else 0
 
 
 def routable(
