@@ -6,7 +6,7 @@ states checked for convergence, aborts with a ready stable, examples per strateg
 last line, every figure as one JSON object. A violated invariant ends the run with hypothesis'
 minimal failing sequence and exit code 1.
 
-    python benchmarks/model_long.py [--examples 1000] [--steps 80] [--seed N]
+    python benchmarks/model_long.py [--examples 1000] [--steps 80] [--derandomize] [--no-shrink]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=80)
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--derandomize", action="store_true", help="the same examples each run")
+    parser.add_argument("--no-shrink", action="store_true", help="report failures unshrunk")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # injected failures log a warning each
     profile = settings(
@@ -41,7 +42,8 @@ def main() -> int:
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
-        derandomize=args.seed is not None,
+        derandomize=args.derandomize,
+        phases=[p for p in Phase if not (args.no_shrink and p is Phase.shrink)],
     )
     started = time.perf_counter()
     failure = None

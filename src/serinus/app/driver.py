@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the CLI reads the lock without loading the engine
     from serinus.app.engine import Engine, Reconciled
 
 POLL_SECONDS = 0.2
+BACKOFF_SECONDS = 3.0  # the longest wait after failed reconciles (a store or router down)
 
 
 class DriverLock:
@@ -84,16 +85,25 @@ async def drive(
     stop: asyncio.Event | None = None,
     poll: float = POLL_SECONDS,
 ) -> Reconciled:
-    """Reconcile until the rollout is done (or forever with keep_running, or until `stop`)."""
+    """Reconcile until the rollout is done (or forever with keep_running, or until `stop`).
+
+    Done means terminal *and* converged (`RolloutStatus.terminal`): an abort waiting for the
+    stable replicas keeps the driver going. A failing reconcile (its error is in the result the
+    live view shows) is retried with a growing delay, never ends the loop.
+    """
     await engine.router.prepare()
+    failures = 0
     while True:
         result = await engine.reconcile(name)
         on_update(result)
         done = result.status.terminal and result.error is None and not keep_running
         if done or (stop is not None and stop.is_set()):
             return result
+        failures = failures + 1 if result.error is not None else 0
         delay = poll
-        if result.decision is not None and result.decision.wake_at is not None:
+        if failures:
+            delay = min(poll * 2 ** (failures - 1), max(poll, BACKOFF_SECONDS))
+        elif result.decision is not None and result.decision.wake_at is not None:
             delay = max(0.0, min(poll, result.decision.wake_at - time.time()))
         if stop is None:
             await asyncio.sleep(delay)

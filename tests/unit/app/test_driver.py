@@ -1,0 +1,65 @@
+"""`drive`: runs until done *and* converged, and outlives failing dependencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model_world import Clock
+from strategy_world import make_rollout
+
+from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
+from serinus.adapters.routers.memory import MemoryRouter
+from serinus.adapters.stores.memory import MemoryStateStore
+from serinus.app import operations
+from serinus.app.driver import drive
+from serinus.app.engine import Engine, Reconciled
+from serinus.core.errors import StoreError
+from serinus.core.intents import IntentKind
+from serinus.core.status import Phase
+
+ROLLING: dict[str, Any] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+class _LockedStore(MemoryStateStore):
+    """The database is locked for the first `failures` saves."""
+
+    failures = 0
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("database is locked")
+        await super().save(*args, **kwargs)
+
+
+async def test_a_store_error_is_retried_and_shown_never_ending_the_run() -> None:
+    store = _LockedStore()
+    engine = Engine(store, MemoryRouter(), MemoryPlatform(MemoryWorld()), clock=Clock())
+    await operations.submit(store, make_rollout(ROLLING))
+    store.failures = 3
+    seen: list[Reconciled] = []
+    result = await drive(engine, "web", seen.append, poll=0.001)
+    assert [r.error for r in seen[:3]] == ["database is locked"] * 3, "the live view shows it"
+    assert result.error is None and result.status.terminal
+    assert result.status.phase is Phase.COMPLETED
+
+
+async def test_an_abort_of_a_rolling_update_is_driven_until_converged() -> None:
+    world, store, router = MemoryWorld(), MemoryStateStore(), MemoryRouter()
+    engine = Engine(store, router, MemoryPlatform(world), clock=Clock())
+    rollout = make_rollout(ROLLING)
+    await operations.submit(store, rollout)
+    await drive(engine, "web", lambda _: None, poll=0.001)
+    await operations.submit(store, rollout.with_version("v2"))
+    for _ in range(20):
+        if (await engine.reconcile("web")).status.replicas.get("blue") == 0:
+            break
+    world.observes_until_ready = 4
+    await operations.request(store, "web", IntentKind.ABORT, actor="ana", source="test")
+    seen: list[Reconciled] = []
+    result = await drive(engine, "web", seen.append, poll=0.001)
+    waiting = [r.status.message for r in seen if r.status.phase is Phase.ABORTED]
+    assert any("waiting for replicas of v1 to be ready" in m for m in waiting), waiting
+    assert any(not r.status.terminal for r in seen if r.status.phase is Phase.ABORTED)
+    assert result.status.terminal and router.weights == {"blue": 100, "green": 0}
+    assert "green" not in world.colors, "drive ended only once v2 was scaled down"
