@@ -23,7 +23,12 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from serinus.adapters.metrics.prometheus import PrometheusProvider
 from serinus.app.analysis import advance, run_analysis
-from serinus.core.analysis.run import AnalysisPhase, MeasurementPhase, start_run
+from serinus.core.analysis.run import (
+    ERROR_RETRY_SECONDS,
+    AnalysisPhase,
+    MeasurementPhase,
+    start_run,
+)
 from serinus.core.analysis.spec import AnalysisTemplateSpec, PrometheusSource
 from serinus.core.errors import MetricsError
 
@@ -255,7 +260,8 @@ async def test_prometheus_stopped_mid_analysis_errors_and_fails(tmp_path: Path) 
         assert state.result("always-one").successful == 1
         await asyncio.to_thread(stop_prometheus, running.process)
         state = await advance(spec, state, providers, 1)
-        state = await advance(spec, state, providers, 2)
+        assert await advance(spec, state, providers, 2) == state  # an error waits 10 s, as Argo
+        state = await advance(spec, state, providers, 1 + ERROR_RETRY_SECONDS)
     finally:
         stop_prometheus(running.process)
     measurements = state.result("always-one").measurements
