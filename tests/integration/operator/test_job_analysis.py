@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.platforms.kube_controller import DeploymentController
 from tests.integration.adapters.metrics.job_scenarios import finish
 from tests.integration.operator.world import (
@@ -27,7 +28,6 @@ from tests.integration.operator.world import (
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import JOBS, VIRTUAL_SERVICES
 from serinus.adapters.stores.rollout_resource import ROLLOUTS
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 
@@ -62,19 +62,20 @@ def job_rollout() -> dict[str, Any]:
 class JobController:
     """Ends every Job it sees with `outcome` (Complete or Failed), after it was seen running."""
 
-    def __init__(self, client: KubeClient, outcome: str) -> None:
+    def __init__(self, client: KubeClient, outcome: str, namespace: str = NAMESPACE) -> None:
         self.client = client
         self.outcome = outcome
+        self.namespace = namespace
         self.seen: list[dict[str, Any]] = []
 
     async def _loop(self) -> None:
         while True:
-            for job in (await self.client.list(JOBS, NAMESPACE)).items:
+            for job in (await self.client.list(JOBS, self.namespace)).items:
                 if job.get("status"):
                     continue
                 self.seen.append(job)
                 with contextlib.suppress(Exception):  # deleted meanwhile: nothing to end
-                    await finish(self.client, NAMESPACE, job["metadata"]["name"], self.outcome)
+                    await finish(self.client, self.namespace, job["metadata"]["name"], self.outcome)
             await asyncio.sleep(0.05)
 
     @contextlib.asynccontextmanager

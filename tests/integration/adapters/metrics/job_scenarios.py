@@ -1,5 +1,9 @@
 """What the job provider must do against an API server, written once for the stand-in and the
-real kube-apiserver: the test plays the Job controller by writing the Job's status."""
+real kube-apiserver: the test plays the Job controller by writing the Job's status.
+
+`client` is the operator's (on the real server: the chart's ServiceAccount, whose RBAC allows only
+get, create and delete on Jobs); `admin` lists Jobs and writes their status, as the Job controller
+would (default: the same client)."""
 
 from __future__ import annotations
 
@@ -49,11 +53,12 @@ async def finish(client: KubeClient, namespace: str, name: str, condition: str) 
 
 
 async def a_job_runs_until_it_completes_and_is_then_removed(
-    client: KubeClient, namespace: str, outcome: str
+    client: KubeClient, namespace: str, outcome: str, admin: KubeClient | None = None
 ) -> None:
+    admin = admin or client
     provider = JobProvider(client, namespace, "web", owner_uid=None)
     assert await provider.measure_keyed(SOURCE, RUN, "smoke", 0) is None, "pending while it runs"
-    [job] = await jobs_of(client, namespace)
+    [job] = await jobs_of(admin, namespace)
     name = job["metadata"]["name"]
     assert name == job_name("web", RUN, "smoke", 0)
     pod = job["spec"]["template"]["spec"]
@@ -66,29 +71,33 @@ async def a_job_runs_until_it_completes_and_is_then_removed(
     # A restarted operator (a new provider) continues the same measurement: no second Job.
     restarted = JobProvider(client, namespace, "web")
     assert await restarted.measure_keyed(SOURCE, RUN, "smoke", 0) is None
-    assert [j["metadata"]["name"] for j in await jobs_of(client, namespace)] == [name]
+    assert [j["metadata"]["name"] for j in await jobs_of(admin, namespace)] == [name]
 
-    await finish(client, namespace, name, outcome)
+    await finish(admin, namespace, name, outcome)
     expected = [1.0] if outcome == "Complete" else [0.0]
     assert await restarted.measure_keyed(SOURCE, RUN, "smoke", 0) == expected
-    assert await jobs_of(client, namespace) == [], "deleted once its outcome is read"
+    assert await jobs_of(admin, namespace) == [], "deleted once its outcome is read"
 
 
-async def each_measurement_has_its_own_job(client: KubeClient, namespace: str) -> None:
+async def each_measurement_has_its_own_job(
+    client: KubeClient, namespace: str, admin: KubeClient | None = None
+) -> None:
+    admin = admin or client
     provider = JobProvider(client, namespace, "web")
     for index in (0, 1):
         assert await provider.measure_keyed(SOURCE, RUN, "smoke", index) is None
     assert await provider.measure_keyed(SOURCE, "step-2@1764633999.0", "smoke", 0) is None
-    names = {j["metadata"]["name"] for j in await jobs_of(client, namespace)}
+    names = {j["metadata"]["name"] for j in await jobs_of(admin, namespace)}
     assert len(names) == 3
 
 
 async def a_job_past_its_timeout_is_an_error_and_removed(
-    client: KubeClient, namespace: str
+    client: KubeClient, namespace: str, admin: KubeClient | None = None
 ) -> None:
+    admin = admin or client
     provider = JobProvider(client, namespace, "web")
     assert await provider.measure_keyed(SOURCE, RUN, "smoke", 0) is None
     later = JobProvider(client, namespace, "web", clock=lambda: time.time() + 301)
     with pytest.raises(MetricsError, match="did not finish within 300s"):
         await later.measure_keyed(SOURCE, RUN, "smoke", 0)
-    assert await jobs_of(client, namespace) == []
+    assert await jobs_of(admin, namespace) == []
