@@ -160,7 +160,7 @@ def test_watch_judge_and_audit_a_real_rollout_in_chromium(local: LocalMode, dash
             sign_in(viewer, dashboard + "rollouts/web", VIEWER_TOKEN)
             their_panel = viewer.get_by_role("region", name="Judgement")
             expect(their_panel.get_by_role("button", name="Approve")).to_be_disabled()
-            expect(their_panel).to_contain_text("needs the role 'approver'; vera has: viewer")
+            expect(their_panel).to_contain_text("vera may: get (the role approver grants it")
             expect(viewer.get_by_role("button", name="Abort")).to_be_disabled()
             viewer.screenshot(path=str(ARTIFACTS / "1b-viewer.png"), full_page=True)
             viewer.close()

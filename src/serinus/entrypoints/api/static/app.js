@@ -102,7 +102,8 @@
       $("who").hidden = false;
     }
     const match = location.pathname.match(/^\/rollouts\/([a-z0-9-]+)$/);
-    if (match) openRollout(match[1]); else openList();
+    if (match) openRollout(match[1], new URLSearchParams(location.search).get("namespace"));
+    else openList();
   }
 
   function showLogin(message) {
@@ -131,10 +132,14 @@
   async function refreshList() {
     let rollouts;
     try { rollouts = await api("/rollouts"); } catch (e) { notice(e.message); return; }
+    const several = new Set(rollouts.map((r) => r.namespace)).size > 1;
     const rows = rollouts.map((r) => {
       const tr = h("tr");
       const name = h("td");
-      const link = h("a", r.name, { href: "/rollouts/" + encodeURIComponent(r.name), "data-nav": "" });
+      // Name the namespace only when the list spans several (one namespace: short URLs).
+      const query = several ? "?namespace=" + encodeURIComponent(r.namespace) : "";
+      const href = "/rollouts/" + encodeURIComponent(r.name) + query;
+      const link = h("a", r.name, { href, "data-nav": "", title: "namespace " + r.namespace });
       name.appendChild(link);
       tr.append(name, h("td", r.version), h("td", r.phase || "not started"),
         h("td", r.step ? r.step.description : ""), h("td", weightsText(r.weights)));
@@ -146,9 +151,16 @@
 
   // --- one rollout ----------------------------------------------------------------------------
 
-  function openRollout(name) {
+  // A rollout's API path; the namespace (from the list's link) travels as ?namespace=.
+  function rolloutPath(name, suffix) {
+    const query = state.namespace ? "?namespace=" + encodeURIComponent(state.namespace) : "";
+    return `/rollouts/${encodeURIComponent(name)}${suffix || ""}${query}`;
+  }
+
+  function openRollout(name, namespace) {
     show("rollout-view");
     state.name = name;
+    state.namespace = namespace || null;
     state.detail = null;
     state.weights = [];
     state.versionColor = {};
@@ -166,7 +178,7 @@
     const live = $("live");
     while (state.stream === controller) {
       try {
-        const response = await fetch(`${API}/rollouts/${encodeURIComponent(name)}/events`, {
+        const response = await fetch(API + rolloutPath(name, "/events"), {
           headers: { Authorization: "Bearer " + (token() || ""), Accept: "text/event-stream" },
           signal: controller.signal,
           credentials: "omit",
@@ -337,7 +349,7 @@
     }
     const result = $("judgement-result");
     try {
-      const intent = await api(`/rollouts/${encodeURIComponent(state.name)}/judge`, {
+      const intent = await api(rolloutPath(state.name, "/judge"), {
         method: "POST",
         body: {
           approve, inputs, comment: $("judgement-comment").value,
@@ -367,7 +379,7 @@
     const body = op.startsWith("promote") ? { comment, full: op === "promote-full" } : { comment };
     const result = $("ops-result");
     try {
-      const intent = await api(`/rollouts/${encodeURIComponent(state.name)}/${path}`, { method: "POST", body });
+      const intent = await api(rolloutPath(state.name, "/" + path), { method: "POST", body });
       result.textContent = `${op} recorded (#${intent.id}).`;
       $("ops-comment").value = "";
       refreshAudit();
@@ -391,7 +403,7 @@
   async function refreshAudit() {
     const name = state.name;
     let entries;
-    try { entries = await api(`/rollouts/${encodeURIComponent(name)}/audit`); } catch (e) { return; }
+    try { entries = await api(rolloutPath(name, "/audit")); } catch (e) { return; }
     if (name !== state.name) return;
     $("audit-rows").replaceChildren(...entries.slice().reverse().map((a) => {
       const tr = h("tr");
@@ -408,7 +420,7 @@
   async function refreshAnalysis() {
     const name = state.name;
     let result;
-    try { result = await api(`/rollouts/${encodeURIComponent(name)}/analysis`); } catch (e) { return; }
+    try { result = await api(rolloutPath(name, "/analysis")); } catch (e) { return; }
     if (name !== state.name) return;
     const box = $("analysis");
     if (!result.runs.length) {
@@ -518,7 +530,7 @@
       const link = event.target.closest("a[data-nav]");
       if (link && link.origin === location.origin && !event.ctrlKey && !event.metaKey) {
         event.preventDefault();
-        navigate(link.pathname);
+        navigate(link.pathname + link.search);
       }
     });
     window.addEventListener("popstate", route);
