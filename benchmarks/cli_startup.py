@@ -1,0 +1,158 @@
+"""CLI start-up: wall time of `serinus abort`, `get`, `status --no-wait` and `--help`, from
+process start to exit, median and p90 of N runs each, now and (with --before REF) for the code
+of a git revision, in one run so both see the same machine load.
+
+Each run is a fresh `python -m serinus.entrypoints.cli ...` on a state folder holding one rollout
+that awaits a judgement, so `abort` really checks and records an operation. `--before REF` runs
+the same commands on `git archive REF src` put first on PYTHONPATH (the store's schema must be
+the same at REF). `--importtime CMD` prints the 15 heaviest imports of one command instead.
+
+    python benchmarks/cli_startup.py [--runs 15] [--before 7be1b96]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+from local_bench import median, percentile, print_json
+
+from serinus.adapters.stores.sqlite import SqliteStateStore
+from serinus.app.settings import LocalSettings
+from serinus.core.documents import load_rollout
+from serinus.core.status import Phase, Revision, RolloutStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = {
+    "abort": ["abort", "web"],
+    "get": ["get", "web"],
+    "status": ["status", "web", "--no-wait"],
+    "--help": ["--help"],
+}
+ROLLOUT = """
+apiVersion: serinus.io/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  version: v2
+  workload: {process: {command: [sleep, "1000"], replicas: 2}}
+  trafficRouting: {haproxy: {port: 18080}}
+  strategy: {blueGreenCanary: {steps: [{setWeight: 10}, {judgement: {timeout: 30m}}]}}
+"""
+
+
+def prepare(folder: Path) -> None:
+    async def work() -> None:
+        store = SqliteStateStore(LocalSettings(folder).database)
+        try:
+            await store.submit(load_rollout(ROLLOUT, "benchmark"))
+            status = RolloutStatus(
+                phase=Phase.AWAITING_JUDGEMENT,
+                stable=Revision(version="v1", color="blue"),
+                canary=Revision(version="v2", color="green"),
+                step_index=1,
+                step_started_at=time.time(),
+                weights={"blue": 90, "green": 10},
+                replicas={"blue": 2, "green": 2},
+                ready={"blue": 2, "green": 2},
+            )
+            await store.save("web", status, [], [])
+        finally:
+            await store.close()
+
+    asyncio.run(work())
+
+
+def source_of(ref: str, into: Path) -> Path:
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "src"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def timed(args: list[str], env: dict[str, str]) -> float | None:
+    """Seconds from start to exit; None when that version has no such command."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "serinus.entrypoints.cli", *args],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if done.returncode == 2 and "No such command" in done.stderr:
+        return None
+    if done.returncode not in (0, 6):  # status --no-wait on a rollout in progress: 6
+        raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed
+
+
+def measure(runs: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
+    figures = {}
+    for label, args in COMMANDS.items():
+        if timed(args, env) is None:  # also warms the page cache and .pyc files
+            continue
+        times = [t for _ in range(runs) if (t := timed(args, env)) is not None]
+        figures[label] = {
+            "median_ms": median(times) * 1000,
+            "p90_ms": percentile(times, 0.9) * 1000,
+        }
+    return figures
+
+
+def importtime(command: str, env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "serinus.entrypoints.cli", *command.split()],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    rows = [line.split("|") for line in done.stderr.splitlines() if line.startswith("import time:")]
+    cumulative = sorted(
+        ((int(row[1]), row[2].rstrip()) for row in rows if row[1].strip().isdigit()), reverse=True
+    )
+    for micros, module in cumulative[:15]:
+        print(f"{micros / 1000:8.1f} ms  {module}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--before", help="a git revision to measure as well (e.g. 7be1b96)")
+    parser.add_argument("--importtime", metavar="CMD", help="e.g. 'abort web'")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="serinus-cli-") as scratch:
+        folder = Path(scratch) / "state"
+        prepare(folder)
+        env = {**os.environ, "SERINUS_STATE_DIR": str(folder), "COLUMNS": "120"}
+        env.pop("PYTHONPATH", None)
+        if options.importtime:
+            importtime(options.importtime, env)
+            return
+        results = {"now": measure(options.runs, env)}
+        if options.before:
+            older = source_of(options.before, Path(scratch) / "before")
+            results[f"before ({options.before})"] = measure(
+                options.runs, {**env, "PYTHONPATH": str(older)}
+            )
+    print(f"serinus start-up to exit, {options.runs} runs each (ms: median / p90)")
+    print(f"{'':22}" + "".join(f"{label:>18}" for label in COMMANDS))
+    for version, figures in results.items():
+        cells = "".join(
+            f"{figures[c]['median_ms']:>9.0f} / {figures[c]['p90_ms']:<6.0f}"
+            if c in figures
+            else f"{'-':>18}"
+            for c in COMMANDS
+        )
+        print(f"{version:22}{cells}")
+    print_json({"runs": options.runs, **results})
+
+
+if __name__ == "__main__":
+    main()
