@@ -16,12 +16,23 @@ After the verdict the canary is aborted whatever it was (steps: setWeight 10 -> 
 so stable stays v1 and every run is judged against the same baseline.
 
     python benchmarks/analysis_detection.py [--runs 20] [--fail-runs 5] [--quick]
+
+`--simulate` needs no service: counters are drawn per second (Poisson requests at the live
+case's traffic and split, binomial errors at its rates), 1,000 runs per setting by default, and
+judged two ways over the same data. Fixed window (today): the demo's `error-ratio` threshold
+metric, with its initialDelay, interval, count and window. The p95 metric and the comparative
+judge are not simulated: latency is not modelled. Sequential: `serinus.core.judge.sequential`
+looks at the counters every second (the scrape interval) and fails at once when its evidence
+crosses the boundary; it never passes before the fixed window would.
+
+    python benchmarks/analysis_detection.py --simulate [--sim-runs 1000] [--timing full]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import shutil
 import sys
 import time
@@ -29,6 +40,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from local_bench import LocalBench, median, print_json
 
 from serinus.app import operations
@@ -36,9 +48,12 @@ from serinus.app.engine import Reconciled
 from serinus.core.analysis.run import AnalysisPhase, AnalysisRunState
 from serinus.core.documents import validate_model
 from serinus.core.intents import IntentKind
+from serinus.core.judge.sequential import CounterLook, ErrorRatioTest, first_failure
 from serinus.core.spec import Rollout
+from serinus.core.spec_base import parse_duration
 from serinus.core.status import Phase
 from serinus.demo import prometheus
+from serinus.demo.analysis import Timing
 from serinus.demo.prometheus import PrometheusServer
 from serinus.demo.scenario import NAME, DemoOptions, LoadThread, demo_rollout
 
@@ -175,6 +190,135 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# --- simulation: no services, the live case's traffic and rates ---------------------------------
+
+CANARY_SHARE = 0.10
+MAX_ERROR_RATIO_INCREASE = 0.03  # the demo's thresholds template
+
+
+def wilson(hits: int, runs: int) -> tuple[float, float]:
+    """95% Wilson interval of a rate."""
+    if runs == 0:
+        return (math.nan, math.nan)
+    p, z = hits / runs, 1.959964
+    centre = (p + z * z / (2 * runs)) / (1 + z * z / runs)
+    half = z * math.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs)) / (1 + z * z / runs)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def draw_counts(
+    rng: np.random.Generator, runs: int, seconds: int, rate: float, canary_errors: float
+) -> dict[str, np.ndarray]:
+    """Per-second counts, shape (runs, seconds): the analysis starts at second 0. The baseline
+    also gets `window` seconds of history before it (its rate window reaches back)."""
+    canary = rng.poisson(rate * CANARY_SHARE, (runs, seconds))
+    baseline = rng.poisson(rate * (1 - CANARY_SHARE), (runs, seconds))
+    return {
+        "canary": canary,
+        "canary_errors": rng.binomial(canary, canary_errors),
+        "baseline": baseline,
+        "baseline_errors": rng.binomial(baseline, BASELINE_ERRORS),
+    }
+
+
+def fixed_window(counts: dict[str, np.ndarray], timing: Timing, history: dict[str, np.ndarray]):
+    """Time of the Fail verdict per run (inf: passed), as the error-ratio threshold metric."""
+    window = int(parse_duration(timing.window))
+    runs = counts["canary"].shape[0]
+    fail_at = np.full(runs, np.inf)
+    baseline = np.concatenate([history["baseline"], counts["baseline"]], axis=1)
+    baseline_errors = np.concatenate([history["baseline_errors"], counts["baseline_errors"]], 1)
+    offset = history["baseline"].shape[1]
+    for look in range(timing.count):
+        at = int(timing.initial_delay + look * timing.interval)
+        start = max(0, at - window)  # the canary has counters since second 0 only
+        canary = counts["canary"][:, start:at].sum(1)
+        canary_ratio = counts["canary_errors"][:, start:at].sum(1) / np.maximum(canary, 1)
+        base = slice(offset + at - window, offset + at)
+        baseline_ratio = baseline_errors[:, base].sum(1) / np.maximum(baseline[:, base].sum(1), 1)
+        failed = (canary_ratio - baseline_ratio > MAX_ERROR_RATIO_INCREASE) & np.isinf(fail_at)
+        fail_at[failed] = at
+    return fail_at
+
+
+def sequential(counts: dict[str, np.ndarray], seconds: int, alpha: float) -> np.ndarray:
+    test = ErrorRatioTest(alpha=alpha)
+    totals = {key: np.cumsum(value, axis=1) for key, value in counts.items()}
+    fail_at = np.full(counts["canary"].shape[0], np.inf)
+    for run in range(fail_at.size):
+        looks = [CounterLook(0.0, 0, 0, 0, 0)] + [
+            CounterLook(
+                float(t + 1),
+                float(totals["canary"][run, t]),
+                float(totals["canary_errors"][run, t]),
+                float(totals["baseline"][run, t]),
+                float(totals["baseline_errors"][run, t]),
+            )
+            for t in range(seconds)
+        ]
+        failed = first_failure(test.evidence(looks))
+        if failed is not None:
+            fail_at[run] = failed.at
+    return fail_at
+
+
+def simulate(args: argparse.Namespace) -> dict[str, Any]:
+    timing = Timing.for_demo(args.timing == "quick")
+    seconds = int(timing.initial_delay + (timing.count - 1) * timing.interval)
+    window = int(parse_duration(timing.window))
+    rng = np.random.default_rng(args.seed)
+    figures: dict[str, Any] = {
+        "mode": "simulation",
+        "timing": args.timing,
+        "runsPerSetting": args.sim_runs,
+        "rate": args.rate,
+        "canaryShare": CANARY_SHARE,
+        "analysisSeconds": seconds,
+        "alpha": args.alpha,
+    }
+    for setting, canary_errors in (("bad", CANARY_ERRORS), ("healthy", BASELINE_ERRORS)):
+        counts = draw_counts(rng, args.sim_runs, seconds, args.rate, canary_errors)
+        history = draw_counts(rng, args.sim_runs, window, args.rate, BASELINE_ERRORS)
+        for method, fail_at in (
+            ("fixedWindow", fixed_window(counts, timing, history)),
+            ("sequential", sequential(counts, seconds, args.alpha)),
+        ):
+            failed = fail_at[np.isfinite(fail_at)]
+            low, high = wilson(failed.size, fail_at.size)
+            figures[f"{setting}.{method}"] = {
+                "failed": int(failed.size),
+                "failRate": round(failed.size / fail_at.size, 4),
+                "failRate95": [round(low, 4), round(high, 4)],
+                "secondsToFailP50": float(np.median(failed)) if failed.size else None,
+                "secondsToFailP90": float(np.percentile(failed, 90)) if failed.size else None,
+            }
+    fixed = figures["bad.fixedWindow"]["secondsToFailP50"]
+    seq = figures["bad.sequential"]["secondsToFailP50"]
+    figures["sequentialTimeShare"] = round(seq / fixed, 3) if fixed and seq else None
+    return figures
+
+
+def print_simulation(figures: dict[str, Any]) -> None:
+    print(
+        f"simulation: canary at {figures['canaryShare']:.0%} of {figures['rate']:g} req/s, "
+        f"{figures['runsPerSetting']} runs per setting, the demo's {figures['timing']} timing "
+        f"({figures['analysisSeconds']} s of analysis), sequential alpha {figures['alpha']}"
+    )
+    print(f"{'':<40}{'fixed window':>16}{'sequential':>16}")
+    for label, setting, key in (
+        ("5% canary failed", "bad", "failRate"),
+        ("time to Fail p50 (s)", "bad", "secondsToFailP50"),
+        ("time to Fail p90 (s)", "bad", "secondsToFailP90"),
+        ("0.5% canary failed (false fails)", "healthy", "failRate"),
+        ("false fails, 95% interval", "healthy", "failRate95"),
+    ):
+        fixed = figures[f"{setting}.fixedWindow"][key]
+        seq = figures[f"{setting}.sequential"][key]
+        print(f"{label:<40}{fixed!s:>16}{seq!s:>16}")
+    print(f"sequential time to Fail / fixed window: {figures['sequentialTimeShare']}")
+    print_json(figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="healthy runs (0.5%% vs 0.5%%)")
@@ -185,7 +329,16 @@ def main() -> None:
     parser.add_argument(
         "--timing", choices=("quick", "full"), default="quick", help="the demo's analysis timing"
     )
+    parser.add_argument("--simulate", action="store_true", help="no services: the simulation")
+    parser.add_argument("--sim-runs", type=int, default=1000, help="simulated runs per setting")
+    parser.add_argument("--alpha", type=float, default=0.05, help="sequential false-fail bound")
+    parser.add_argument("--seed", type=int, default=2026, help="simulation seed")
     args = parser.parse_args()
+    if args.simulate:
+        if args.sim_runs < 1:
+            parser.error("--sim-runs must be >= 1")
+        print_simulation(simulate(args))
+        return
     if args.quick:
         args.runs, args.fail_runs = min(args.runs, 3), min(args.fail_runs, 2)
     if args.runs < 0 or args.fail_runs < 0 or args.runs + args.fail_runs == 0:
