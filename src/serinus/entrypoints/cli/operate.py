@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -25,6 +26,25 @@ from serinus.entrypoints.cli.output import console, fail
 POLL_SECONDS = 0.1
 NAME = typer.Argument(..., help="Rollout name.")
 COMMENT = typer.Option("", "--comment", "-m", help="Why; kept in the audit trail.")
+REVISION = typer.Option(
+    None,
+    "--revision",
+    min=1,
+    help="The revision you judged (`serinus get` shows it); refused if the rollout moved on.",
+)
+STEP = typer.Option(
+    None, "--step", min=1, help="The step you judged, as `serinus get` numbers it (step 2/4: 2)."
+)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the person deciding saw: the decision is refused if the rollout has moved on."""
+
+    revision: int | None
+    step: int | None  # 1-based, as shown
+
+
 WAIT = typer.Option(
     None,
     "--wait",
@@ -42,6 +62,7 @@ def _request(
     comment: str = "",
     cluster: ClusterTarget | None = None,
     wait: float | None = None,
+    seen: Seen | None = None,
 ) -> None:
     async def work() -> Intent:
         async with opened_store_for(cluster) as store:
@@ -54,6 +75,8 @@ def _request(
                 approve=approve,
                 inputs=inputs,
                 comment=comment,
+                revision=seen.revision if seen else None,
+                step=seen.step - 1 if seen and seen.step is not None else None,
             )
             if wait is None:
                 return intent
@@ -91,6 +114,8 @@ def promote(
     full: bool = typer.Option(False, "--full", help="Skip every remaining step and analysis."),
     comment: str = COMMENT,
     wait: float | None = WAIT,
+    revision: int | None = REVISION,
+    step: int | None = STEP,
     namespace: str | None = NAMESPACE,
     kubeconfig: Path | None = KUBECONFIG,
     context: str | None = CONTEXT,
@@ -102,6 +127,7 @@ def promote(
         comment=comment,
         cluster=target(namespace, kubeconfig, context),
         wait=wait,
+        seen=Seen(revision, step),
     )
 
 
@@ -144,6 +170,8 @@ def judge(
     inputs: list[str] = typer.Option([], "--input", "-i", help="An input as NAME=VALUE."),
     comment: str = COMMENT,
     wait: float | None = WAIT,
+    revision: int | None = REVISION,
+    step: int | None = STEP,
     namespace: str | None = NAMESPACE,
     kubeconfig: Path | None = KUBECONFIG,
     context: str | None = CONTEXT,
@@ -165,4 +193,5 @@ def judge(
         comment=comment,
         cluster=target(namespace, kubeconfig, context),
         wait=wait,
+        seen=Seen(revision, step),
     )

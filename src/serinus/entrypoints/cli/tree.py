@@ -104,6 +104,8 @@ def render_tree(
         head.append("not started yet", style="dim")
         return Tree(head)
     head.append(str(status.phase), style=PHASE_STYLE.get(status.phase, "cyan"))
+    if status.revision:
+        head.append(f"  revision {status.revision}")
     if status.paused_by_user and not status.terminal:
         head.append("  (held by a user)", style="yellow")
     if status.phase_since:

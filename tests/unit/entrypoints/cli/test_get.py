@@ -50,6 +50,7 @@ def test_the_tree_shows_revisions_replicas_weights_the_step_and_what_comes_next(
     assert shown.exit_code == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert "web" in lines[0] and "AwaitingJudgement" in lines[0] and "for 3m12s" in lines[0]
+    assert "revision 2" in lines[0]  # what `judge --revision` binds a decision to
     assert any(
         "step 2/4: judgement (times out after 30m00s: abort), waiting 3m12s, "
         "times out in 26m48s" in line

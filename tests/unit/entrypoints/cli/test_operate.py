@@ -119,3 +119,17 @@ def _consume_as_a_driver(state: State, stop: threading.Event) -> None:
             await store.close()
 
     asyncio.run(loop())
+
+
+def test_a_decision_on_what_get_showed_is_refused_once_the_rollout_moved_on(
+    state: State,
+) -> None:
+    state.put(JUDGING.model_copy(update={"revision": 3}))
+
+    stale = state.cli("judge", "web", "--approve", "--revision", "2", "--step", "2")
+    current = state.cli("judge", "web", "--approve", "--revision", "3", "--step", "2")
+
+    assert stale.exit_code == 1
+    assert "the judgement you saw (revision 2, step 2) is no longer pending" in stale.stderr
+    assert current.exit_code == 0, current.stderr
+    assert "judge of web recorded" in current.stdout
