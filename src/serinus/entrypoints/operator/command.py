@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -129,6 +130,7 @@ def operator(
             poll_seconds=poll_seconds,
             max_concurrent_reconciles=max_concurrent,
             allow_author_commands=allow_author_commands,
+            egress_allow=_egress_entries(egress_allow),
             intent_key=key,
         ),
         leader_election=leader_election,
@@ -148,3 +150,17 @@ def operator(
     except InvalidInput as exc:
         fail(str(exc), code=2)
     raise typer.Exit(code)
+
+
+def _egress_entries(entries: list[str]) -> tuple[str, ...]:
+    """The --egress-allow entries; one that looks like an address but is none is refused."""
+    for entry in entries:
+        looks_numeric = entry and all(c in "0123456789abcdefABCDEF.:/" for c in entry)
+        if looks_numeric and ("/" in entry or entry[0].isdigit() or ":" in entry):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                fail(f"--egress-allow: {entry!r} is not a network (e.g. 169.254.10.0/24)", code=2)
+        elif not entry or any(c.isspace() or c in "/@" for c in entry):
+            fail(f"--egress-allow: {entry!r} is neither a network nor a host name", code=2)
+    return tuple(entries)
