@@ -1,6 +1,6 @@
 """Operator scale: one `serinus operator` process driving N Rollouts at once through weight steps.
 
-Setup: the Kubernetes API stand-in (serinus.testing.kubeapi) runs in a thread of this script,
+Setup: the Kubernetes API stand-in (tests/support/kube_stand_in) runs in a thread of this script,
 with the test-only Deployment controller (tests/contract/platforms/kube_controller.py: the
 stand-in runs no pods, it marks Deployments ready). N Rollouts (deployment workload, 1 replica
 per color, host-level Istio routing, each with its own VirtualService) are applied and brought
@@ -42,16 +42,17 @@ import psutil
 from local_bench import median, percentile, print_json
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the test-only Deployment controller lives under tests/
+# The test-only Deployment controller and API stand-in live under tests/ (not in the wheel).
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
 
+from kube_stand_in.kube_fixtures import shared_schemas  # noqa: E402
+from kube_stand_in.kubeapi import ApiRequest, KubeApiStandIn  # noqa: E402
 from tests.contract.platforms.kube_controller import DeploymentController  # noqa: E402
 
 from serinus.adapters.kube.client import KubeClient  # noqa: E402
 from serinus.adapters.kube.resources import VIRTUAL_SERVICES  # noqa: E402
 from serinus.adapters.stores.rollout_resource import ROLLOUTS  # noqa: E402
 from serinus.core.status import RolloutStatus  # noqa: E402
-from serinus.testing.kube_fixtures import shared_schemas  # noqa: E402
-from serinus.testing.kubeapi import ApiRequest, KubeApiStandIn  # noqa: E402
 
 NAMESPACE = "bench"
 PAUSE_SECONDS = 1.0

@@ -35,7 +35,8 @@ to derive what code calls (RBAC) or who wrote what (leader election).
 CRDs: `install_crds(path, ...)` creates every CRD of the YAML files and waits until each is
 Established (once per server; `SERINUS_CRDS`, `ISTIO_CRDS`, `GATEWAY_API_CRDS` name the files).
 The server silently drops CEL rules (`x-kubernetes-validations`): validate written objects against
-the vendored schemas for those.
+the vendored schemas for those. Empty-string defaults (Gateway API's) are removed on install:
+1.20 refuses them.
 """
 
 from __future__ import annotations
@@ -297,7 +298,7 @@ class RealKube:
                 name = crd["metadata"]["name"]
                 if name in self._crds:
                     continue
-                self.apply(crd)
+                self.apply(_without_empty_defaults(crd))
                 self._wait_for(
                     f"CRD {name} Established",
                     lambda n=name: _condition(
@@ -451,6 +452,24 @@ class RealKube:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.05)
+
+
+def _without_empty_defaults(value: Any) -> Any:
+    """The CRD without `default: ""` in its schemas, which 1.20 wrongly refuses as null.
+
+    Gateway API's CRDs default `group` to "" (the core group); 1.20 (a server older than Gateway
+    API supports) reads that default as null and refuses the CRD. Only defaulting changes:
+    objects that state the field are stored as written.
+    """
+    if isinstance(value, dict):
+        return {
+            key: _without_empty_defaults(item)
+            for key, item in value.items()
+            if not (key == "default" and item == "")
+        }
+    if isinstance(value, list):
+        return [_without_empty_defaults(item) for item in value]
+    return value
 
 
 def _condition(obj: Mapping[str, Any], kind: str) -> bool:

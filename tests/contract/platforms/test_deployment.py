@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from kube_stand_in.kube_fixtures import kube_api  # noqa: F401
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.platforms.contract import PlatformContract, PlatformHandles, eventually
 from tests.contract.platforms.kube_controller import DeploymentController
 
@@ -22,8 +24,6 @@ from serinus.adapters.platforms.deployment import DeploymentPlatform
 from serinus.adapters.platforms.kube_workloads import deployment_ready
 from serinus.core.ports import Platform
 from serinus.core.workload_spec import DeploymentWorkload
-from serinus.testing.kube_fixtures import kube_api  # noqa: F401
-from serinus.testing.kubeapi import KubeApiStandIn
 
 WORKLOAD = DeploymentWorkload.model_validate(
     {

@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kube_stand_in.kubeapi import KubeApiStandIn
+
 from serinus.adapters.kube.resources import Resource
 from serinus.core.ports import TrafficRouter
 from serinus.core.status import COLORS, Color, Endpoint
-from serinus.testing.kubeapi import KubeApiStandIn
 
 State = dict[tuple[str, str, str], dict[str, Any]]  # (group, plural, name) -> object
 Capacity = Callable[[State], dict[Color, int]]

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+from kube_stand_in.kube_fixtures import kube_api, kube_client  # noqa: F401
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.routers.contract import TrafficRouterContract
 from tests.contract.routers.kube_harness import (
     KubeRouterHarness,
@@ -24,8 +26,6 @@ from serinus.adapters.kube.resources import HTTP_ROUTES
 from serinus.adapters.routers.gatewayapi import GatewayApiRouter
 from serinus.core.routing_spec import GatewayApiRouting
 from serinus.core.status import Color
-from serinus.testing.kube_fixtures import kube_api, kube_client  # noqa: F401
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

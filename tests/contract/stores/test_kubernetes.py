@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_stand_in.kubeapi import ApiRequest, KubeApiStandIn
 from tests.contract.stores.contract import (
     ClosableStore,
     StateStoreContract,
@@ -32,7 +33,6 @@ from serinus.adapters.stores.rollout_resource import ROLLOUTS
 from serinus.core.errors import InvalidInput
 from serinus.core.events import EventType
 from serinus.core.status import Phase
-from serinus.testing.kubeapi import ApiRequest, KubeApiStandIn
 
 
 class KubeHandles:

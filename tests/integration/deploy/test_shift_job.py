@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_stand_in.kube_fixtures import shared_schemas
+from kube_stand_in.kubeapi import ApiError, ApiRequest, KubeApiStandIn
 from typer.testing import CliRunner
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import DESTINATION_RULES, VIRTUAL_SERVICES, ObjectRef
 from serinus.core.errors import Forbidden
 from serinus.entrypoints.cli import main
-from serinus.testing.kube_fixtures import shared_schemas
-from serinus.testing.kubeapi import ApiError, ApiRequest, KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

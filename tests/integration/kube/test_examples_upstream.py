@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.routers.kube_harness import sync_ready_pods
 
 from serinus.adapters.kube.client import KubeClient
@@ -23,7 +24,6 @@ from serinus.adapters.routers.istio import IstioRouter
 from serinus.core.ports import TrafficRouter
 from serinus.core.routing_spec import GatewayApiRouting, IstioRouting
 from serinus.core.status import Color
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+from kube_stand_in.kubeapi import ApiRequest, KubeApiStandIn
 from tests.contract.routers.kube_harness import sync_ready_pods
 
 from serinus.adapters.kube.client import KubeClient
@@ -19,7 +20,6 @@ from serinus.adapters.routers.gatewayapi import GatewayApiRouter
 from serinus.adapters.routers.istio import IstioRouter
 from serinus.core.errors import Forbidden, NotFound, RouterError
 from serinus.core.routing_spec import GatewayApiRouting, IstioRouting
-from serinus.testing.kubeapi import ApiRequest, KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_stand_in.kube_fixtures import shared_schemas
+from kube_stand_in.kubeapi import ApiRequest, KubeApiStandIn
 from typer.testing import CliRunner, Result
 
 from serinus.adapters.kube.client import KubeClient
@@ -23,8 +25,6 @@ from serinus.app.shifting import shift_in_cluster, virtual_service_ref
 from serinus.core.errors import Forbidden, NotFound
 from serinus.core.virtualservice import ShiftTarget, TrafficShift, UnknownRoute
 from serinus.entrypoints.cli import main
-from serinus.testing.kube_fixtures import shared_schemas
-from serinus.testing.kubeapi import ApiRequest, KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from kube_stand_in.kubeapi import KubeApiStandIn
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.connection import Connection
 from serinus.adapters.kube.errors import AlreadyExists, Rejected, StaleWrite
 from serinus.adapters.kube.resources import DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES, ObjectRef
 from serinus.core.errors import Forbidden, NotFound
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from kube_stand_in.kubeapi import KubeApiStandIn
 
 from serinus.adapters.kube.resources import Resource
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

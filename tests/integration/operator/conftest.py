@@ -1,3 +1,3 @@
 """Fixtures of the operator tests: the API stand-in and a client connected to it."""
 
-from serinus.testing.kube_fixtures import kube_api, kube_api_thread, kube_client  # noqa: F401
+from kube_stand_in.kube_fixtures import kube_api, kube_api_thread, kube_client  # noqa: F401

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.platforms.kube_controller import DeploymentController
 from tests.integration.operator.world import (
     NAMESPACE,
@@ -39,7 +40,6 @@ from serinus.app.registry import AdapterContext, build_platform, build_router
 from serinus.core.intents import IntentKind
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

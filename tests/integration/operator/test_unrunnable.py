@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.platforms.kube_controller import DeploymentController
 from tests.integration.operator.world import (
     NAMESPACE,
@@ -29,7 +30,6 @@ from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import HTTP_ROUTES, VIRTUAL_SERVICES
 from serinus.adapters.stores.rollout_resource import ROLLOUTS
 from serinus.entrypoints.operator.reporting import CONDITION
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

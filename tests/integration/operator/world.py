@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kube_stand_in.kubeapi import KubeApiStandIn
 
 from serinus.adapters.kube.resources import (
     DESTINATION_RULES,
@@ -25,7 +26,6 @@ from serinus.adapters.kube.resources import (
     VIRTUAL_SERVICES,
 )
 from serinus.adapters.stores.rollout_resource import ROLLOUTS
-from serinus.testing.kubeapi import KubeApiStandIn
 
 REPO = Path(__file__).resolve().parents[3]
 CRD = REPO / "deploy" / "crds" / "rollouts.serinus.io.yaml"

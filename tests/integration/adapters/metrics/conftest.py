@@ -1,3 +1,3 @@
 """Fixtures of the metric provider tests: the API stand-in (the job provider needs one)."""
 
-from serinus.testing.kube_fixtures import kube_api, kube_client  # noqa: F401
+from kube_stand_in.kube_fixtures import kube_api, kube_client  # noqa: F401

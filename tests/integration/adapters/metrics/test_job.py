@@ -4,12 +4,12 @@ tests/integration/realkube/test_job_provider.py)."""
 from __future__ import annotations
 
 import pytest
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.integration.adapters.metrics import job_scenarios as scenarios
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.metrics.job import JobProvider, job_name
 from serinus.core.errors import MetricsError
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 NAMESPACE = "shop"

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_stand_in.kube_fixtures import kube_api, kube_client  # noqa: F401
+from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.platforms.contract import eventually, ready
 from tests.contract.platforms.kube_controller import DeploymentController
 
@@ -24,8 +26,6 @@ from serinus.adapters.kube.resources import CONFIGMAPS, DEPLOYMENTS, INGRESSES, 
 from serinus.adapters.platforms.helm import HelmPlatform
 from serinus.core.errors import PlatformError
 from serinus.core.workload_spec import HelmWorkload
-from serinus.testing.kube_fixtures import kube_api, kube_client  # noqa: F401
-from serinus.testing.kubeapi import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

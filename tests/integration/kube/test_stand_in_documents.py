@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from serinus.testing.kube_documents import (
+from kube_stand_in.kube_documents import (
     PatchError,
     json_patch,
     label_selector_matches,

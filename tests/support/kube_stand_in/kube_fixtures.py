@@ -2,7 +2,7 @@
 
 Reuse them from any test folder with one import in its conftest.py (no `pytest_plugins`):
 
-    from serinus.testing.kube_fixtures import kube_api, kube_api_thread, kube_client  # noqa: F401
+    from kube_stand_in.kube_fixtures import kube_api, kube_api_thread, kube_client  # noqa: F401
 
 - `kube_api`: a `KubeApiStandIn` serving in the test's event loop (async tests), with the real
   Istio and Gateway API CRDs from `<repo>/third_party/schemas` registered and validating writes
@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from kube_stand_in.kubeapi import KubeApiStandIn
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.schemas import SchemaRegistry
-from serinus.testing.kubeapi import KubeApiStandIn
 
-# src/serinus/testing/kube_fixtures.py -> the repository -> its `third_party/schemas`.
+# tests/support/kube_stand_in/kube_fixtures.py -> the repository -> its `third_party/schemas`.
 SHARED_SCHEMAS = Path(__file__).resolve().parents[3] / "third_party" / "schemas"
 
 

@@ -29,7 +29,7 @@ states the semantics serinus relies on in one place.
 Use it in the test's event loop (`async with KubeApiStandIn() as api`) or, for code that
 blocks (a CLI run, a subprocess waited on synchronously), in a thread of its own
 (`with KubeApiStandIn().serving_in_thread() as api`). `write_kubeconfig` gives a kubeconfig
-the official client, serinus and kopf accept. See serinus.testing.kube_fixtures for fixtures.
+the official client, serinus and kopf accept. See kube_stand_in.kube_fixtures for fixtures.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from serinus.adapters.kube.resources import BUILTIN_RESOURCES, Resource
-from serinus.adapters.kube.schemas import SchemaRegistry
-from serinus.testing.kube_documents import (
+from kube_stand_in.kube_documents import (
     PatchError,
     json_patch,
     label_selector_matches,
     merge_patch,
 )
+from serinus.adapters.kube.resources import BUILTIN_RESOURCES, Resource
+from serinus.adapters.kube.schemas import SchemaRegistry
 
 TOKEN = "serinus-stand-in-token"
 USER = "system:serviceaccount:default:serinus"
