@@ -4,10 +4,16 @@ Replicas listen on free loopback ports and run detached, logging to
 `<state_dir>/logs/<color>-<version>-<replica>.log`. They outlive serinus on purpose (a rollout
 tool must not take the service down when it exits or is killed): every replica is recorded in
 `<state_dir>/<color>.json`, and a new platform on the same directory adopts the recorded
-processes that still run instead of starting others. A replica whose process has ended is
-started again (on a new port) by `ensure` and `observe`; when a replica's processes exit before
-ever becoming ready `FAILURES_REPORTED` times in a row, the color reports the failure, with the
-end of the log, and further restarts back off.
+processes that still run instead of starting others. Processes are also found again from
+the process table (`census`): one a killed serinus started but had not recorded yet is adopted
+into its slot, and after the state directory was removed the replicas are adopted from their
+markers; any other process with this directory's markers is stopped. A color being stopped
+(torn down, or replaced by another version) is first recorded as retiring: a platform opened
+after a kill finishes stopping it and never starts that version again.
+
+A replica whose process has ended is started again (on a new port) by `ensure` and `observe`;
+when a replica's processes exit before ever becoming ready `FAILURES_REPORTED` times in a row,
+the color reports the failure, with the end of the log, and further restarts back off.
 
 A replica is ready while its readiness check passes, once it has also received the workload's
 warm-up requests (sent in the background after it first passes the check, never twice).
@@ -21,10 +27,11 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from serinus.adapters.platforms.arguments import check_ensure_arguments
+from serinus.adapters.platforms.process.census import FoundReplica, find_replicas, markers
 from serinus.adapters.platforms.process.probing import LOOPBACK, Prober
 from serinus.adapters.platforms.process.processes import (
     Running,
@@ -32,61 +39,25 @@ from serinus.adapters.platforms.process.processes import (
     exit_status,
     file_name_part,
     free_loopback_port,
-    is_alive,
     log_tail,
     render,
     spawn,
     terminate,
 )
 from serinus.adapters.platforms.process.records import ColorRecord, RecordFiles, ReplicaRecord
+from serinus.adapters.platforms.process.replicas import (
+    FAILURES_REPORTED,
+    ColorReplicas,
+    Replica,
+    backoff,
+    is_ready,
+    port_of,
+)
 from serinus.adapters.private import private_folder
 from serinus.core.spec import ProcessWorkload
 from serinus.core.status import COLORS, Color, ColorState, Endpoint
 
-FAILURES_REPORTED = 3
-MAX_BACKOFF_SECONDS = 30.0
-
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class _Replica:
-    """A replica slot: its persisted record plus what only this platform instance knows."""
-
-    record: ReplicaRecord
-    started: Running | None = None  # set when this instance started the process (has a Popen)
-    log_offset: int = 0
-    next_start_at: float = 0.0
-    checked_at: float = -math.inf
-    healthy: bool = False
-    warming: asyncio.Task[bool] | None = None
-
-    @property
-    def running(self) -> Running | None:
-        record = self.record
-        if record.pid is None or record.create_time is None:
-            return None
-        return self.started or Running(record.pid, record.create_time)
-
-    def still_running(self) -> bool:
-        process = self.running
-        if process is None:
-            return False
-        if process.popen is not None:
-            return process.popen.poll() is None
-        return is_alive(process.pid, process.create_time)
-
-    def cancel_warming(self) -> None:
-        if self.warming is not None and not self.warming.done():
-            self.warming.cancel()
-        self.warming = None
-
-
-@dataclass
-class _Color:
-    version: str
-    desired: int
-    replicas: dict[int, _Replica] = field(default_factory=dict)
 
 
 class ProcessPlatform:
@@ -100,28 +71,33 @@ class ProcessPlatform:
         private_folder(state_dir)
         self._files = RecordFiles(state_dir, name)
         self._prober: Prober | None = None
-        self._colors: dict[Color, _Color] = {}
+        self._colors: dict[Color, ColorReplicas] = {}
+        self._retiring: dict[Color, ColorReplicas] = {}  # stopping was interrupted: finish it
+        self._settled = False
         for color in COLORS:
             record = self._files.load(color)
             if record is not None:
-                self._colors[color] = _Color(
+                loaded = ColorReplicas(
                     version=record.version,
                     desired=record.replicas,
-                    replicas={m.replica: _Replica(m) for m in record.members},
+                    replicas={m.replica: Replica(m) for m in record.members},
                 )
+                (self._retiring if record.retiring else self._colors)[color] = loaded
 
     # --- the Platform port ----------------------------------------------------------------
 
     async def ensure(self, color: Color, version: str, replicas: int) -> None:
         check_ensure_arguments(color, version, replicas, "process platform")
+        await self._settle()
         current = self._colors.get(color)
         if current is not None and current.version != version:
             # The engine guarantees this color has no traffic: stop the old version first.
             logger.info("%s: replacing %s %s", self.name, color, current.version)
+            self._save(color, retiring=True)
             await self._stop(current.replicas.values())
             current = None
         if current is None:
-            current = self._colors[color] = _Color(version=version, desired=replicas)
+            current = self._colors[color] = ColorReplicas(version=version, desired=replicas)
         surplus = [r for index, r in current.replicas.items() if index >= replicas]
         if surplus:
             await self._stop(surplus)
@@ -129,11 +105,12 @@ class ProcessPlatform:
                 del current.replicas[replica.record.replica]
         current.desired = replicas
         for index in range(replicas):
-            current.replicas.setdefault(index, _Replica(ReplicaRecord(replica=index)))
+            current.replicas.setdefault(index, Replica(ReplicaRecord(replica=index)))
         self._save(color)
         self._heal(color, current, time.monotonic())
 
     async def observe(self) -> dict[Color, ColorState]:
+        await self._settle()
         prober = self._current_prober()
         for color, current in self._colors.items():
             self._heal(color, current, time.monotonic())
@@ -144,8 +121,10 @@ class ProcessPlatform:
         return {color: self._state(current) for color, current in self._colors.items()}
 
     async def tear_down(self, color: Color) -> None:
-        current = self._colors.pop(color, None)
-        if current is not None:
+        await self._settle()
+        if color in self._colors:
+            self._save(color, retiring=True)
+            current = self._colors.pop(color)
             await self._stop(current.replicas.values())
         self._files.delete(color)
 
@@ -179,9 +158,74 @@ class ProcessPlatform:
         current = self._colors.get(color)
         return sum(r.record.restarts for r in current.replicas.values()) if current else 0
 
+    # --- what a killed predecessor left ---------------------------------------------------
+
+    async def _settle(self) -> None:
+        """Once per platform: finish interrupted stops, then adopt or stop unrecorded processes."""
+        if self._settled:
+            return
+        self._settled = True
+        retired = set(self._retiring)
+        for color, retiring in list(self._retiring.items()):
+            logger.info(
+                "%s: finishing the interrupted stop of %s %s", self.name, color, retiring.version
+            )
+            await self._stop(retiring.replicas.values())
+            del self._retiring[color]
+            if color not in self._colors:
+                self._files.delete(color)
+        strays: list[FoundReplica] = []
+        for found in find_replicas(self.state_dir, self.name):
+            if found.color in retired or not self._adopt(found):
+                strays.append(found)
+        await self._stop_found(strays)
+
+    def _adopt(self, found: FoundReplica) -> bool:
+        """Take a process found in the process table into its slot; False: it has no place."""
+        current = self._colors.get(found.color)
+        if current is None:  # the record is lost: the markers tell what it runs
+            current = self._colors[found.color] = ColorReplicas(version=found.version, desired=0)
+        if found.version != current.version:
+            return False
+        replica = current.replicas.get(found.replica)
+        if replica is not None and replica.record.pid == found.pid:
+            return True  # recorded
+        if replica is not None and replica.still_running():
+            return False  # the slot has its own process: this one is a duplicate
+        if replica is None and found.replica < current.desired:
+            return False  # the slot is gone from a record that still exists
+        record = replica.record if replica is not None else ReplicaRecord(replica=found.replica)
+        adopted = Replica(
+            replace(
+                record,
+                pid=found.pid,
+                create_time=found.create_time,
+                port=found.port,
+                ready_once=False,
+                warmed=False,
+            )
+        )
+        current.replicas[found.replica] = adopted
+        current.desired = max(current.desired, found.replica + 1)
+        logger.info(
+            "%s: adopted %s replica %d (pid %d) from the process table",
+            self.name,
+            found.color,
+            found.replica,
+            found.pid,
+        )
+        self._save(found.color)
+        return True
+
+    async def _stop_found(self, found: Iterable[FoundReplica]) -> None:
+        strays = [Running(f.pid, f.create_time) for f in found]
+        for stray in strays:
+            logger.warning("%s: stopping unrecorded replica process %d", self.name, stray.pid)
+        await terminate(strays, self.workload.termination_grace_seconds)
+
     # --- processes ------------------------------------------------------------------------
 
-    def _heal(self, color: Color, current: _Color, now: float) -> None:
+    def _heal(self, color: Color, current: ColorReplicas, now: float) -> None:
         """Notice replica processes that ended; start those that are due (missing or ended)."""
         for index in sorted(current.replicas):
             replica = current.replicas[index]
@@ -192,7 +236,7 @@ class ProcessPlatform:
                 self._start(color, current, replica, now)
 
     def _record_exit(
-        self, color: Color, current: _Color, replica: _Replica, process: Running, now: float
+        self, color: Color, current: ColorReplicas, replica: Replica, process: Running, now: float
     ) -> None:
         record = replica.record
         how = describe_exit(exit_status(process.pid, process.create_time, process.popen))
@@ -211,7 +255,7 @@ class ProcessPlatform:
         replica.started = None
         replica.healthy = False
         replica.cancel_warming()
-        replica.next_start_at = now + _backoff(failures)
+        replica.next_start_at = now + backoff(failures)
         logger.warning(
             "%s: %s replica %d (%s) ended: %s",
             self.name,
@@ -222,7 +266,7 @@ class ProcessPlatform:
         )
         self._save(color)
 
-    def _start(self, color: Color, current: _Color, replica: _Replica, now: float) -> None:
+    def _start(self, color: Color, current: ColorReplicas, replica: Replica, now: float) -> None:
         index = replica.record.replica
         port = free_loopback_port()
         argv = [render(part, port=port, version=current.version) for part in self.workload.command]
@@ -232,11 +276,8 @@ class ProcessPlatform:
                 k: render(v, port=port, version=current.version)
                 for k, v in self.workload.env.items()
             },
-            "SERINUS_ROLLOUT": self.name,
-            "SERINUS_COLOR": color,
-            "SERINUS_VERSION": current.version,
-            "SERINUS_REPLICA": str(index),
-            "SERINUS_PORT": str(port),
+            # How `census` finds this process again if the record below is never written.
+            **markers(self.state_dir, self.name, color, current.version, index, port),
         }
         cwd = Path(self.workload.working_dir) if self.workload.working_dir else None
         try:
@@ -251,7 +292,7 @@ class ProcessPlatform:
                 failures_in_a_row=failures,
                 last_exit=f"cannot start command {argv[0]!r}: {exc.strerror or exc}",
             )
-            replica.next_start_at = now + _backoff(failures)
+            replica.next_start_at = now + backoff(failures)
             self._save(color)
             return
         replica.record = replace(
@@ -268,7 +309,7 @@ class ProcessPlatform:
         replica.checked_at = -math.inf
         self._save(color)  # at once: a kill now must not leave an unrecorded process
 
-    async def _stop(self, replicas: Iterable[_Replica]) -> None:
+    async def _stop(self, replicas: Iterable[Replica]) -> None:
         running = []
         for replica in replicas:
             replica.cancel_warming()
@@ -297,13 +338,13 @@ class ProcessPlatform:
             and now - replica.checked_at >= period
         ]
         results = await asyncio.gather(
-            *(prober.ready(_port(r), self.workload.readiness) for r in due)
+            *(prober.ready(port_of(r), self.workload.readiness) for r in due)
         )
         for replica, healthy in zip(due, results, strict=True):
             replica.healthy = healthy
             replica.checked_at = now
 
-    def _advance_readiness(self, prober: Prober, current: _Color) -> bool:
+    def _advance_readiness(self, prober: Prober, current: ColorReplicas) -> bool:
         """Warm replicas that passed their check; note the first readiness. True if changed."""
         changed = False
         warmup = self.workload.warmup
@@ -317,25 +358,27 @@ class ProcessPlatform:
                     task = None  # started in an event loop that is gone
                 if task is None:
                     replica.warming = prober.loop.create_task(
-                        prober.warm(_port(replica), warmup, self.workload.readiness.timeout_seconds)
+                        prober.warm(
+                            port_of(replica), warmup, self.workload.readiness.timeout_seconds
+                        )
                     )
                 elif task.done():
                     replica.warming = None
                     if not task.cancelled() and task.exception() is None and task.result():
                         replica.record = replace(record, warmed=True)
                         changed = True
-            if _ready(replica, warmup is not None) and not replica.record.ready_once:
+            if is_ready(replica, warmup is not None) and not replica.record.ready_once:
                 replica.record = replace(replica.record, ready_once=True, failures_in_a_row=0)
                 changed = True
         return changed
 
-    def _state(self, current: _Color) -> ColorState:
+    def _state(self, current: ColorReplicas) -> ColorState:
         warmup = self.workload.warmup is not None
         endpoints = [
             Endpoint(
                 host=LOOPBACK,
-                port=_port(replica),
-                ready=_ready(replica, warmup),
+                port=port_of(replica),
+                ready=is_ready(replica, warmup),
                 replica=index,
             )
             for index, replica in sorted(current.replicas.items())
@@ -354,7 +397,7 @@ class ProcessPlatform:
             failure=failures[0] if failures else None,
         )
 
-    def _save(self, color: Color) -> None:
+    def _save(self, color: Color, *, retiring: bool = False) -> None:
         current = self._colors[color]
         self._files.save(
             ColorRecord(
@@ -363,22 +406,6 @@ class ProcessPlatform:
                 version=current.version,
                 replicas=current.desired,
                 members=tuple(r.record for _, r in sorted(current.replicas.items())),
+                retiring=retiring,
             )
         )
-
-
-def _ready(replica: _Replica, needs_warmup: bool) -> bool:
-    return replica.healthy and (replica.record.warmed or not needs_warmup)
-
-
-def _port(replica: _Replica) -> int:
-    port = replica.record.port
-    assert port is not None, "a running replica has a port"
-    return port
-
-
-def _backoff(failures: int) -> float:
-    """Seconds before starting a replica again: at once until the failure is reported."""
-    if failures < FAILURES_REPORTED:
-        return 0.0
-    return min(MAX_BACKOFF_SECONDS, 2.0 ** (failures - FAILURES_REPORTED))

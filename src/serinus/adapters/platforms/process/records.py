@@ -68,6 +68,9 @@ class ColorRecord:
     version: str
     replicas: int
     members: tuple[ReplicaRecord, ...]
+    # Written before its processes are stopped: a restarted platform finishes stopping them
+    # and never starts this version again.
+    retiring: bool = False
 
     def for_storage(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,7 @@ class ColorRecord:
             "version": self.version,
             "replicas": self.replicas,
             "members": [member.for_storage() for member in self.members],
+            "retiring": self.retiring,
         }
 
     @classmethod
@@ -90,6 +94,7 @@ class ColorRecord:
             version=str(data["version"]),
             replicas=int(data["replicas"]),
             members=tuple(ReplicaRecord.from_storage(m) for m in data.get("members", [])),
+            retiring=bool(data.get("retiring", False)),
         )
 
 

@@ -69,17 +69,32 @@ class HaproxyProcess:
         self.log_file = log_file
 
     def running_pid(self) -> int | None:
-        """The master's pid if it is alive and runs our configuration (pids get reused)."""
+        """The master's pid if it is alive and runs our configuration (pids get reused).
+
+        Without a pid file (the state folder was removed) the master is found in the process
+        table by its configuration path, so it is adopted or stopped, never left behind."""
         try:
             pid = int(self.pid_file.read_text().split()[0])
-            process = psutil.Process(pid)
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            if str(self.config) not in process.cmdline():
-                return None
-        except (OSError, ValueError, IndexError, psutil.Error):
+        except FileNotFoundError:
+            return self._find_master()
+        except (OSError, ValueError, IndexError):
             return None
-        return pid
+        return pid if self._runs_our_config(pid) else None
+
+    def _runs_our_config(self, pid: int) -> bool:
+        try:
+            process = psutil.Process(pid)
+            return (
+                process.status() != psutil.STATUS_ZOMBIE and str(self.config) in process.cmdline()
+            )
+        except psutil.Error:
+            return False
+
+    def _find_master(self) -> int | None:
+        ours = {p.pid for p in psutil.process_iter() if self._runs_our_config(p.pid)}
+        # Workers run the same command line; the master is the one whose parent does not.
+        masters = [pid for pid in ours if _parent(pid) not in ours]
+        return min(masters) if masters else None
 
     async def check_config(self) -> None:
         """Run `haproxy -c` so a bad configuration fails with HAProxy's own words."""
@@ -136,3 +151,10 @@ class HaproxyProcess:
             )
             code = await process.wait()
         return self.log_file.read_text(), code
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(psutil.Process(pid).ppid())
+    except psutil.Error:
+        return None

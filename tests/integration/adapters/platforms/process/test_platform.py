@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -27,23 +26,6 @@ from serinus.core.status import COLORS, ColorState
 pytestmark = pytest.mark.integration
 
 SETTLE = 20.0
-
-
-@pytest.fixture
-async def state_dir(tmp_path: Path) -> AsyncIterator[Path]:
-    """A state directory whose replicas are all torn down when the test ends."""
-    directory = tmp_path / "state"
-    try:
-        yield directory
-    finally:
-        for rollout in ("shop", "other"):
-            if (directory / "blue.json").exists() or (directory / "green.json").exists():
-                try:
-                    cleaner = ProcessPlatform(rollout, demo_workload(), directory)
-                except PlatformError:
-                    continue
-                await cleaner.tear_down_all()
-                await cleaner.close()
 
 
 def pids(platform: ProcessPlatform, color: str = "blue") -> list[int | None]:

@@ -109,3 +109,39 @@ async def test_an_attached_haproxy_is_never_started_by_serinus(
     with pytest.raises(Exception, match="cannot talk to HAProxy"):
         await attached.read_weights()
     assert attached.restarts == 0 and router.process.running_pid() is None
+
+
+@requires_haproxy
+async def test_with_the_state_folder_removed_haproxy_is_found_adopted_and_stopped(
+    router: HaproxyRouter,  # noqa: F811
+    backends: Backends,  # noqa: F811
+) -> None:
+    """Regression: a new run failed with "port already in use" and delete left HAProxy running."""
+    pid = router.process.running_pid()
+    for leftover in router.state_dir.iterdir():  # the admin socket too: the old one is deaf
+        leftover.unlink()
+    again = make_router(router.state_dir, router.routing)
+    await again.prepare()  # found, replaced; before: "port already in use"
+    assert again.process.running_pid() not in (None, pid)
+    assert not _alive(pid)
+    await again.sync_endpoints("blue", backends.endpoints("blue"))
+    await again.set_weights({"blue": 100})
+    assert (await tally(again, 20))["blue"] == 20
+    for leftover in router.state_dir.iterdir():
+        leftover.unlink()
+    await make_router(router.state_dir, router.routing).stop()  # `serinus delete`
+    assert [p for p in psutil.process_iter() if str(again.config_path) in _cmdline(p)] == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return [str(part) for part in process.cmdline()]
+    except psutil.Error:
+        return []
