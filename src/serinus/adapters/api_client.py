@@ -42,11 +42,13 @@ class ApiClient:
         base_url: str,
         authorization: Callable[[], str | None],
         *,
+        namespace: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: Any = True,
         timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.namespace = namespace  # None: the API's default namespace
         self._authorization = authorization
         self._http = httpx.AsyncClient(
             base_url=self.base_url, transport=transport, verify=verify, timeout=timeout
@@ -125,7 +127,11 @@ class ApiClient:
             )
         try:
             response = await self._http.request(
-                method, path, json=body, headers={"Authorization": header}
+                method,
+                path,
+                json=body,
+                headers={"Authorization": header},
+                params={"namespace": self.namespace} if self.namespace else None,
             )
         except httpx.TransportError as exc:
             raise DependencyError(

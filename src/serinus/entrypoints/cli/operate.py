@@ -8,6 +8,7 @@ the command waits for that outcome and says what it was, so "done" is only said 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,18 +67,22 @@ def _request(
 ) -> None:
     async def work() -> Intent:
         async with opened_store_for(cluster) as store:
-            intent = await operations.request(
-                store,
-                name,
-                kind,
-                actor=actor(),
-                source="cli",
-                approve=approve,
-                inputs=inputs,
-                comment=comment,
-                revision=seen.revision if seen else None,
-                step=seen.step - 1 if seen and seen.step is not None else None,
-            )
+            if cluster is not None and os.environ.get("SERINUS_API_URL"):
+                # Through the operator's API: Kubernetes identity, the one rule, a sealed intent.
+                intent = await _through_api(cluster, name, kind, approve, inputs, comment, seen)
+            else:
+                intent = await operations.request(
+                    store,
+                    name,
+                    kind,
+                    actor=actor(),
+                    source="cli",
+                    approve=approve,
+                    inputs=inputs,
+                    comment=comment,
+                    revision=seen.revision if seen else None,
+                    step=seen.step - 1 if seen and seen.step is not None else None,
+                )
             if wait is None:
                 return intent
             deadline = time.monotonic() + wait
@@ -97,6 +102,44 @@ def _request(
         fail(f"{what} {intent.outcome}")
     else:
         console.print(f"[green]{what}: {intent.outcome}[/]")
+
+
+async def _through_api(
+    cluster: ClusterTarget,
+    name: str,
+    kind: IntentKind,
+    approve: bool | None,
+    inputs: dict[str, str] | None,
+    comment: str,
+    seen: Seen | None,
+) -> Intent:
+    """Send the operation to the API at $SERINUS_API_URL with the kubeconfig's bearer token
+    (the API server's service proxy would strip it, hence a URL of its own)."""
+    from serinus.adapters.api_client import API_URL_ENV, ApiClient
+    from serinus.adapters.kube.connection import from_kubeconfig
+
+    connection = from_kubeconfig(cluster.kubeconfig, cluster.context)
+    namespace = cluster.namespace or connection.namespace
+    revision = seen.revision if seen else None
+    step = seen.step - 1 if seen and seen.step is not None else None  # the API's are 0-based
+    async with ApiClient(os.environ[API_URL_ENV], connection.header, namespace=namespace) as api:
+        if kind is IntentKind.JUDGE:
+            entry = await api.judge(
+                name,
+                approve=bool(approve),
+                inputs=inputs,
+                comment=comment,
+                revision=revision,
+                step=step,
+            )
+        elif kind in (IntentKind.PROMOTE, IntentKind.PROMOTE_FULL):
+            full = kind is IntentKind.PROMOTE_FULL
+            entry = await api.promote(
+                name, full=full, comment=comment, revision=revision, step=step
+            )
+        else:
+            entry = await api.operate(name, kind.value, comment)
+    return Intent.model_validate(entry)
 
 
 def _who_acts(name: str, cluster: ClusterTarget | None, wait: float | None) -> str:

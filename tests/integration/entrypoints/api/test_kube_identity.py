@@ -7,15 +7,20 @@ stores in the real Rollout objects. Nothing here is a stand-in.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from api_world import client_of, in_progress, rollout
+from fastapi import FastAPI
 from real_kube import RealKube
+from typer.testing import CliRunner
 
+from serinus.adapters.api_client import API_URL_ENV
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.reviews import Reviews
 from serinus.adapters.platforms.memory import MemoryPlatform
@@ -26,8 +31,10 @@ from serinus.app.metrics import SerinusMetrics
 from serinus.core.intents import Grants, Intent, IntentKind
 from serinus.core.status import Phase
 from serinus.entrypoints.api import create_app
-from serinus.entrypoints.api.directory import KubeDirectory
+from serinus.entrypoints.api.directory import KubeDirectory, SingleStore
 from serinus.entrypoints.api.kube_access import KubernetesAccess
+from serinus.entrypoints.api.server import background
+from serinus.entrypoints.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +78,7 @@ class Cluster:
     store: KubernetesStateStore
     api: httpx.AsyncClient
     reviewer: str  # the ServiceAccount the API reviews with
+    api_app: FastAPI
 
     async def call(self, user: str, method: str, path: str, body: Any = None) -> httpx.Response:
         token = self.kube.users[user].token
@@ -116,11 +124,16 @@ async def cluster(real_kube: RealKube) -> AsyncIterator[Cluster]:
         )
         # No cache: each request asks the server, so a grant made mid-test counts at once.
         access = KubernetesAccess(Reviews(operator), cache_seconds=0)
-        app = create_app(store, access, metrics=SerinusMetrics(), intent_key=KEY)
+        app = create_app(
+            store,
+            access,
+            metrics=SerinusMetrics(),
+            intent_key=KEY,
+            directory=SingleStore(store, ns),
+        )
         async with client_of(app) as api:
-            yield Cluster(
-                real_kube, ns, admin, store, api, f"system:serviceaccount:{ns}:{reviewer}"
-            )
+            reviewing = f"system:serviceaccount:{ns}:{reviewer}"
+            yield Cluster(real_kube, ns, admin, store, api, reviewing, app)
 
 
 async def test_a_user_without_the_verb_gets_403_and_the_audit_names_the_real_user(
@@ -258,3 +271,25 @@ async def test_every_namespace_is_listed_filtered_by_what_each_user_may_get(
             assert shown.status_code == 200 and shown.json()["namespace"] == second
             hidden = await api.get(f"/api/v1/rollouts/c?namespace={second}", headers=bob)
             assert hidden.status_code == 403
+
+
+async def test_the_cluster_cli_sends_decisions_to_the_api_with_the_kubeconfig_token(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main._register()
+    # Served on this loop (its store's client lives here); the CLI runs in a thread of its own.
+    async with background(cluster.api_app) as url:
+        monkeypatch.setenv(API_URL_ENV, url)
+        bob = cluster.kube.write_kubeconfig(tmp_path / "bob", cluster.kube.users["bob"].token)
+        alice = cluster.kube.write_kubeconfig(tmp_path / "alice", cluster.kube.users["alice"].token)
+        args = ["judge", "web", "--approve", "-n", cluster.ns, "--kubeconfig"]
+        # CliRunner runs the command here; its event loop must not be this test's.
+        refused = await asyncio.to_thread(CliRunner().invoke, main.app, [*args, str(bob)])
+        assert refused.exit_code == 1
+        assert "judge needs permission to judge" in refused.stderr
+        accepted = await asyncio.to_thread(CliRunner().invoke, main.app, [*args, str(alice)])
+        assert accepted.exit_code == 0, accepted.stderr
+        assert "judge of web recorded" in accepted.stdout
+    [intent] = await cluster.store.intents("web")
+    assert (intent.actor, intent.source, intent.revision, intent.step) == ("alice", "api", 2, 1)
+    assert intent.proof and "serinus-approvers" in intent.groups
