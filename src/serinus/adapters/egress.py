@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from serinus.core.errors import MetricsError
+from serinus.core.errors import DependencyError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -43,7 +43,7 @@ METADATA_ADDRESSES: frozenset[IpAddress] = frozenset(
 METADATA_NAMES = frozenset({"metadata.google.internal", "metadata.goog", "metadata"})
 
 
-class EgressRefused(MetricsError):
+class EgressRefused(DependencyError):
     """A request to an address the guard does not admit; nothing was sent."""
 
 

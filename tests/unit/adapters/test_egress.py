@@ -11,7 +11,6 @@ from serinus.adapters.metrics.web import WebProvider
 from serinus.app.analysis import advance, default_providers
 from serinus.core.analysis.run import MeasurementPhase, start_run
 from serinus.core.analysis.spec import AnalysisTemplateSpec, PrometheusSource, WebSource
-from serinus.core.errors import MetricsError
 
 DNS = {
     "prom.internal": ["10.0.0.7"],
@@ -111,9 +110,9 @@ async def test_providers_with_a_guard_refuse_before_sending_anything() -> None:
     inner = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200, json=1))
     web = WebProvider(transport=inner, egress=guard())
     prometheus = PrometheusProvider(transport=inner, egress=guard())
-    with pytest.raises(MetricsError, match=r"refused to connect to rebound\.example"):
+    with pytest.raises(EgressRefused, match=r"refused to connect to rebound\.example"):
         await web.measure(WebSource(url="http://rebound.example/latest/meta-data/"))
-    with pytest.raises(MetricsError, match=r"refused to connect to 169\.254\.169\.254"):
+    with pytest.raises(EgressRefused, match=r"refused to connect to 169\.254\.169\.254"):
         await prometheus.measure(PrometheusSource(address="http://169.254.169.254", query="up"))
     assert sent == []
 
