@@ -136,7 +136,12 @@ def test_one_namespace_mode_grants_a_role_there_and_nothing_cluster_wide(
     binding = one(objects, "RoleBinding", "serinus")
     assert binding["metadata"]["namespace"] == "shop"
     assert binding["subjects"][0]["namespace"] == RELEASE_NAMESPACE
-    assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    # Cluster-wide only the reviews the API needs (cluster-scoped by nature): TokenReview and
+    # SubjectAccessReview through the built-in system:auth-delegator, no ClusterRole of its own.
+    cluster_wide = [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    assert [(o["kind"], o["roleRef"]["name"]) for o in cluster_wide] == [
+        ("ClusterRoleBinding", "system:auth-delegator")
+    ]
     args = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=shop" in args
     assert "--all-namespaces" not in args
