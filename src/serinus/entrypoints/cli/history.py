@@ -1,15 +1,13 @@
 """`serinus history NAME`: the audit of a rollout, for an auditor.
 
 Every operation people asked for (with its inputs, the judgement's decision, who, from where,
-on which version and revision, and what came of it), then the rollout's events. Instants are
-ISO 8601 with the time zone. An event recorded again with the same content right after itself
-(a reconcile that repeated it) is shown once with a count.
+on which version and revision, and what came of it), then the rollout's events, each once (see
+event_log). Instants are ISO 8601 with the time zone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -19,34 +17,12 @@ from serinus.core.intents import Intent, IntentKind
 from serinus.core.status import RolloutStatus
 from serinus.entrypoints.cli.clock import iso_time
 from serinus.entrypoints.cli.cluster import CONTEXT, KUBECONFIG, NAMESPACE, cluster_target
+from serinus.entrypoints.cli.event_log import Entry, collapse
 from serinus.entrypoints.cli.local import opened_store_for, run_async
 from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import OUTPUT, check_output, console, emit
 from serinus.entrypoints.cli.report import event_json, intent_json
 from serinus.entrypoints.cli.status import fetch
-
-
-@dataclass(frozen=True)
-class Entry:
-    """An event as shown: `repeats` counts identical copies recorded one after the other."""
-
-    event: Event
-    repeats: int = 1
-
-
-def collapse(events: Sequence[Event]) -> list[Entry]:
-    entries: list[Entry] = []
-    for event in events:
-        last = entries[-1].event if entries else None
-        if last is not None and (last.type, last.message, last.data) == (
-            event.type,
-            event.message,
-            event.data,
-        ):
-            entries[-1] = Entry(last, entries[-1].repeats + 1)
-        else:
-            entries.append(Entry(event))
-    return entries
 
 
 def versions_at(

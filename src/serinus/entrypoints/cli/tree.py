@@ -19,6 +19,7 @@ from serinus.core.events import Event
 from serinus.core.spec import Rollout
 from serinus.core.status import COLORS, Color, Phase, RolloutStatus
 from serinus.entrypoints.cli.clock import duration, iso_time
+from serinus.entrypoints.cli.event_log import collapse
 from serinus.entrypoints.cli.steps import next_action, position
 from serinus.entrypoints.cli.view import COLOR_STYLE, PHASE_STYLE, SEVERITY_STYLE, weight_bar
 
@@ -128,13 +129,15 @@ def render_tree(
         tree.add(Text(f"mirror: {status.mirror}% of requests copied to the canary"))
     for route in status.header_routes:
         tree.add(Text(f"header route {route.name} -> {route.color}"))
-    shown = events[-(EVENTS_SHOWN_WIDE if wide else EVENTS_SHOWN) :]
+    shown = collapse(events)[-(EVENTS_SHOWN_WIDE if wide else EVENTS_SHOWN) :]
     if not shown:
         return tree
     log = Tree(Text("recent events", style="dim"), guide_style="dim")
-    for event in shown:
-        line = Text(f"{iso_time(event.at)}  ", style="dim")
-        line.append(event.message, style=SEVERITY_STYLE[event.severity])
+    for entry in shown:
+        line = Text(f"{iso_time(entry.event.at)}  ", style="dim")
+        line.append(entry.event.message, style=SEVERITY_STYLE[entry.event.severity])
+        if entry.repeats > 1:
+            line.append(f" (x{entry.repeats})", style="dim")
         log.add(line)
     return Group(tree, log)
 

@@ -142,3 +142,15 @@ def test_an_unknown_rollout_is_an_error_naming_the_known_ones(state: State) -> N
 
     assert missing.exit_code == 1
     assert "rollout 'api' not found (known: web)" in missing.stderr
+
+
+def test_recent_events_show_an_event_recorded_twice_once(state: State) -> None:
+    from serinus.core.events import Event, EventType
+
+    waiting = Event(type=EventType.AWAITING_JUDGEMENT, message="waiting for a judgement", at=NOW)
+    state.put(judging(), events=[waiting, waiting.model_copy(update={"at": NOW + 1})])
+
+    shown = state.cli("get", "web").stdout
+
+    assert shown.count("waiting for a judgement") == 1
+    assert "waiting for a judgement (x2)" in shown
