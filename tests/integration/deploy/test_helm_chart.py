@@ -7,6 +7,7 @@ nothing of the user's.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -277,3 +278,21 @@ def test_the_chart_ships_the_rollout_crd_as_generated(helm: Any) -> None:
     assert shown == [d for d in yaml.safe_load_all(CRD.read_text()) if d]
     rendered = render(helm, include_crds=True)
     assert one(rendered, "CustomResourceDefinition")["metadata"]["name"] == "rollouts.serinus.io"
+
+
+def test_every_replica_reads_one_intent_key_from_a_secret(helm: Any) -> None:
+    objects = render(helm)
+    secret = one(objects, "Secret", "serinus-intent-key")
+    assert len(base64.b64decode(secret["data"]["key"])) >= 32
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "intent-key")
+    assert env["SERINUS_INTENT_KEY_FILE"] == mount["mountPath"] + "/key" and mount["readOnly"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "intent-key")
+    assert volume["secret"]["secretName"] == "serinus-intent-key"
+    without = render(helm, "api.enabled=false")
+    assert not [o for o in without if o["kind"] == "Secret"]
+    assert not [
+        o for o in without if o["kind"] == "ClusterRoleBinding" and "auth" in o["metadata"]["name"]
+    ]
