@@ -44,7 +44,8 @@ def read_rollout(file: Path) -> Rollout:
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text()
     except OSError as exc:
-        fail(f"FILE: cannot read {file}: {exc.strerror}")
+        also = "; no recorded rollout has that name either" if _bare_name(file) else ""
+        fail(f"FILE: cannot read {file}: {exc.strerror}{also}")
     try:
         return load_rollout(text, source=str(file))
     except InvalidInput as exc:
@@ -77,9 +78,14 @@ def run(
     raise typer.Exit(EXIT_CODES.get(status.phase, 0))
 
 
+def _bare_name(file: Path) -> bool:
+    """A FILE argument that can only be meant as a rollout's name (`serinus run web`)."""
+    return str(file) != "-" and not file.exists() and len(file.parts) == 1 and not file.suffix
+
+
 def _recorded(file: Path) -> Rollout | None:
     """The recorded spec when FILE is no file but the name of a rollout in the store."""
-    if str(file) == "-" or file.exists() or len(file.parts) != 1 or file.suffix:
+    if not _bare_name(file):
         return None
 
     async def lookup() -> Rollout | None:

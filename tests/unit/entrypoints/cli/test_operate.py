@@ -133,3 +133,15 @@ def test_a_decision_on_what_get_showed_is_refused_once_the_rollout_moved_on(
     assert "the judgement you saw (revision 2, step 2) is no longer pending" in stale.stderr
     assert current.exit_code == 0, current.stderr
     assert "judge of web recorded" in current.stdout
+
+
+def test_serinus_run_of_an_unknown_name_says_it_is_neither_file_nor_rollout(state: State) -> None:
+    state.put(JUDGING)
+
+    done = state.cli("run", "nope")
+
+    assert done.exit_code == 1
+    assert (
+        "FILE: cannot read nope: No such file or directory; no recorded rollout has that name"
+        in (" ".join(done.stderr.split()))
+    )
