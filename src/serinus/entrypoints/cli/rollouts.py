@@ -42,7 +42,8 @@ EXIT_CODES = {
 
 def read_rollout(file: Path) -> Rollout:
     try:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+        # Bytes: load_rollout decodes them, so a non-UTF-8 file is an error, not a traceback.
+        text: str | bytes = sys.stdin.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         also = "; no recorded rollout has that name either" if _bare_name(file) else ""
         fail(f"FILE: cannot read {file}: {exc.strerror}{also}")

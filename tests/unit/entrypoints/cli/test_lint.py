@@ -180,3 +180,12 @@ def test_duplicate_metric_names_across_a_steps_templates_are_rejected(tmp_path: 
     code, output = lint(tmp_path, document)
     assert code == 2
     assert "metric 'errors' is in both 'e' and 'f'" in output
+
+
+def test_serinus_run_reads_specs_through_the_same_checks(tmp_path: Path) -> None:
+    # `run` reads the file as bytes too: non-UTF-8 is the one-line error, not a traceback.
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(b"kind: Rollout\nspec: \xff\n")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "not UTF-8 (invalid byte 0xff at offset 20)" in result.output
