@@ -232,6 +232,14 @@ def test_comparison_metric_validation() -> None:
     assert "set dryRun" in rejected(comparison={**comparison, "canaryConfig": {"muted": True}})
     assert "critcal" in rejected(comparison={**comparison, "canaryConfig": {"critcal": True}})
     assert "exactly one of: provider, comparison" in rejected(comparison=comparison, provider=PROM)
+    # Kayenta's settings are finite (an infinite tolerance would pass any canary).
+    assert "comparison.judge.tolerance: inf is not a finite number" in rejected(
+        comparison={**comparison, "judge": {"tolerance": float("inf")}}
+    )
+    infinite = {"effectSize": {"allowedIncrease": float("inf")}}
+    assert "canaryConfig.effectSize.allowedIncrease: inf" in rejected(
+        comparison={**comparison, "canaryConfig": infinite}
+    )
 
 
 def test_conditions_may_use_arguments() -> None:
