@@ -3,12 +3,15 @@ tests/integration/realkube/test_job_provider.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.integration.adapters.metrics import job_scenarios as scenarios
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.metrics.job import JobProvider, job_name
+from serinus.core.analysis.spec import JobSource
 from serinus.core.errors import MetricsError
 
 pytestmark = pytest.mark.integration
@@ -56,3 +59,23 @@ def test_job_names_are_dns_labels_short_enough_for_the_pod_label() -> None:
     assert len(name) <= 56
     assert name == name.lower() and all(c.isalnum() or c == "-" for c in name)
     assert not name.startswith("-") and not name.endswith("-")
+
+
+@pytest.mark.parametrize(
+    ("pod", "field"),
+    [
+        ({"containers": []}, "spec.template.spec.containers"),
+        ({"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Always"}, "restartPolicy"),
+        (
+            {"containers": [{"name": "c", "image": "i"}], "serviceAccountName": "admin"},
+            "set provider.job.serviceAccountName instead",
+        ),
+    ],
+)
+def test_a_job_that_cannot_run_as_specified_is_refused_by_lint(
+    pod: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(field)):
+        JobSource.model_validate(
+            {"spec": {"template": {"spec": pod}}, "serviceAccountName": "smoke-tests"}
+        )
