@@ -1,5 +1,5 @@
 """The job provider against the API stand-in (the real kube-apiserver runs the same scenarios in
-tests/integration/realkube/test_job_provider.py)."""
+tests/integration/realkube/test_execution.py)."""
 
 from __future__ import annotations
 
