@@ -70,11 +70,16 @@ class StepPosition(ApiModel):
     description: str
 
 
+StepState = Literal["done", "current", "failed", "pending"]
+
+
 class StepView(ApiModel):
     index: int
     kind: str
     description: str
-    state: Literal["done", "current", "pending"]
+    state: StepState = Field(description="`failed`: the step the rollout was aborted or failed at.")
+    started_at: float | None = Field(default=None, description="When the current step began.")
+    pause_seconds: float | None = Field(default=None, description="A timed pause's duration.")
 
 
 class ColorView(ApiModel):
@@ -102,6 +107,9 @@ class JudgementView(ApiModel):
     timeout_seconds: float | None
     on_timeout: str
     waiting_since: float
+    step_started_at: float | None = Field(description="When the judgement step began.")
+    approve_effect: str = Field(description="What approving does, in words.")
+    reject_effect: str = Field(description="What rejecting does, in words.")
     can_judge: bool
     cannot_judge_reason: str | None = None
 
@@ -149,8 +157,30 @@ class AuditEntry(ApiModel):
     outcome: str | None
 
 
+class MetricSpecView(ApiModel):
+    """What a metric measures and how it is judged, as the template says."""
+
+    name: str
+    provider: str | None = Field(description="The provider kind: prometheus, web, command, job.")
+    query: str = Field(description="The query, URL or command; baseline and canary for a judge.")
+    success_condition: str | None
+    failure_condition: str | None
+    threshold: float | None = Field(
+        description="The number a simple condition (`result[0] < 0.5`) compares against."
+    )
+    unit: str = Field(description="A unit guessed from the metric's name or query, if any.")
+    interval_seconds: float | None
+    count: int | None
+    failure_limit: int
+    judge: dict[str, Any] | None = Field(description="A comparison's judge thresholds.")
+
+
 class AnalysisView(ApiModel):
     runs: list[dict[str, Any]] = Field(
-        description="Analysis runs found in the status, each with its metrics and measurements."
+        description="Analysis runs found in the status, each with its metrics and measurements, "
+        "and a `title` naming the step as the timeline numbers it (`step 2: analysis errors`)."
+    )
+    metrics: list[MetricSpecView] = Field(
+        default_factory=list, description="Every metric of the rollout's analysis templates."
     )
     events: list[EventView] = Field(description="Events about analyses.")

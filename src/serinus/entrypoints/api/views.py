@@ -6,14 +6,17 @@ itself is never returned whole: a workload's environment may hold credentials.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from serinus.core.analysis.spec import Metric
 from serinus.core.authorization import Denial, denial, needs
 from serinus.core.events import Event
 from serinus.core.intents import Grants, Intent, IntentKind, refusal
 from serinus.core.spec import Judgement, Rollout, Step
 from serinus.core.status import COLORS, Phase, RolloutStatus
+from serinus.core.strategy.analysis_step import BACKGROUND_RUN
 from serinus.core.strategy.plan import plan_for
 from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.markdown import render_markdown
@@ -24,9 +27,11 @@ from serinus.entrypoints.api.models import (
     EventView,
     JudgementInputView,
     JudgementView,
+    MetricSpecView,
     RolloutDetail,
     RolloutSummary,
     StepPosition,
+    StepState,
     StepView,
 )
 
@@ -131,18 +136,46 @@ def _summary_fields(rollout: Rollout, status: RolloutStatus | None) -> dict[str,
 
 def timeline(rollout: Rollout, status: RolloutStatus | None) -> list[StepView]:
     steps = plan_for(rollout.spec).steps
-    running = status is not None and status.canary is not None
-    finished = status is not None and status.phase is Phase.COMPLETED
-    views = []
-    for index, step in enumerate(steps):
-        if finished or (running and status is not None and index < status.step_index):
-            state = "done"
-        elif running and status is not None and index == status.step_index:
-            state = "current"
-        else:
-            state = "pending"
-        views.append(StepView(index=index, kind=step.kind, description=describe(step), state=state))
-    return views
+    return [_step_view(index, step, status, len(steps)) for index, step in enumerate(steps)]
+
+
+def _step_state(index: int, status: RolloutStatus | None, total: int) -> StepState:
+    if status is None or status.phase is Phase.PENDING:
+        return "pending"
+    if status.phase is Phase.COMPLETED or status.canary is None or status.step_index >= total:
+        # Promoted (the canary became stable) or every step passed: nothing is left to do.
+        return "done" if status.stable is not None or status.step_index >= total else "pending"
+    if index < status.step_index:
+        return "done"
+    if index > status.step_index:
+        return "pending"
+    return "failed" if status.phase in (Phase.ABORTED, Phase.FAILED) else "current"
+
+
+def _step_view(index: int, step: Step, status: RolloutStatus | None, total: int) -> StepView:
+    state = _step_state(index, status, total)
+    current = state == "current" and status is not None
+    return StepView(
+        index=index,
+        kind=step.kind,
+        description=describe(step),
+        state=state,
+        started_at=status.step_started_at if current and status is not None else None,
+        pause_seconds=step.pause.duration if step.pause is not None else None,
+    )
+
+
+def _effects(rollout: Rollout, status: RolloutStatus) -> tuple[str, str]:
+    """What approving and rejecting a judgement do, in the words the buttons show."""
+    steps = plan_for(rollout.spec).steps
+    after = status.step_index + 1
+    canary = status.canary.version if status.canary is not None else rollout.spec.version
+    if after < len(steps):
+        approve = f"continue to step {after + 1} ({describe(steps[after])})"
+    else:
+        approve = f"promote {canary}: it takes all traffic"
+    stable = status.stable.version if status.stable is not None else "the stable version"
+    return approve, f"abort, all traffic back to {stable}"
 
 
 def judgement_view(
@@ -173,6 +206,7 @@ def judgement_view(
     denied = denial(kind, needs(kind, plan_for(rollout.spec), status), grants, caller.name)
     hint = explain(denied) if explain is not None and denied is not None else ""
     reason = None if denied is None else denied.message + hint
+    approve_effect, reject_effect = _effects(rollout, status)
     return JudgementView(
         step=status.step_index,
         revision=status.revision,
@@ -188,6 +222,9 @@ def judgement_view(
         timeout_seconds=judgement.timeout,
         on_timeout=judgement.on_timeout,
         waiting_since=status.phase_since,
+        step_started_at=status.step_started_at,
+        approve_effect=approve_effect,
+        reject_effect=reject_effect,
         can_judge=reason is None,
         cannot_judge_reason=reason,
     )
@@ -202,8 +239,21 @@ def allowed_operations(
         kind.value
         for kind in IntentKind
         if refusal(kind, status) is None
+        and (kind is not IntentKind.PROMOTE or _at_pause(rollout, status))
         and denial(kind, needs(kind, plan, status), grants, caller.name) is None
     ]
+
+
+def _at_pause(rollout: Rollout, status: RolloutStatus | None) -> bool:
+    """Promote ends a pause step and nothing else: the engine refuses it anywhere else."""
+    steps = plan_for(rollout.spec).steps
+    return (
+        status is not None
+        and status.phase is Phase.PAUSED
+        and not status.paused_by_user
+        and status.step_index < len(steps)
+        and steps[status.step_index].pause is not None
+    )
 
 
 def detail(
@@ -280,8 +330,87 @@ def is_analysis_event(event: Event) -> bool:
     )
 
 
-def analysis(status: RolloutStatus | None, events: Sequence[Event]) -> AnalysisView:
+def analysis(
+    status: RolloutStatus | None, events: Sequence[Event], rollout: Rollout | None = None
+) -> AnalysisView:
+    runs = analysis_runs(status)
+    if rollout is not None:
+        for run in runs:
+            run["title"] = run_title(rollout, str(run.get("name", "")))
     return AnalysisView(
-        runs=analysis_runs(status),
+        runs=runs,
         events=[event_view(event) for event in events if is_analysis_event(event)],
+        metrics=[] if rollout is None else metric_specs(rollout),
     )
+
+
+def run_title(rollout: Rollout, name: str) -> str:
+    """A run named as the timeline numbers its step (1-based): `step 2: analysis errors`."""
+    if name == BACKGROUND_RUN:
+        return "background analysis"
+    steps = plan_for(rollout.spec).steps
+    index = name.removeprefix("step-")
+    if index.isdigit() and int(index) < len(steps):
+        return f"step {int(index) + 1}: {describe(steps[int(index)])}"
+    return name or "analysis"
+
+
+# `result < 0.5`, `result[0] >= 99`: a condition with one number to draw as a threshold line.
+_SIMPLE_CONDITION = re.compile(
+    r"^\s*result(?:\[0\])?\s*(?:<|<=|>|>=)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$"
+)
+_UNITS = (("second", "s"), ("latency", "s"), ("duration", "s"), ("percent", "%"), ("bytes", "B"))
+
+
+def metric_specs(rollout: Rollout) -> list[MetricSpecView]:
+    return [
+        _metric_spec(metric)
+        for template in rollout.spec.analysis_templates
+        for metric in template.metrics
+    ]
+
+
+def _metric_spec(metric: Metric) -> MetricSpecView:
+    condition = metric.success_condition or metric.failure_condition or ""
+    simple = _SIMPLE_CONDITION.match(condition)
+    judge = None
+    if metric.comparison is not None:
+        comparison = metric.comparison
+        provider: str | None = "prometheus"
+        query = f"baseline: {comparison.baseline_query}\ncanary: {comparison.canary_query}"
+        judge = {
+            **comparison.judge.model_dump(mode="json", by_alias=True),
+            **comparison.canary_config.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+    elif metric.provider is not None:
+        provider = metric.provider.kind
+        query = _query_of(metric)
+    else:
+        provider, query = None, ""
+    words = f"{metric.name} {query}".lower()
+    return MetricSpecView(
+        name=metric.name,
+        provider=provider,
+        query=query,
+        success_condition=metric.success_condition,
+        failure_condition=metric.failure_condition,
+        threshold=float(simple.group(1)) if simple else None,
+        unit=next((unit for word, unit in _UNITS if word in words), ""),
+        interval_seconds=metric.interval,
+        count=metric.count,
+        failure_limit=metric.failure_limit,
+        judge=judge,
+    )
+
+
+def _query_of(metric: Metric) -> str:
+    provider = metric.provider
+    if provider is None:
+        return ""
+    if provider.prometheus is not None:
+        return provider.prometheus.query
+    if provider.web is not None:
+        return f"{provider.web.method} {provider.web.url}"
+    if provider.command is not None:
+        return " ".join(provider.command.command)
+    return "a Kubernetes Job"

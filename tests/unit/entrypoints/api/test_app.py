@@ -71,7 +71,7 @@ async def test_history_audit_and_analysis_of_a_rollout(api: Api) -> None:
     assert history[1]["severity"] == "info"
     assert (await api.get("/api/v1/rollouts/judged/audit")).json() == []
     analysis = (await api.get("/api/v1/rollouts/judged/analysis")).json()
-    assert analysis == {"runs": [], "events": []}
+    assert analysis == {"runs": [], "events": [], "metrics": []}
 
 
 @pytest.mark.parametrize("path", ["", "/history", "/audit", "/analysis"])

@@ -142,5 +142,5 @@ async def audit(
 async def analysis_results(
     name: RolloutName, caller: Viewer, context: Context, namespace: Namespace = None
 ) -> AnalysisView:
-    store, _, status = await load(context, caller, name, namespace)
-    return analysis(status, await store.history(name, 1000))
+    store, rollout, status = await load(context, caller, name, namespace)
+    return analysis(status, await store.history(name, 1000), rollout)
