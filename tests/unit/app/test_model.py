@@ -224,7 +224,7 @@ def test_the_model_exercises_every_invariant() -> None:
     for key in (
         "weight writes checked",
         "teardowns checked",
-        "provisionings checked against teardowns",
+        "provisionings checked",
         "terminal states checked for convergence",
         "aborts with a ready stable checked",
         *(f"strategy {name}" for name in STRATEGIES),

@@ -151,3 +151,16 @@ def test_a_new_version_after_an_aborted_first_deployment_waits_for_its_replicas(
     world.make_ready("blue")
     assert world.settle().phase is Phase.COMPLETED
     assert world.version_weights() == {"v2": 100}
+
+
+def test_an_aborted_canary_waiting_for_its_scale_down_is_never_provisioned_again() -> None:
+    delayed = {"blueGreenCanary": {**BGC["blueGreenCanary"], "abortScaleDownDelay": 30}}
+    world = World(make_rollout(delayed, "v1"))
+    world.settle()
+    world.deploy("v2")
+    world.settle()
+    world.ask(IntentKind.ABORT)
+    world.colors.pop("green")  # its replicas are gone early (a restart lost the teardown)
+    decision = world.step(advance=1)
+    assert not any(isinstance(a, EnsureVersion) and a.version == "v2" for a in decision.actions)
+    assert world.settle(advance=30).terminal
