@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from serinus.adapters.crash_points import crash_point
 from serinus.adapters.platforms.arguments import check_ensure_arguments
 from serinus.adapters.platforms.process.census import FoundReplica, find_replicas, markers
 from serinus.adapters.platforms.process.probing import LOOPBACK, Prober
@@ -125,7 +126,11 @@ class ProcessPlatform:
         if color in self._colors:
             self._save(color, retiring=True)
             current = self._colors.pop(color)
-            await self._stop(current.replicas.values())
+            replicas = [r for _, r in sorted(current.replicas.items())]
+            # The first alone: `teardown` is then a half-done stop, the hardest to resume.
+            await self._stop(replicas[:1])
+            crash_point("teardown")
+            await self._stop(replicas[1:])
         self._files.delete(color)
 
     async def close(self) -> None:
@@ -175,25 +180,29 @@ class ProcessPlatform:
             if color not in self._colors:
                 self._files.delete(color)
         strays: list[FoundReplica] = []
+        rebuilt: set[Color] = set()
         for found in find_replicas(self.state_dir, self.name):
-            if found.color in retired or not self._adopt(found):
+            if found.color in retired or not self._adopt(found, rebuilt):
                 strays.append(found)
         await self._stop_found(strays)
 
-    def _adopt(self, found: FoundReplica) -> bool:
-        """Take a process found in the process table into its slot; False: it has no place."""
+    def _adopt(self, found: FoundReplica, rebuilt: set[Color]) -> bool:
+        """Take a process found in the process table into its slot; False: it has no place.
+
+        `rebuilt`: colors whose record was lost, rebuilt here from the markers alone."""
         current = self._colors.get(found.color)
-        if current is None:  # the record is lost: the markers tell what it runs
+        if current is None:
             current = self._colors[found.color] = ColorReplicas(version=found.version, desired=0)
+            rebuilt.add(found.color)
         if found.version != current.version:
             return False
         replica = current.replicas.get(found.replica)
+        if replica is None and found.color not in rebuilt:
+            return False  # beyond the recorded replicas (a scale-down the kill interrupted)
         if replica is not None and replica.record.pid == found.pid:
             return True  # recorded
         if replica is not None and replica.still_running():
             return False  # the slot has its own process: this one is a duplicate
-        if replica is None and found.replica < current.desired:
-            return False  # the slot is gone from a record that still exists
         record = replica.record if replica is not None else ReplicaRecord(replica=found.replica)
         adopted = Replica(
             replace(
@@ -284,6 +293,7 @@ class ProcessPlatform:
             if cwd is not None and not cwd.is_dir():
                 raise NotADirectoryError(f"working directory {cwd} does not exist")
             spawned = spawn(argv, env, cwd, self.log_path(color, current.version, index))
+            crash_point("spawn")
         except OSError as exc:
             # Starting again will fail the same way: report at once, retry with back-off.
             failures = max(replica.record.failures_in_a_row + 1, FAILURES_REPORTED)
@@ -368,6 +378,7 @@ class ProcessPlatform:
                         replica.record = replace(record, warmed=True)
                         changed = True
             if is_ready(replica, warmup is not None) and not replica.record.ready_once:
+                crash_point("ready")
                 replica.record = replace(replica.record, ready_once=True, failures_in_a_row=0)
                 changed = True
         return changed

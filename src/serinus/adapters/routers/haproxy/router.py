@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from serinus.adapters.crash_points import crash_point
 from serinus.adapters.private import private_folder, write_private
 from serinus.adapters.routers.haproxy import words
 from serinus.adapters.routers.haproxy.applying import (
@@ -304,6 +305,7 @@ class HaproxyRouter:
             refuse_unready(wanted, ready, f"HAProxy on {self.inputs.admin_socket}")
             updated = replace(state, shares=wanted)
             await apply_servers(self.runtime, updated)
+            crash_point("weights")
             self._commit(updated)
             observed = await self._weights_in_force()
             if observed != wanted:

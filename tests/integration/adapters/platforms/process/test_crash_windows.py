@@ -138,3 +138,19 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+async def test_a_process_beyond_the_recorded_replicas_is_stopped_not_adopted(
+    state_dir: Path,
+) -> None:
+    before = await started(state_dir)
+
+    def one_replica(data: dict[str, Any]) -> None:
+        data.update(replicas=1, members=data["members"][:1])
+
+    edit_record(state_dir, "blue", one_replica)
+    again = ProcessPlatform("shop", demo_workload(), state_dir)
+    state = await again.observe()
+    assert state["blue"].desired == 1
+    assert running(state_dir) == {("blue", "v1", 0): before[("blue", "v1", 0)]}
+    await again.close()

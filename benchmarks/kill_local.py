@@ -1,0 +1,294 @@
+"""kill -9 of `serinus run` at each action boundary of the local platform, and at random moments.
+
+Each trial, in a fresh state folder: `serinus run` deploys v1 (2 replicas behind HAProxy), then
+`serinus run` of v2 is killed with SIGKILL, either by itself at a named point
+(`SERINUS_CRASH_AT`, see `serinus.adapters.crash_points`: spawn, ready, weights, teardown) or
+by this script after a random delay; then `serinus run` of v2 runs again to completion. Checks:
+
+- ended right: the second run exits 0 (Completed), HAProxy serves only v2, and the replicas in
+  the process table are exactly green v2 0..1;
+- no duplicate provisioning: every replica log holds one start (v1 never started again, no v2
+  slot started twice);
+- nothing left: after `serinus delete`, no replica and no HAProxy of the rollout runs.
+
+A last part kills HAProxy (master and workers) while v2 is paused at 50% and prints how long
+until requests are answered again (the driver reconciles every 0.2 s and starts it again).
+
+    python benchmarks/kill_local.py [--aimed 3] [--random 10] [--seed 1]
+
+Prints a table, then the figures as one JSON line; exits 1 when a trial did not end right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from local_bench import free_port
+
+from serinus.adapters.crash_points import ENV, POINTS
+from serinus.adapters.platforms.process.census import find_replicas
+
+NAME = "crashy"
+REPLICAS = 2
+RUN_TIMEOUT = 120.0
+
+
+@dataclass
+class Trial:
+    aim: str  # a crash point, or "random"
+    killed: bool = False  # the run of v2 really died by SIGKILL
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def right(self) -> bool:
+        return not self.problems
+
+
+class World:
+    """One state folder, one rollout, run through the real `serinus` command."""
+
+    def __init__(self, pause: str = "1s") -> None:
+        # Short: HAProxy's admin socket path must stay under 100 characters.
+        self.root = Path(tempfile.mkdtemp(prefix="sk", dir="/tmp"))
+        self.port, self.stats = free_port(), free_port()
+        self.pause = pause
+        self.env = {**os.environ, "SERINUS_STATE_DIR": str(self.root)}
+        self.env.pop(ENV, None)
+
+    @property
+    def rollout_dir(self) -> Path:
+        return self.root / "rollouts" / NAME
+
+    def spec(self, version: str) -> Path:
+        command = [sys.executable, "-m", "serinus.demo.app", "--port", "{port}"]
+        command += ["--version", "{version}", "--startup-delay", "0.2"]
+        document: dict[str, Any] = {
+            "apiVersion": "serinus.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": NAME},
+            "spec": {
+                "version": version,
+                "workload": {
+                    "process": {
+                        "command": command,
+                        "replicas": REPLICAS,
+                        "readiness": {"path": "/healthz", "periodSeconds": 0.1},
+                        "terminationGraceSeconds": 5,
+                    }
+                },
+                "trafficRouting": {"haproxy": {"port": self.port, "statsPort": self.stats}},
+                "strategy": {
+                    "blueGreenCanary": {
+                        "steps": [{"setWeight": 50}, {"pause": {"duration": self.pause}}],
+                        "scaleDownDelay": "0s",
+                    }
+                },
+                "progressDeadlineSeconds": 60,
+            },
+        }
+        path = self.root / f"{version}.json"
+        path.write_text(json.dumps(document))
+        return path
+
+    def serinus(self, *args: str, crash: str | None = None) -> subprocess.Popen[bytes]:
+        env = dict(self.env) if crash is None else {**self.env, ENV: crash}
+        return subprocess.Popen(
+            [str(Path(sys.executable).with_name("serinus")), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def run(self, version: str, crash: str | None = None) -> tuple[int, str]:
+        process = self.serinus("run", "--plain", str(self.spec(version)), crash=crash)
+        _, err = process.communicate(timeout=RUN_TIMEOUT)
+        return process.returncode, err.decode(errors="replace")[-400:]
+
+    def replicas(self) -> set[tuple[str, str, int]]:
+        found = find_replicas(self.rollout_dir / "replicas", NAME)
+        return {(f.color, f.version, f.replica) for f in found}
+
+    def haproxy_pids(self) -> list[int]:
+        config = str(self.rollout_dir / "haproxy" / "haproxy.cfg")
+        pids = []
+        for process in psutil.process_iter():
+            try:
+                if config in process.cmdline() and process.status() != psutil.STATUS_ZOMBIE:
+                    pids.append(process.pid)
+            except psutil.Error:
+                continue
+        return pids
+
+    def starts(self) -> Counter[str]:
+        """Replica log -> how many processes were started for that slot."""
+        logs = self.rollout_dir / "replicas" / "logs"
+        counts: Counter[str] = Counter()
+        for log in sorted(logs.glob("*.log")) if logs.exists() else []:
+            counts[log.stem] = log.read_text(errors="replace").count("demo app ")
+        return counts
+
+    def answers(self, count: int = 20) -> Counter[str]:
+        seen: Counter[str] = Counter()
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            for _ in range(count):
+                try:
+                    answer = client.get(f"http://127.0.0.1:{self.port}/")
+                    seen[
+                        str(answer.json()["version"]) if answer.status_code == 200 else "failed"
+                    ] += 1
+                except (httpx.HTTPError, ValueError, KeyError):
+                    seen["failed"] += 1
+        return seen
+
+    def delete(self) -> list[str]:
+        process = self.serinus("delete", NAME)
+        _, err = process.communicate(timeout=RUN_TIMEOUT)
+        problems = [] if process.returncode == 0 else [f"delete exited {process.returncode}"]
+        if left := self.replicas():
+            problems.append(f"replicas left after delete: {sorted(left)}")
+        if left_haproxy := self.haproxy_pids():
+            problems.append(f"HAProxy left after delete: {left_haproxy}")
+        return problems + ([err.decode()[-200:]] if problems else [])
+
+    def clean(self) -> None:
+        for found in find_replicas(self.rollout_dir / "replicas", NAME):
+            _kill(found.pid)
+        for pid in self.haproxy_pids():
+            _kill(pid)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def trial(aim: str, rng: random.Random, random_window: float) -> Trial:
+    result = Trial(aim)
+    world = World()
+    started = time.monotonic()
+    try:
+        code, err = world.run("v1")
+        if code != 0:
+            result.problems.append(f"v1 run exited {code}: {err}")
+            return result
+        if aim == "random":
+            process = world.serinus("run", "--plain", str(world.spec("v2")))
+            time.sleep(rng.uniform(0.0, random_window))
+            process.kill()
+            process.communicate(timeout=RUN_TIMEOUT)
+            result.killed = process.returncode == -9
+        else:
+            code, _ = world.run("v2", crash=f"{aim}@1")
+            result.killed = code == -9
+        code, err = world.run("v2")
+        if code != 0:
+            result.problems.append(f"second v2 run exited {code}: {err}")
+        if (running := world.replicas()) != {("green", "v2", i) for i in range(REPLICAS)}:
+            result.problems.append(f"replicas running: {sorted(running)}")
+        if (served := world.answers()) != Counter({"v2": 20}):
+            result.problems.append(f"HAProxy served {dict(served)}")
+        duplicates = {log: n for log, n in world.starts().items() if n != 1}
+        if duplicates:
+            result.problems.append(f"slots started more than once: {duplicates}")
+        result.problems += world.delete()
+    except subprocess.TimeoutExpired as exc:
+        result.problems.append(f"timed out: {exc}")
+    finally:
+        result.seconds = time.monotonic() - started
+        world.clean()
+    return result
+
+
+def haproxy_outage() -> float | None:
+    """Seconds from kill -9 of HAProxy (mid-rollout, v2 at 50%) to the next answered request;
+    None when it did not come back within 30 s (or the rollout never reached the canary)."""
+    world = World(pause="30s")
+    try:
+        if world.run("v1")[0] != 0:
+            return None
+        driver = world.serinus("run", "--plain", str(world.spec("v2")))
+        deadline = time.monotonic() + 60
+        while world.answers(10).get("v2", 0) == 0:  # the canary takes traffic: mid-rollout
+            if time.monotonic() > deadline:
+                return None
+        pid_file = world.rollout_dir / "haproxy" / "haproxy.pid"
+        master = psutil.Process(int(pid_file.read_text().split()[0]))
+        family = [master, *master.children(recursive=True)]
+        for process in family:
+            process.kill()
+        killed = time.monotonic()
+        psutil.wait_procs(family, timeout=5)
+        back: float | None = None
+        with httpx.Client(timeout=0.5, trust_env=False) as client:
+            while True:
+                try:
+                    if client.get(f"http://127.0.0.1:{world.port}/").status_code == 200:
+                        back = time.monotonic() - killed
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() - killed > 30:
+                    break  # never came back
+                time.sleep(0.01)
+        driver.kill()
+        driver.communicate()
+        world.delete()
+        return back
+    finally:
+        world.clean()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--aimed", type=int, default=3, help="trials per crash point")
+    parser.add_argument("--random", type=int, default=10, help="trials at random moments")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--window", type=float, default=4.0, help="random kill within (s)")
+    parser.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy kill")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    aims = [point for point in POINTS for _ in range(args.aimed)] + ["random"] * args.random
+    trials = []
+    for aim in aims:
+        done = trial(aim, rng, args.window)
+        trials.append(done)
+        verdict = "ok" if done.right else "WRONG: " + "; ".join(done.problems)
+        print(f"  {aim:<9} killed={done.killed!s:<5} {done.seconds:5.1f} s  {verdict}", flush=True)
+    print(f"\n{'aim':<10}{'trials':>7}{'killed':>8}{'ended right':>13}")
+    figures: dict[str, Any] = {}
+    for aim in dict.fromkeys(aims):
+        group = [t for t in trials if t.aim == aim]
+        right = sum(t.right for t in group)
+        killed = sum(t.killed for t in group)
+        print(f"{aim:<10}{len(group):>7}{killed:>8}{right:>8}/{len(group)}")
+        figures[aim] = {"trials": len(group), "killed": killed, "right": right}
+    if not args.no_haproxy:
+        back = haproxy_outage()
+        shown = "not measured" if back is None else f"{back:.3f} s"
+        print(f"\nkill -9 of HAProxy mid-rollout: requests answered again after {shown}")
+        figures["haproxyBackSeconds"] = back
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
+if __name__ == "__main__":
+    groups = [group for group in main().values() if isinstance(group, dict)]
+    sys.exit(1 if any(group["right"] < group["trials"] for group in groups) else 0)
