@@ -19,7 +19,6 @@ _UNSUPPORTED_PROVIDERS = {
     "influxdb": "no InfluxDB provider: use a web metric",
     "skywalking": "no SkyWalking provider: use a web metric",
     "plugin": "metric plugins are not supported",
-    "job": "the Kubernetes Job provider is not available in this version of serinus",
 }
 _INT_FIELDS = ("failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", "count")
 
@@ -134,6 +133,8 @@ def _metric(
             )
             return None
         out[field] = text
+    if "job" in provider and "successCondition" not in out and "failureCondition" not in out:
+        out["successCondition"] = "result[0] == 1"  # Argo: the Job's success is the metric's
     if "successCondition" not in out and "failureCondition" not in out:
         report.unsupported(
             source, path, f"metric {name} dropped: serinus needs a success or failure condition"
@@ -190,6 +191,17 @@ def _provider(
         if web.get("insecure"):
             out["insecure"] = True
         return {"web": out}
+    if "job" in provider:
+        job_spec = dict((provider["job"] or {}).get("spec") or {})
+        pod = (job_spec.get("template") or {}).get("spec") or {}
+        account = pod.get("serviceAccountName") or "default"
+        report.differs(
+            source,
+            f"{path}.job",
+            f"the Job runs under the ServiceAccount {account} named in the metric "
+            "(serviceAccountName); Job metadata (labels, annotations) is not copied",
+        )
+        return {"job": {"spec": job_spec, "serviceAccountName": account}}
     for kind, why in _UNSUPPORTED_PROVIDERS.items():
         if kind in provider:
             report.unsupported(source, f"{path}.{kind}", why)

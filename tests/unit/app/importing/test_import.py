@@ -139,13 +139,15 @@ def test_hand_written_argo_canary_is_valid_argo_and_converts() -> None:
     assert (canary["scaleDownDelay"], canary["abortScaleDownDelay"]) == (60.0, 10.0)
     [template] = rollout["spec"]["analysisTemplates"]
     metrics = {m["name"]: m for m in template["metrics"]}
-    assert set(metrics) == {"errors", "latency"}  # datadog has no equivalent
+    assert set(metrics) == {"errors", "latency", "smoke"}  # datadog has no equivalent
+    assert metrics["smoke"]["successCondition"] == "result[0] == 1"
+    assert metrics["smoke"]["provider"]["job"]["serviceAccountName"] == "smoke-tests"
     assert metrics["latency"]["provider"]["web"]["jsonPath"] == "$.data.p95"
     assert metrics["latency"]["dryRun"] is True
     assert metrics["errors"]["count"] == 5
     unsupported = {f.field for f in result.report.findings if f.outcome is Outcome.UNSUPPORTED}
     assert "spec.strategy.canary.steps[4].setCanaryScale" in unsupported
-    assert "spec.metrics[2].provider.datadog" in unsupported
+    assert "spec.metrics[3].provider.datadog" in unsupported
 
 
 def test_argo_blue_green_through_workload_ref() -> None:
@@ -179,6 +181,7 @@ def test_bad_router_option_names_it() -> None:
 
 def test_cli_writes_yaml_and_a_report(tmp_path: Path) -> None:
     from serinus.entrypoints.cli.main import app
+
     report = tmp_path / "report.json"
     runner = CliRunner()
     result = runner.invoke(
