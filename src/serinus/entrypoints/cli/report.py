@@ -28,6 +28,7 @@ def status_json(rollout: Rollout, status: RolloutStatus | None, now: float) -> d
                 "color": row.color,
                 "role": row.role,
                 "weight": row.weight,
+                "actualWeight": row.weight if status is not None and status.converged else None,
                 "replicas": row.desired,
                 "ready": row.ready,
             }

@@ -2,8 +2,9 @@
 (stable, canary, or an old one waiting for its scale-down) with version, color, weight and
 replicas, the current step in words with its timers, and what happens next.
 
-The status records desired weights (the router follows them) and each color's ready replica
-count, not one entry per replica, so a revision's replicas are drawn as ready/not-ready marks.
+The status records desired weights (the router follows them; when the status is converged they
+were read back as such, so actual = desired) and each color's ready replica count, not one entry
+per replica, so a revision's replicas are drawn as ready/not-ready marks.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def _revision_node(row: RevisionRow, status: RolloutStatus, now: float) -> Text:
     text.append(f"{row.version}", style=f"bold {style}")
     text.append(f"  {row.role}  {row.color}  ")
     text.append(weight_bar(row.weight, style))
-    text.append(f" {row.weight:>3}% desired")
+    # Converged means the router's weights were read back as desired: then actual = desired.
+    confirmed = "= actual" if status.converged else "(actual not confirmed yet)"
+    text.append(f" {row.weight:>3}% desired {confirmed}")
     if row.role in ("canary", "preview") and status.rollout_started_at is not None:
         text.append(f"  age {duration(now - status.rollout_started_at)}", style="dim")
     return text

@@ -58,7 +58,7 @@ def test_the_tree_shows_revisions_replicas_weights_the_step_and_what_comes_next(
     ), shown.stdout
     stable = next(line for line in lines if "v1" in line and "stable" in line)
     canary = next(line for line in lines if "v2" in line and "canary" in line)
-    assert "blue" in stable and "90% desired" in stable
+    assert "blue" in stable and "90% desired (actual not confirmed yet)" in stable
     assert "green" in canary and "10% desired" in canary and "age 5m00s" in canary
     assert lines.index(stable) < lines.index(canary)
     assert "✔✔✔ replicas 3/3 ready" in shown.stdout
@@ -108,10 +108,10 @@ def test_machine_output_is_the_status_as_plain_data(state: State, output: str) -
     assert data["phase"] == "AwaitingJudgement"
     assert data["step"].startswith("step 2/4: judgement")
     assert data["revisions"] == [
-        {"version": "v1", "color": "blue", "role": "stable", "weight": 90, "replicas": 3,
-         "ready": 3},
-        {"version": "v2", "color": "green", "role": "canary", "weight": 10, "replicas": 3,
-         "ready": 1},
+        {"version": "v1", "color": "blue", "role": "stable", "weight": 90, "actualWeight": None,
+         "replicas": 3, "ready": 3},
+        {"version": "v2", "color": "green", "role": "canary", "weight": 10, "actualWeight": None,
+         "replicas": 3, "ready": 1},
     ]  # fmt: skip
     assert RolloutStatus.from_storage(data["status"]) == judging()
 
@@ -154,3 +154,13 @@ def test_recent_events_show_an_event_recorded_twice_once(state: State) -> None:
 
     assert shown.count("waiting for a judgement") == 1
     assert "waiting for a judgement (x2)" in shown
+
+
+def test_a_converged_status_shows_the_actual_weight_equal_to_the_desired_one(state: State) -> None:
+    state.put(judging().model_copy(update={"converged": True}))
+
+    shown = state.cli("get", "web").stdout
+    data = json.loads(state.cli("get", "web", "-o", "json").stdout)
+
+    assert "90% desired = actual" in shown and "10% desired = actual" in shown
+    assert [r["actualWeight"] for r in data["revisions"]] == [90, 10]
