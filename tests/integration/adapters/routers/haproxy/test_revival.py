@@ -17,6 +17,7 @@ import pytest
 from tests.integration.adapters.routers.haproxy.backends import Backends, requires_haproxy
 from tests.integration.adapters.routers.haproxy.test_router import (  # noqa: F401
     TESTERS,
+    assert_resumed,
     backends,
     make_router,
     router,
@@ -65,11 +66,7 @@ async def test_a_killed_haproxy_is_started_again_with_everything_it_served(
     assert router.restarts == 1
     assert answers["failed"] == 0
     assert abs(answers["green"] / 10 - 70) < 5, answers
-    assert await router.read_weights() == {"blue": 30, "green": 70}
-    assert await tally(router, 20, {"X-Canary": TESTERS[0]["headerValue"]["exact"]}) == {"blue": 20}
-    async with httpx.AsyncClient() as client:
-        preview = await client.get(f"http://127.0.0.1:{router.routing.preview_port}/")
-    assert preview.text.startswith("green-")
+    await assert_resumed(router, {"blue": 30, "green": 70}, testers="blue", preview="green")
 
 
 @requires_haproxy

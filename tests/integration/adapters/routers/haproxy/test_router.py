@@ -203,11 +203,19 @@ async def test_a_new_haproxy_resumes_from_the_stored_state(router: HaproxyRouter
     await router.stop()
     await router.prepare()
     assert router.process.running_pid() not in (None, old_pid)
-    assert await router.read_weights() == {"blue": 10, "green": 90}
-    assert await tally(router, 10, {"X-Canary": TESTERS[0]["headerValue"]["exact"]}) == {"blue": 10}
+    await assert_resumed(router, {"blue": 10, "green": 90}, testers="blue", preview="green")
+
+
+async def assert_resumed(
+    router: HaproxyRouter, weights: dict[Color, int], testers: Color, preview: Color
+) -> None:
+    """HAProxy serves the weights, the testers header route and the preview set before."""
+    assert await router.read_weights() == weights
+    header = {"X-Canary": TESTERS[0]["headerValue"]["exact"]}
+    assert await tally(router, 10, header) == {testers: 10}
     async with httpx.AsyncClient() as client:
-        preview = await client.get(f"http://127.0.0.1:{router.routing.preview_port}/")
-    assert preview.text.startswith("green-")
+        answer = await client.get(f"http://127.0.0.1:{router.routing.preview_port}/")
+    assert answer.text.startswith(f"{preview}-")
 
 
 @requires_haproxy
