@@ -37,7 +37,10 @@ def finished(phase: Phase, *, ready: int = 3) -> RolloutStatus:
     ],
     ids=["completed", "aborted", "failed", "degraded"],
 )
-@pytest.mark.parametrize("command", [["status", "web"], ["get", "web", "--exit-status"]])
+@pytest.mark.parametrize(
+    "command",
+    [["status", "web"], ["get", "web", "--exit-status"], ["get", "web", "-w", "--exit-status"]],
+)
 def test_each_outcome_has_its_own_exit_code(
     state: State, status: RolloutStatus, code: int, command: list[str]
 ) -> None:
