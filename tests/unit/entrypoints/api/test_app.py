@@ -260,3 +260,13 @@ async def test_a_body_that_is_not_utf8_is_422_naming_the_body(api: Api) -> None:
     )
     assert response.status_code == 422
     assert response.json()["detail"].startswith("body:")
+
+
+async def test_an_unknown_query_parameter_is_422_naming_it(api: Api) -> None:
+    response = await api.get("/api/v1/rollouts?namspace=shop")
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        "query.namspace: not a parameter of this endpoint (expected: namespace)"
+    ]
+    assert (await api.get("/api/v1/rollouts/judged/history?limit=5")).status_code == 200
+    assert (await api.get("/api/v1/rollouts?namespace=default")).status_code == 200

@@ -25,6 +25,7 @@ from serinus.entrypoints.api.models import (
     OperationRequest,
     PromoteRequest,
 )
+from serinus.entrypoints.api.query import known_query
 from serinus.entrypoints.api.routes.rollouts import ERRORS, Namespace, RolloutName
 from serinus.entrypoints.api.security import authenticated
 from serinus.entrypoints.api.views import audit_entry
@@ -39,7 +40,12 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     },
 }
 
-router = APIRouter(prefix="/api/v1/rollouts", tags=["operations"], responses=RESPONSES)
+router = APIRouter(
+    prefix="/api/v1/rollouts",
+    tags=["operations"],
+    responses=RESPONSES,
+    dependencies=[Depends(known_query)],
+)
 Context = Annotated[ApiContext, Depends(api_context)]
 Caller = Annotated[Principal, Depends(authenticated)]
 ACCEPTED = status.HTTP_202_ACCEPTED

@@ -29,6 +29,7 @@ from serinus.entrypoints.api.models import (
     RolloutDetail,
     RolloutSummary,
 )
+from serinus.entrypoints.api.query import known_query
 from serinus.entrypoints.api.security import authenticated
 from serinus.entrypoints.api.views import analysis, audit_entry, detail, event_view, summary
 
@@ -47,7 +48,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
     503: {"model": ErrorResponse, "description": "A dependency (the store) failed."},
 }
 
-router = APIRouter(prefix="/api/v1/rollouts", tags=["rollouts"], responses=ERRORS)
+router = APIRouter(
+    prefix="/api/v1/rollouts",
+    tags=["rollouts"],
+    responses=ERRORS,
+    dependencies=[Depends(known_query)],
+)
 Viewer = Annotated[Principal, Depends(authenticated)]
 Context = Annotated[ApiContext, Depends(api_context)]
 Namespace = Annotated[

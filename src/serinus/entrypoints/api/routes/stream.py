@@ -26,6 +26,7 @@ from serinus.core.events import Event
 from serinus.core.status import RolloutStatus
 from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.context import ApiContext, api_context
+from serinus.entrypoints.api.query import known_query
 from serinus.entrypoints.api.routes.rollouts import (
     ERRORS,
     Namespace,
@@ -38,7 +39,12 @@ from serinus.entrypoints.api.views import detail, event_view
 
 HISTORY_WINDOW = 200
 
-router = APIRouter(prefix="/api/v1/rollouts", tags=["live"], responses=ERRORS)
+router = APIRouter(
+    prefix="/api/v1/rollouts",
+    tags=["live"],
+    responses=ERRORS,
+    dependencies=[Depends(known_query)],
+)
 
 
 def sse(event: str, data: Any) -> str:
