@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from model_world import Clock
@@ -10,6 +12,7 @@ from strategy_world import make_rollout
 from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
 from serinus.adapters.routers.memory import MemoryRouter
 from serinus.adapters.stores.memory import MemoryStateStore
+from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.app import operations
 from serinus.app.driver import drive
 from serinus.app.engine import Engine, Reconciled
@@ -63,3 +66,30 @@ async def test_an_abort_of_a_rolling_update_is_driven_until_converged() -> None:
     assert any(not r.status.terminal for r in seen if r.status.phase is Phase.ABORTED)
     assert result.status.terminal and router.weights == {"blue": 100, "green": 0}
     assert "green" not in world.colors, "drive ended only once v2 was scaled down"
+
+
+async def test_an_operation_recorded_by_another_process_wakes_the_driver(tmp_path: Path) -> None:
+    database = tmp_path / "serinus.db"
+    store, other = SqliteStateStore(database), SqliteStateStore(database)  # two processes
+    try:
+        steps = [{"setWeight": 10}, {"pause": {}}]
+        rollout = make_rollout({"blueGreenCanary": {"steps": steps, "abortScaleDownDelay": 0}})
+        engine = Engine(store, MemoryRouter(), MemoryPlatform(MemoryWorld()), clock=Clock())
+        await operations.submit(store, rollout)
+        await drive(engine, "web", lambda _: None, poll=0.001)
+        await operations.submit(store, rollout.with_version("v2"))
+        paused = asyncio.Event()
+
+        def update(result: Reconciled) -> None:
+            if result.status.phase is Phase.PAUSED:
+                paused.set()
+
+        await drive(engine, "web", update, stop=paused, poll=0.001)
+        # An hour's poll: only the doorbell can bring the driver back in time.
+        driving = asyncio.create_task(drive(engine, "web", lambda _: None, poll=3600))
+        await operations.request(other, "web", IntentKind.ABORT, actor="ana", source="cli")
+        result = await asyncio.wait_for(driving, timeout=30)
+        assert result.status.phase is Phase.ABORTED
+    finally:
+        await store.close()
+        await other.close()
