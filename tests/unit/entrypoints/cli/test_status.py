@@ -93,3 +93,38 @@ def test_an_unknown_rollout_is_an_error_not_an_outcome(state: State) -> None:
 
     assert done.exit_code == 1
     assert "rollout 'nope' not found" in done.stderr
+
+
+def test_status_follows_the_rollout_until_its_outcome(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver completes the rollout after `status` first looked: it prints the change and
+    exits 0 once the stored status says Completed."""
+    from serinus.adapters.stores.sqlite import SqliteStateStore
+    from serinus.entrypoints.cli import status as status_command
+
+    progressing = finished(Phase.ABORTED).model_copy(
+        update={"phase": Phase.PROGRESSING, "converged": False}
+    )
+    state.put(progressing)
+    real_fetch = status_command.fetch
+    looks: list[Phase | None] = []
+
+    async def fetch_then_finish(store: object, name: str) -> object:
+        found = await real_fetch(store, name)  # type: ignore[arg-type]
+        looks.append(found[1].phase if found[1] else None)
+        if len(looks) == 1:  # the driver finishes between two looks
+            driver = SqliteStateStore(state.database)
+            await driver.save(name, finished(Phase.COMPLETED), [], [])
+            await driver.close()
+        return found
+
+    monkeypatch.setattr(status_command, "fetch", fetch_then_finish)
+    monkeypatch.setattr(status_command, "POLL_SECONDS", 0.01)
+
+    done = state.cli("status", "web")
+
+    assert done.exit_code == 0, done.stdout
+    assert looks == [Phase.PROGRESSING, Phase.COMPLETED]
+    first, last = done.stdout.splitlines()
+    assert first.startswith("web: Progressing") and last.startswith("web: Completed")
