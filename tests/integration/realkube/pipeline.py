@@ -131,7 +131,7 @@ class Pipeline:
             seen = status.get("phase") == phase
             return seen and (version is None or rollout["spec"]["version"] == version)
 
-        await until(reached, f"{self.workload} x {self.router}: {label}", 120, self.log)
+        await until(reached, f"{self.workload} x {self.router}: {label}", 240, self.log)
         self.trace.seconds[label] = time.monotonic() - started
         self.trace.phases[label] = phase
         self.trace.weights[label] = await self.router_weights()

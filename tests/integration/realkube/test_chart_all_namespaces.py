@@ -26,7 +26,12 @@ from tests.integration.realkube.chart import (
 from tests.integration.realkube.grants import granted, used
 from tests.integration.realkube.pipeline import WORKLOADS, Pipeline, Trace, run_all
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("realkube-all-namespaces")]
+# The fixture drives eight pipelines in the first test's set-up: minutes on a busy 2-core machine.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("realkube-all-namespaces"),
+    pytest.mark.timeout(900),
+]
 
 COMBOS = [(w, r) for w in WORKLOADS for r in sorted(ROUTERS)]
 
@@ -101,6 +106,10 @@ def test_the_seed_pipeline_and_an_abort(run: Run, workload: str, router: str) ->
     result = run.results[workload, router]
     if isinstance(result, BaseException):
         raise result
+    print(
+        f"\n{workload} x {router}: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    )
     seen = {
         stage: {c: w for c, w in weights.items() if w} for stage, weights in result.weights.items()
     }
