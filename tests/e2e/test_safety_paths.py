@@ -31,9 +31,9 @@ def local() -> Iterator[LocalMode]:
 
 
 def rolling(version: str, port: int) -> dict[str, Any]:
-    """A rollingUpdate of 3 replicas that take about a second each to be ready."""
+    """A rollingUpdate of 3 replicas that take 4 s each to be ready (time to act mid-way)."""
     document = rollout_document(
-        version, port, replicas=3, extra_app_args=["--startup-delay", "1.0"], deadline=60
+        version, port, replicas=3, extra_app_args=["--startup-delay", "4"], deadline=60
     )
     document["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     return document
