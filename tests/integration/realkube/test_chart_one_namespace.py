@@ -13,6 +13,9 @@ release namespace, nothing cluster-wide). With those rights alone:
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,3 +243,85 @@ def _seconds(timestamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_sigkill_of_the_leader_at_random_moments_provisions_nothing_twice(
+    install: Install,
+) -> None:
+    kube, watched = install.kube, install.watched
+    lease = ObjectRef(LEASES, install.rbac.namespace, LEASE)
+    seed = random.randrange(1_000_000)
+    chaos = random.Random(seed)
+    start = len(install.requests())
+
+    async def scenario() -> list[str]:
+        killed: list[str] = []
+        async with kube.client() as client:
+            replicas = {pod: install.replica(pod) for pod in ("chaos-0", "chaos-1")}
+            for replica in replicas.values():
+                await replica.start()
+            log = install.folder / "chaos-0" / "operator.log"
+            try:
+                async with DeploymentController(client, watched, period=0.25).running():
+                    if await phase_of(client, watched, "2.0.0") != "Completed":  # run alone
+                        for obj in seed_objects("deployment", "istio-host", watched):
+                            kube.apply(obj)
+                        await apply_version(client, watched, "2.0.0")
+
+                        async def base() -> bool:
+                            return await phase_of(client, watched, "2.0.0") == "Completed"
+
+                        await until(base, "2.0.0 completed", 120, log)
+                    await apply_version(client, watched, "3.0.0")
+                    for number in range(3):
+
+                        async def leader() -> str | None:
+                            spec = (await client.get_or_none(lease) or {}).get("spec") or {}
+                            holder = spec.get("holderIdentity")
+                            alive = holder in replicas and replicas[holder].process is not None
+                            return str(holder) if alive and holder not in killed else None
+
+                        holder = await until(leader, "a live leader", 60, log)
+                        await asyncio.sleep(chaos.uniform(0.0, 2.5))  # a random moment of its reign
+                        replicas[holder].kill()
+                        killed.append(holder)
+                        fresh = f"chaos-{number + 2}"
+                        replicas[fresh] = install.replica(fresh)
+                        await replicas[fresh].start()
+
+                    async def gate() -> bool:
+                        return await phase_of(client, watched, "3.0.0") == "AwaitingJudgement"
+
+                    await until(gate, "3.0.0 at the gate", 120, log)
+                    code, output = await serinus(
+                        "judge", NAME, "--approve", "-n", watched, kubeconfig=kube.admin_kubeconfig
+                    )
+                    assert code == 0, output
+
+                    async def done() -> bool:
+                        return await phase_of(client, watched, "3.0.0") == "Completed"
+
+                    await until(done, "3.0.0 completed", 120, log)
+            finally:
+                for replica in replicas.values():
+                    await replica.stop()
+        return killed
+
+    killed = asyncio.run(scenario())
+    print(f"\nseed {seed}: killed {killed}")
+    assert len(killed) == 3
+    writes = sorted(
+        (
+            e
+            for e in install.requests()[start:]
+            if e.verb in WRITES and e.resource != "leases" and POD_NAME in e.extra
+        ),
+        key=lambda e: e.received,
+    )
+    # One writer at a time: once a replica's successor has written, it never writes again.
+    order = [pod for pod, _ in itertools.groupby(e.extra[POD_NAME][0] for e in writes)]
+    assert len(order) == len(set(order)), order
+    created = collections.Counter(
+        (e.resource, e.name) for e in writes if e.verb == "create" and e.code == 201
+    )
+    assert [key for key, count in created.items() if count > 1 and key[0] != "events"] == []
