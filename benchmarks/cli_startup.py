@@ -4,8 +4,8 @@ of a git revision, in one run so both see the same machine load.
 
 Each run is a fresh `python -m serinus.entrypoints.cli ...` on a state folder holding one rollout
 that awaits a judgement, so `abort` really checks and records an operation. `--before REF` runs
-the same commands on `git archive REF src` put first on PYTHONPATH (the store's schema must be
-the same at REF). `--importtime CMD` prints the 15 heaviest imports of one command instead.
+the same commands on `git archive REF src` put first on PYTHONPATH, on a state folder that code
+recorded itself. `--importtime CMD` prints the 15 heaviest imports of one command instead.
 
     python benchmarks/cli_startup.py [--runs 15] [--before 7be1b96]
 """
@@ -13,7 +13,6 @@ the same at REF). `--importtime CMD` prints the 15 heaviest imports of one comma
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import subprocess
 import sys
@@ -24,11 +23,6 @@ from io import BytesIO
 from pathlib import Path
 
 from local_bench import median, percentile, print_json
-
-from serinus.adapters.stores.sqlite import SqliteStateStore
-from serinus.app.settings import LocalSettings
-from serinus.core.documents import load_rollout
-from serinus.core.status import Phase, Revision, RolloutStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {
@@ -58,26 +52,39 @@ spec:
 """
 
 
-def prepare(folder: Path) -> None:
-    async def work() -> None:
-        store = SqliteStateStore(LocalSettings(folder).database)
-        try:
-            await store.submit(load_rollout(ROLLOUT, "benchmark"))
-            status = RolloutStatus(
-                phase=Phase.AWAITING_JUDGEMENT,
-                stable=Revision(version="v1", color="blue"),
-                canary=Revision(version="v2", color="green"),
-                step_index=1,
-                step_started_at=time.time(),
-                weights={"blue": 90, "green": 10},
-                replicas={"blue": 2, "green": 2},
-                ready={"blue": 2, "green": 2},
-            )
-            await store.save("web", status, [], [])
-        finally:
-            await store.close()
+# Records the rollout with the code under test (each version reads what it wrote itself).
+PREPARE = """
+import asyncio, sys, time
+from pathlib import Path
+from serinus.adapters.stores.sqlite import SqliteStateStore
+from serinus.app.settings import LocalSettings
+from serinus.core.documents import load_rollout
+from serinus.core.status import Phase, Revision, RolloutStatus
 
-    asyncio.run(work())
+async def work():
+    store = SqliteStateStore(LocalSettings(Path(sys.argv[1])).database)
+    try:
+        await store.submit(load_rollout(sys.argv[2], "benchmark"))
+        status = RolloutStatus(
+            phase=Phase.AWAITING_JUDGEMENT,
+            stable=Revision(version="v1", color="blue"),
+            canary=Revision(version="v2", color="green"),
+            step_index=1, step_started_at=time.time(),
+            weights={"blue": 90, "green": 10}, replicas={"blue": 2, "green": 2},
+            ready={"blue": 2, "green": 2},
+        )
+        await store.save("web", status, [], [])
+    finally:
+        await store.close()
+
+asyncio.run(work())
+"""
+
+
+def prepare(folder: Path, env: dict[str, str]) -> dict[str, str]:
+    """A state folder holding one rollout awaiting a judgement, and `env` pointing at it."""
+    subprocess.run([sys.executable, "-c", PREPARE, str(folder), ROLLOUT], env=env, check=True)
+    return {**env, "SERINUS_STATE_DIR": str(folder)}
 
 
 def source_of(ref: str, into: Path) -> Path:
@@ -139,10 +146,9 @@ def main() -> None:
     parser.add_argument("--importtime", metavar="CMD", help="e.g. 'abort web'")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="serinus-cli-") as scratch:
-        folder = Path(scratch) / "state"
-        prepare(folder)
-        env = {**os.environ, "SERINUS_STATE_DIR": str(folder), "COLUMNS": "120"}
-        env.pop("PYTHONPATH", None)
+        base = {**os.environ, "COLUMNS": "120"}
+        base.pop("PYTHONPATH", None)
+        env = prepare(Path(scratch) / "state", base)
         if options.importtime:
             importtime(options.importtime, env)
             return
@@ -150,9 +156,8 @@ def main() -> None:
         floors = measure(options.runs, env, FLOORS)
         if options.before:
             older = source_of(options.before, Path(scratch) / "before")
-            results[f"before ({options.before})"] = measure(
-                options.runs, {**env, "PYTHONPATH": str(older)}
-            )
+            before = prepare(Path(scratch) / "state-before", {**base, "PYTHONPATH": str(older)})
+            results[f"before ({options.before})"] = measure(options.runs, before)
     print(f"serinus start-up to exit, {options.runs} runs each (ms: median / p90)")
     print(f"{'':22}" + "".join(f"{label:>18}" for label in COMMANDS))
     for version, figures in results.items():
