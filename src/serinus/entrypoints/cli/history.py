@@ -30,8 +30,9 @@ def versions_at(
 ) -> dict[int, tuple[str | None, int | None]]:
     """The version being rolled out and its revision when each operation was asked for.
 
-    Each RolloutStarted raises the revision by one, so the revision at a time is the current one
-    less the starts recorded after it (the history holds the newest events)."""
+    A decision bound to a revision (judge, promote) carries it. Otherwise: each RolloutStarted
+    raises the revision by one, so the revision at a time is the current one less the starts
+    recorded after it (the history holds the newest events)."""
     starts = [e for e in events if e.type is EventType.ROLLOUT_STARTED]
     current = status.revision if status is not None else None
     found: dict[int, tuple[str | None, int | None]] = {}
@@ -40,6 +41,8 @@ def versions_at(
         version = str(before[-1].data.get("version")) if before else None
         later = len(starts) - len(before)
         revision = current - later if current is not None and before else None
+        if intent.revision is not None:  # bound when it was asked for: exact, keep it
+            revision = intent.revision
         found[intent.id] = (version, revision)
     return found
 

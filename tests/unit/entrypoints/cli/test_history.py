@@ -31,6 +31,7 @@ INTENTS = [
     Intent(kind=IntentKind.PAUSE, actor="ann", at=T0 + 50, outcome="done"),
     Intent(kind=IntentKind.JUDGE, actor="bob", at=T0 + 120, approve=False,
            inputs={"ticket": "OPS-7"}, comment="p95 doubled", outcome="done"),
+    Intent(kind=IntentKind.PROMOTE, actor="cy", at=T0 + 125, revision=7, outcome="rejected"),
 ]  # fmt: skip
 STATUS = RolloutStatus(
     phase=Phase.ABORTED,
@@ -46,13 +47,14 @@ def test_operations_carry_inputs_decision_actor_version_and_revision(state: Stat
 
     data = json.loads(state.cli("history", "web", "-o", "json").stdout)
 
-    pause, judge = data["operations"]
+    pause, judge, bound = data["operations"]
     assert (pause["kind"], pause["actor"], pause["version"], pause["revision"]) == (
         "pause", "ann", "v1", 1,
     )  # fmt: skip
     assert judge["approve"] is False and judge["actor"] == "bob"
     assert judge["inputs"] == {"ticket": "OPS-7"} and judge["comment"] == "p95 doubled"
     assert (judge["version"], judge["revision"], judge["outcome"]) == ("v2", 2, "done")
+    assert bound["revision"] == 7  # the revision the caller bound it to, as recorded
     assert datetime.fromisoformat(judge["time"]).timestamp() == T0 + 120
     assert datetime.fromisoformat(judge["time"]).tzinfo is not None
 
