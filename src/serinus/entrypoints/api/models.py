@@ -155,6 +155,8 @@ class AuditEntry(ApiModel):
     inputs: dict[str, str]
     comment: str
     outcome: str | None
+    revision: int | None = Field(default=None, description="The revision the operation was on.")
+    step: int | None = Field(default=None, description="The step index the operation was on.")
 
 
 class MetricSpecView(ApiModel):

@@ -296,6 +296,8 @@ def audit_entry(intent: Intent) -> AuditEntry:
         inputs=dict(intent.inputs),
         comment=intent.comment,
         outcome=intent.outcome,
+        revision=intent.revision,
+        step=intent.step,
     )
 
 

@@ -6,30 +6,22 @@
   const TOKEN_KEY = "serinus.token";
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
-  const VERSION_COLORS = ["#2563eb", "#15803d", "#b45309", "#7c3aed", "#0e7490", "#be123c"];
+  const { h, stamp, duration, colorOf } = window.SerinusUI;
+  const LOST = "The connection to the server is lost: actions are disabled until it is back (retrying).";
 
   const state = {
     me: null,
     listTimer: null,
+    ticker: null,
     stream: null, // AbortController of the live stream
     name: null,
+    namespace: null,
     detail: null,
-    weights: [], // [{at, weights: {version: percent}}]
-    versionColor: {},
+    connected: true,
+    samples: [], // [{at, weights: {version: percent}}] from recorded weight changes and snapshots
+    seen: new Set(), // events already listed
+    lastJudge: null, // the newest judge entry of the audit
   };
-
-  // --- helpers --------------------------------------------------------------------------------
-
-  function h(tag, text, attrs) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-    return node;
-  }
-
-  function clock(seconds) {
-    return new Date(seconds * 1000).toLocaleTimeString();
-  }
 
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
@@ -41,17 +33,25 @@
     const opts = options || {};
     const headers = { Accept: "application/json", Authorization: "Bearer " + (token() || "") };
     if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(API + path, {
-      method: opts.method || "GET",
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      credentials: "omit",
-      cache: "no-store",
-    });
+    let response;
+    try {
+      response = await fetch(API + path, {
+        method: opts.method || "GET",
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (e) {
+      connection(false);
+      throw new ApiError(0, "the connection to the server is lost");
+    }
     let payload = null;
     try { payload = await response.json(); } catch (e) { payload = null; }
     if (!response.ok) {
-      const detail = payload && typeof payload.detail === "string" ? payload.detail : response.statusText;
+      let detail = payload && typeof payload.detail === "string" ? payload.detail : response.statusText;
+      const wait = Number(response.headers.get("Retry-After"));
+      if (response.status === 429 && wait > 0) detail = `too many failed sign-ins: try again in ${duration(wait)}`;
       if (response.status === 401) signOut(detail);
       throw new ApiError(response.status, detail);
     }
@@ -62,13 +62,6 @@
     const box = $("notice");
     box.textContent = message || "";
     box.hidden = !message;
-  }
-
-  function colorFor(version) {
-    if (!(version in state.versionColor)) {
-      state.versionColor[version] = VERSION_COLORS[Object.keys(state.versionColor).length % VERSION_COLORS.length];
-    }
-    return state.versionColor[version];
   }
 
   function weightsText(weights) {
@@ -88,7 +81,14 @@
 
   function stopLive() {
     if (state.listTimer) { clearInterval(state.listTimer); state.listTimer = null; }
+    if (state.ticker) { clearInterval(state.ticker); state.ticker = null; }
     if (state.stream) { state.stream.abort(); state.stream = null; }
+  }
+
+  function showUser(me) {
+    $("who-name").textContent = me.name;
+    $("who-roles").textContent = me.roles.length ? `(${me.roles.join(", ")})` : "";
+    $("who").hidden = false;
   }
 
   async function route() {
@@ -97,9 +97,7 @@
     if (!token()) { showLogin(); return; }
     if (!state.me) {
       try { state.me = await api("/whoami"); } catch (e) { if (e.status !== 401) notice(e.message); return; }
-      $("who-name").textContent = state.me.name;
-      $("who-roles").textContent = state.me.roles.join(", ");
-      $("who").hidden = false;
+      showUser(state.me);
     }
     const match = location.pathname.match(/^\/rollouts\/([a-z0-9-]+)$/);
     if (match) openRollout(match[1], new URLSearchParams(location.search).get("namespace"));
@@ -108,6 +106,8 @@
 
   function showLogin(message) {
     $("who").hidden = true;
+    $("who-name").textContent = "";
+    $("who-roles").textContent = "";
     show("login-view");
     $("login-error").textContent = message || "";
     $("token").focus();
@@ -131,7 +131,8 @@
 
   async function refreshList() {
     let rollouts;
-    try { rollouts = await api("/rollouts"); } catch (e) { notice(e.message); return; }
+    try { rollouts = await api("/rollouts"); } catch (e) { notice(e.status === 0 ? LOST : e.message); return; }
+    notice("");
     const several = new Set(rollouts.map((r) => r.namespace)).size > 1;
     const rows = rollouts.map((r) => {
       const tr = h("tr");
@@ -149,7 +150,7 @@
     $("list-empty").hidden = rollouts.length > 0;
   }
 
-  // --- one rollout ----------------------------------------------------------------------------
+  // --- one rollout: the live stream -----------------------------------------------------------
 
   // A rollout's API path; the namespace (from the list's link) travels as ?namespace=.
   function rolloutPath(name, suffix) {
@@ -159,23 +160,46 @@
 
   function openRollout(name, namespace) {
     show("rollout-view");
-    state.name = name;
-    state.namespace = namespace || null;
-    state.detail = null;
-    state.weights = [];
-    state.versionColor = {};
+    Object.assign(state, {
+      name, namespace: namespace || null, detail: null, samples: [], seen: new Set(),
+      lastJudge: null, connected: true,
+    });
     document.title = name + " · serinus";
     $("rollout-title").textContent = name;
     $("events").replaceChildren();
+    $("audit-rows").replaceChildren();
+    $("judgement").hidden = true;
     $("judgement-result").textContent = "";
     $("ops-result").textContent = "";
+    disableActions();
+    state.ticker = setInterval(tick, 1000);
     liveStream(name);
+  }
+
+  function disableActions() {
+    for (const button of $("ops-buttons").querySelectorAll("button[data-op]")) button.disabled = true;
+    $("judgement-fields").disabled = true;
+  }
+
+  // The connection's state decides before the rollout's: no action is offered while it is lost.
+  function connection(ok) {
+    if (ok === state.connected) return;
+    state.connected = ok;
+    const live = $("live");
+    live.textContent = ok ? "live" : "connection lost";
+    live.dataset.state = ok ? "on" : "off";
+    if (ok) {
+      notice("");
+      if (state.detail) renderDetail(state.detail);
+    } else {
+      disableActions();
+      notice(LOST);
+    }
   }
 
   async function liveStream(name) {
     const controller = new AbortController();
     state.stream = controller;
-    const live = $("live");
     while (state.stream === controller) {
       try {
         const response = await fetch(API + rolloutPath(name, "/events"), {
@@ -185,22 +209,32 @@
           cache: "no-store",
         });
         if (response.status === 401) { signOut("your token is no longer valid"); return; }
+        if (response.status === 404) { unknownRollout(name); return; }
         if (!response.ok) {
           let detail = response.statusText;
           try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
           notice(detail);
           return;
         }
-        live.textContent = "live";
-        live.dataset.state = "on";
+        state.connected = false; // so that connection(true) re-renders and clears the notice
+        connection(true);
         await readStream(response.body.getReader(), handleMessage);
       } catch (e) {
         if (controller.signal.aborted) return;
+        if (!(e instanceof TypeError)) console.error("live stream:", e); // a bug, not the network
       }
-      live.textContent = "reconnecting…";
-      live.dataset.state = "off";
+      connection(false);
       await new Promise((resolve) => setTimeout(resolve, 1500));
     }
+  }
+
+  function unknownRollout(name) {
+    disableActions();
+    const phase = $("rollout-phase");
+    phase.textContent = "not found";
+    phase.dataset.phase = "";
+    $("live").textContent = "";
+    notice(`There is no rollout named ${name}` + (state.namespace ? ` in namespace ${state.namespace}.` : "."));
   }
 
   async function readStream(reader, onMessage) {
@@ -226,154 +260,169 @@
 
   function handleMessage(event, data) {
     if (event === "snapshot") {
-      seedWeights(data.events);
       data.events.forEach(addEvent);
-      renderDetail(data.rollout, data.at);
+      sample(data.rollout, data.at);
+      renderDetail(data.rollout);
       refreshAudit();
       refreshAnalysis();
     } else if (event === "status") {
-      renderDetail(data.rollout, data.at);
+      sample(data.rollout, data.at);
+      renderDetail(data.rollout);
       refreshAudit();
       refreshAnalysis();
     } else if (event === "events") {
       data.forEach(addEvent);
+      drawWeights();
       refreshAudit();
     } else if (event === "gone") {
       notice(`rollout ${data.name} was deleted`);
+      disableActions();
     }
   }
 
-  function seedWeights(events) {
-    for (const e of events) {
-      if (e.type === "WeightsChanged" && e.data && e.data.weights) {
-        state.weights.push({ at: e.at, weights: e.data.weights });
-      }
-    }
+  // --- weights --------------------------------------------------------------------------------
+
+  // What an event says about the traffic: a recorded weight change, or an abort (or failure)
+  // that sent everything back to the stable version at that moment.
+  function weightsOf(e) {
+    const d = e.data || {};
+    if (e.type === "WeightsChanged" && d.weights) return d.weights;
+    if ((e.type === "Aborted" || e.type === "Failed") && d.stable && d.canary) return { [d.stable]: 100, [d.canary]: 0 };
+    return null;
   }
 
-  function renderDetail(d, at) {
+  function sample(d, at) {
+    if (d.phase && typeof at === "number") state.samples.push({ at, weights: d.weights });
+  }
+
+  function drawWeights() {
+    const d = state.detail;
+    if (!d) return;
+    const samples = state.samples.slice().sort((a, b) => a.at - b.at);
+    const slots = {};
+    for (const c of d.colors) if (c.version) slots[c.version] = c.color;
+    const versions = [];
+    for (const s of samples) for (const v of Object.keys(s.weights)) if (!versions.includes(v)) versions.push(v);
+    const series = versions.map((version) => ({
+      label: version,
+      color: colorOf(slots[version]),
+      points: samples.map((s) => [s.at, s.weights[version] || 0]),
+    }));
+    const now = Math.max(Date.now() / 1000, samples.length ? samples[samples.length - 1].at : 0);
+    window.SerinusChart.draw($("weights-chart"), series, {
+      yMin: 0, yMax: 100, yUnit: "%", step: true, now,
+      title: "Traffic share per version over time: " + weightsText(d.weights),
+    });
+    $("weights-legend").replaceChildren(...d.colors.filter((c) => c.version).map((c) => {
+      const item = h("li", `${c.version} (${c.color}, ${c.role}) ${c.weight}%`);
+      item.prepend(swatch(c.color));
+      return item;
+    }));
+  }
+
+  function swatch(slot) {
+    const mark = h("span", null, { class: "swatch", "aria-hidden": "true", "data-color": slot });
+    mark.style.background = colorOf(slot);
+    return mark;
+  }
+
+  // --- the detail -----------------------------------------------------------------------------
+
+  function renderDetail(d) {
     state.detail = d;
     const phase = $("rollout-phase");
     phase.textContent = d.phase || "not started";
     phase.dataset.phase = d.phase || "";
     $("rollout-message").textContent = d.message;
-    if (d.phase) state.weights.push({ at, weights: d.weights });
     $("weights-now").textContent = weightsText(d.weights) || "no traffic yet";
-    drawWeights(at);
+    drawWeights();
     renderReplicas(d.colors);
     renderSteps(d.steps);
-    renderJudgement(d.judgement);
+    window.SerinusJudgement.render(d.judgement, judgementContext());
     renderOperations(d.allowedOperations);
     renderFailures(d.notificationFailures || []);
-  }
-
-  function drawWeights(now) {
-    const versions = [];
-    for (const sample of state.weights) for (const v of Object.keys(sample.weights)) if (!versions.includes(v)) versions.push(v);
-    const series = versions.map((version) => ({
-      label: version,
-      color: colorFor(version),
-      points: state.weights.map((s) => [s.at, s.weights[version] || 0]),
-    }));
-    window.SerinusChart.draw($("weights-chart"), series, {
-      yMin: 0, yMax: 100, yUnit: "%", step: true, now,
-      title: "Traffic share per version over time: " + weightsText(state.detail ? state.detail.weights : {}),
-    });
   }
 
   function renderReplicas(colors) {
     $("replica-rows").replaceChildren(...colors.map((c) => {
       const tr = h("tr");
       const color = h("td");
-      const swatch = h("span", null, { class: "swatch", "aria-hidden": "true" });
-      swatch.style.background = colorFor(c.version);
-      color.append(swatch, document.createTextNode(c.color));
+      color.append(swatch(c.color), document.createTextNode(c.color));
+      // Nothing desired: the color is scaled down (or on its way), not "3/0 ready".
+      let ready = `${c.ready}/${c.desired}`, label = `${c.ready} of ${c.desired} ready`;
+      if (c.desired === 0) {
+        ready = c.ready > 0 ? `scaling down (${c.ready} left)` : "scaled down";
+        label = ready;
+      }
       tr.append(color, h("td", c.version), h("td", c.role), h("td", c.weight + "%"),
-        h("td", `${c.ready}/${c.desired}`, { "aria-label": `${c.ready} of ${c.desired} ready` }));
+        h("td", ready, { "aria-label": label }));
       return tr;
     }));
   }
+
+  // Words for screen readers (the current step has aria-current).
+  const STATE_WORDS = { done: "done", failed: "stopped here" };
 
   function renderSteps(steps) {
     $("steps").replaceChildren(...steps.map((s) => {
       const li = h("li", s.description, { "data-state": s.state });
       if (s.state === "current") li.setAttribute("aria-current", "step");
+      if (STATE_WORDS[s.state]) li.appendChild(h("span", ` (${STATE_WORDS[s.state]})`, { class: "sr-only" }));
+      if (s.state === "current" && s.pauseSeconds && s.startedAt) {
+        li.appendChild(h("span", "", { class: "countdown", "data-until": s.startedAt + s.pauseSeconds, "data-prefix": "continues in " }));
+      }
       return li;
     }));
     if (!steps.length) $("steps").replaceChildren(h("li", "this strategy has no steps"));
+    tick();
   }
 
-  let judgementKey = null;
-  let shownJudgement = null; // the decision is bound to the revision and step shown
-
-  function renderJudgement(j) {
-    const panel = $("judgement");
-    if (!j) { panel.hidden = true; judgementKey = null; shownJudgement = null; return; }
-    shownJudgement = j;
-    panel.hidden = false;
-    const key = `${state.name}:${j.step}:${j.waitingSince}`;
-    if (key === judgementKey) return; // keep what the user is typing
-    judgementKey = key;
-    // The only HTML sink: server-side sanitized markdown (see markdown.py).
-    $("judgement-instructions").innerHTML = j.instructionsHtml;
-    const inputs = j.inputs.map((input, index) => {
-      const id = "judgement-input-" + index;
-      const wrap = h("div");
-      const label = h("label", input.name + (input.required ? " (required to approve)" : ""), { for: id });
-      let field;
-      if (input.options.length) {
-        field = h("select", null, { id });
-        field.appendChild(h("option", "—", { value: "" }));
-        for (const option of input.options) field.appendChild(h("option", option, { value: option }));
-      } else {
-        field = h("input", null, { id, type: "text", maxlength: "500" });
-      }
-      field.dataset.input = input.name;
-      wrap.append(label, field);
-      return wrap;
-    });
-    $("judgement-inputs").replaceChildren(...inputs);
-    $("judgement-fields").disabled = !j.canJudge;
-    const why = $("judgement-disabled");
-    why.hidden = j.canJudge;
-    why.textContent = j.canJudge ? "" : "You cannot decide this judgement: " + j.cannotJudgeReason;
-    $("judgement-comment").value = "";
-  }
-
-  async function submitJudgement(event) {
-    event.preventDefault();
-    const approve = event.submitter ? event.submitter.value === "approve" : true;
-    const inputs = {};
-    for (const field of $("judgement-inputs").querySelectorAll("[data-input]")) {
-      if (field.value) inputs[field.dataset.input] = field.value;
+  // Live countdowns and waiting times: every element with data-until or data-since.
+  function tick() {
+    const now = Date.now() / 1000;
+    for (const node of document.querySelectorAll("[data-until]")) {
+      const left = Number(node.dataset.until) - now;
+      node.textContent = left > 0 ? ` ${node.dataset.prefix || ""}${duration(left)}` : ` ${node.dataset.due || "due now"}`;
     }
-    const result = $("judgement-result");
-    try {
-      const intent = await api(rolloutPath(state.name, "/judge"), {
-        method: "POST",
-        body: {
-          approve, inputs, comment: $("judgement-comment").value,
-          revision: shownJudgement.revision, step: shownJudgement.step,
-        },
-      });
-      result.textContent = `${approve ? "Approval" : "Rejection"} recorded (#${intent.id}); the rollout acts on it shortly.`;
-      refreshAudit();
-    } catch (e) {
-      result.textContent = "Not recorded: " + e.message;
+    for (const node of document.querySelectorAll("[data-since]")) {
+      node.textContent = `${node.dataset.prefix || ""}${duration(now - Number(node.dataset.since))}`;
     }
   }
+
+  function judgementContext() {
+    return {
+      api, rolloutPath, confirm: window.SerinusConfirm.ask, connected: () => state.connected,
+      name: state.name, detail: state.detail, lastJudge: state.lastJudge, refreshAudit, tick,
+    };
+  }
+
+  // --- operations -----------------------------------------------------------------------------
 
   function renderOperations(allowed) {
     const mine = new Set(state.me ? state.me.roles : []);
     for (const button of $("ops-buttons").querySelectorAll("button[data-op]")) {
       const op = button.dataset.op;
-      const ok = allowed.includes(op);
+      const ok = state.connected && allowed.includes(op);
       button.disabled = !ok;
-      button.title = ok ? "" : (mine.has("deployer") ? `${op} does not apply now` : "needs the deployer role");
+      if (!state.connected) button.title = "the connection to the server is lost";
+      else button.title = ok ? "" : (mine.has("deployer") ? `${op} does not apply now` : "needs the deployer role");
     }
   }
 
+  // The destructive operations ask first, saying what will happen.
+  function consequence(op) {
+    const d = state.detail || {};
+    const status = d.status || {};
+    const stable = status.stable ? status.stable.version : "the stable version";
+    const canary = status.canary ? status.canary.version : d.version;
+    if (op === "abort") return [`Abort ${state.name}?`, `All traffic goes back to ${stable}; ${canary} is scaled down.`, "Abort"];
+    if (op === "promote-full") return [`Promote ${canary} fully?`, `Every remaining step, judgement and analysis is skipped and ${canary} takes all traffic.`, "Promote fully"];
+    return null;
+  }
+
   async function runOperation(op) {
+    const ask = consequence(op);
+    if (ask && !(await window.SerinusConfirm.ask(...ask))) return;
     const comment = $("ops-comment").value;
     const path = op === "promote-full" ? "promote" : op;
     const body = op.startsWith("promote") ? { comment, full: op === "promote-full" } : { comment };
@@ -384,20 +433,35 @@
       $("ops-comment").value = "";
       refreshAudit();
     } catch (e) {
-      result.textContent = `${op} refused: ${e.message}`;
+      result.textContent = e.status === 0 ? LOST : `${op} refused: ${e.message}`;
     }
   }
 
   function renderFailures(failures) {
     $("failures").hidden = failures.length === 0;
     $("failure-list").replaceChildren(...failures.map((f) =>
-      h("li", `${clock(f.at)} ${f.channel} (${f.kind}), ${f.eventType}: ${f.error} after ${f.attempts} attempt(s)`)));
+      h("li", `${stamp(f.at)} ${f.channel} (${f.kind}), ${f.eventType}: ${f.error} after ${f.attempts} attempt(s)`)));
   }
 
+  // --- events, audit, analysis ----------------------------------------------------------------
+
   function addEvent(e) {
+    const key = `${e.at}|${e.type}|${e.message}`;
+    if (state.seen.has(key)) return; // a reconnect's snapshot repeats what is listed
+    state.seen.add(key);
+    const weights = weightsOf(e);
+    if (weights) state.samples.push({ at: e.at, weights });
     const li = h("li", null, { "data-severity": e.severity });
-    li.append(h("time", clock(e.at), { datetime: new Date(e.at * 1000).toISOString() }), document.createTextNode(e.message));
+    li.append(h("time", stamp(e.at), { datetime: new Date(e.at * 1000).toISOString() }), document.createTextNode(e.message));
     $("events").prepend(li);
+  }
+
+  function appliedTo(a) {
+    if (a.revision === null || a.revision === undefined) return "";
+    const status = (state.detail && state.detail.status) || {};
+    const canary = status.canary || status.stable;
+    const version = status.revision === a.revision && canary ? `${canary.version}, ` : "";
+    return `${version}revision ${a.revision}` + (a.step === null || a.step === undefined ? "" : `, step ${a.step + 1}`);
   }
 
   async function refreshAudit() {
@@ -405,99 +469,30 @@
     let entries;
     try { entries = await api(rolloutPath(name, "/audit")); } catch (e) { return; }
     if (name !== state.name) return;
+    const judged = entries.filter((a) => a.kind === "judge");
+    state.lastJudge = judged.length ? judged[judged.length - 1] : null;
     $("audit-rows").replaceChildren(...entries.slice().reverse().map((a) => {
       const tr = h("tr");
       const kind = a.kind === "judge" ? `judge: ${a.approve ? "approve" : "reject"}` : a.kind;
       const inputs = Object.entries(a.inputs).map(([k, v]) => `${k}=${v}`).join(", ");
-      tr.append(h("td", clock(a.at)), h("td", kind), h("td", a.actor), h("td", a.source),
-        h("td", inputs), h("td", a.comment), h("td", a.outcome || "pending"));
+      tr.append(h("td", stamp(a.at)), h("td", kind), h("td", appliedTo(a)), h("td", a.actor),
+        h("td", a.source), h("td", inputs), h("td", a.comment), h("td", a.outcome || "pending"));
       return tr;
     }));
+    if (state.detail) window.SerinusJudgement.render(state.detail.judgement, judgementContext());
   }
-
-  // --- analysis -------------------------------------------------------------------------------
 
   async function refreshAnalysis() {
     const name = state.name;
     let result;
     try { result = await api(rolloutPath(name, "/analysis")); } catch (e) { return; }
     if (name !== state.name) return;
-    const box = $("analysis");
-    if (!result.runs.length) {
-      const last = result.events[result.events.length - 1];
-      box.replaceChildren(h("p", last ? last.message : "No analysis results.", { class: "muted" }));
-      return;
-    }
-    box.replaceChildren(...result.runs.map(renderRun));
+    $("analysis").replaceChildren(...window.SerinusAnalysis.render(result));
+    drawAnalysisCharts();
   }
 
-  function num(value, digits) {
-    return typeof value === "number" && isFinite(value) ? value.toPrecision(digits || 3) : "";
-  }
-
-  function renderRun(run) {
-    const section = h("div", null, { class: "metric" });
-    section.appendChild(h("h3", `${run.name || "analysis"}: ${run.phase || ""}`));
-    if (run.message) section.appendChild(h("p", run.message, { class: "muted" }));
-    const table = h("table", null, { class: "grid" });
-    const head = h("tr");
-    for (const title of ["Metric", "Outcome", "Classification", "p-value", "Last value", "✓/✗/?/!"]) head.appendChild(h("th", title, { scope: "col" }));
-    table.appendChild(h("thead")).appendChild(head);
-    const body = table.appendChild(h("tbody"));
-    const charts = [];
-    for (const m of run.metrics || []) {
-      const measurements = m.measurements || [];
-      const last = measurements[measurements.length - 1] || {};
-      const details = last.details || {};
-      const tr = h("tr");
-      tr.append(h("td", m.name), h("td", m.phase), h("td", details.classification || ""),
-        h("td", num(details.pValue)), h("td", (last.value || []).map((v) => num(Number(v), 4)).join(", ")),
-        h("td", `${m.successful || 0}/${m.failed || 0}/${m.inconclusive || 0}/${m.error || 0}`,
-          { "aria-label": `${m.successful || 0} successful, ${m.failed || 0} failed, ${m.inconclusive || 0} inconclusive, ${m.error || 0} errors` }));
-      body.appendChild(tr);
-      const chart = metricChart(m);
-      if (chart) charts.push(chart);
-    }
-    section.appendChild(table);
-    charts.forEach((c) => section.appendChild(c));
-    return section;
-  }
-
-  function metricChart(metric) {
-    const measurements = (metric.measurements || []).filter((m) => typeof m.at === "number");
-    if (!measurements.length) return null;
-    const series = [];
-    let title, zeroLine = false;
-    const pairs = {};
-    for (const m of measurements) {
-      for (const [key, value] of Object.entries(m.details || {})) {
-        const match = key.match(/^(canary|baseline)(?!Count)(.+)$/);
-        if (match && typeof value === "number") (pairs[match[1]] = pairs[match[1]] || []).push([m.at, value]);
-      }
-    }
-    if (pairs.canary && pairs.baseline) {
-      title = `${metric.name}: canary against baseline`;
-      series.push({ label: "canary", color: "#15803d", points: pairs.canary }, { label: "baseline", color: "#2563eb", points: pairs.baseline });
-    } else if (measurements.some((m) => m.details && typeof m.details.estimate === "number")) {
-      const withEstimate = measurements.filter((m) => m.details && typeof m.details.estimate === "number");
-      title = `${metric.name}: canary minus baseline (estimate with confidence interval)`;
-      zeroLine = true;
-      series.push({
-        label: "canary − baseline",
-        color: "#7c3aed",
-        points: withEstimate.map((m) => [m.at, m.details.estimate]),
-        band: withEstimate.filter((m) => typeof m.details.ciLow === "number" && typeof m.details.ciHigh === "number")
-          .map((m) => [m.at, m.details.ciLow, m.details.ciHigh]),
-      });
-    } else {
-      const points = measurements.filter((m) => m.value && m.value.length).map((m) => [m.at, Number(m.value[0])]).filter(([, v]) => isFinite(v));
-      if (!points.length) return null;
-      title = `${metric.name}: measured value`;
-      series.push({ label: metric.name, points });
-    }
-    const box = h("div", null, { class: "chart" });
-    window.SerinusChart.draw(box, series, { title, zeroLine, height: 180 });
-    return box;
+  function drawAnalysisCharts() {
+    for (const box of $("analysis").querySelectorAll(".chart")) if (box.draw) box.draw();
   }
 
   // --- wiring ---------------------------------------------------------------------------------
@@ -515,13 +510,10 @@
         if (e.status !== 401) { sessionStorage.removeItem(TOKEN_KEY); showLogin(e.message); }
         return;
       }
-      $("who-name").textContent = state.me.name;
-      $("who-roles").textContent = state.me.roles.join(", ");
-      $("who").hidden = false;
+      showUser(state.me);
       route();
     });
     $("logout").addEventListener("click", () => signOut("signed out"));
-    $("judgement-form").addEventListener("submit", submitJudgement);
     $("ops-buttons").addEventListener("click", (event) => {
       const button = event.target.closest("button[data-op]");
       if (button && !button.disabled) runOperation(button.dataset.op);
@@ -533,6 +525,13 @@
         navigate(link.pathname + link.search);
       }
     });
+    let pending = false;
+    window.addEventListener("resize", () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; drawWeights(); drawAnalysisCharts(); });
+    });
+    window.SerinusJudgement.wire(judgementContext);
     window.addEventListener("popstate", route);
     route();
   });

@@ -1,19 +1,17 @@
 // serinus dashboard: a tiny SVG line chart (no library). Labels go in as text nodes only.
+// Drawn at the container's own width, so text keeps its size on a phone.
 "use strict";
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
   const PALETTE = ["#2563eb", "#15803d", "#b45309", "#7c3aed", "#0e7490", "#be123c"];
+  const ui = window.SerinusUI;
 
   function el(name, attrs, text) {
     const node = document.createElementNS(SVG, name);
     for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
     if (text !== undefined) node.textContent = text;
     return node;
-  }
-
-  function clockLabel(seconds) {
-    return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }
 
   function niceRange(lo, hi) {
@@ -25,18 +23,21 @@
 
   /**
    * Draw series into `container` (replacing its content).
-   * series: [{label, color?, points: [[t, y], ...], band?: [[t, lo, hi], ...]}]
-   * options: {yMin?, yMax?, yUnit?, step?, now?, title, zeroLine?}
+   * series: [{label, color?, points: [[t, y], ...], band?: [[t, lo, hi], ...], bandLabel?}]
+   * options: {yMin?, yMax?, yUnit?, step?, now?, title, zeroLine?, threshold?: {value, label}}
    */
   function draw(container, series, options) {
     const opts = options || {};
-    const width = 640, height = opts.height || 240;
-    const pad = { left: 44, right: 12, top: 10, bottom: 40 };
+    const width = Math.max(280, Math.round(container.clientWidth || 640));
+    const height = opts.height || 220;
+    const legend = legendRows(series, opts, width);
+    const pad = { left: 52, right: 12, top: 10, bottom: 26 + 16 * legend.rows };
     let tMin = Infinity, tMax = -Infinity, yLo = Infinity, yHi = -Infinity;
     for (const s of series) {
       for (const [t, y] of s.points) { tMin = Math.min(tMin, t); tMax = Math.max(tMax, t); yLo = Math.min(yLo, y); yHi = Math.max(yHi, y); }
       for (const [t, lo, hi] of s.band || []) { tMin = Math.min(tMin, t); tMax = Math.max(tMax, t); yLo = Math.min(yLo, lo); yHi = Math.max(yHi, hi); }
     }
+    if (opts.threshold) { yLo = Math.min(yLo, opts.threshold.value); yHi = Math.max(yHi, opts.threshold.value); }
     if (opts.now !== undefined && isFinite(tMin)) tMax = Math.max(tMax, opts.now);
     if (!isFinite(tMin)) { tMin = 0; tMax = 1; }
     if (tMax - tMin < 1) tMax = tMin + 1;
@@ -47,23 +48,24 @@
     const x = (t) => pad.left + (t - tMin) / (tMax - tMin) * (width - pad.left - pad.right);
     const y = (v) => height - pad.bottom - (v - y0) / (y1 - y0 || 1) * (height - pad.top - pad.bottom);
 
-    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": opts.title || "chart" });
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": opts.title || "chart" });
     svg.appendChild(el("title", {}, opts.title || "chart"));
+    const span = Math.abs(y1 - y0);
     for (let i = 0; i <= 4; i++) {
       const v = y0 + (y1 - y0) * i / 4;
       svg.appendChild(el("line", { class: "gridline", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }));
-      const span = Math.abs(y1 - y0);
-      // Round to the axis's own scale so floating-point noise (1e-18) does not print as digits.
-      const shown = span >= 10 ? v.toFixed(0) : Math.abs(v) < span * 1e-6 ? "0" : v.toPrecision(3);
-      svg.appendChild(el("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, shown + (opts.yUnit || "")));
+      svg.appendChild(el("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, ui.number(v, span) + (opts.yUnit || "")));
     }
     if (opts.zeroLine) svg.appendChild(el("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0), "stroke-dasharray": "4 3" }));
+    if (opts.threshold) {
+      svg.appendChild(el("line", { class: "threshold", x1: pad.left, x2: width - pad.right, y1: y(opts.threshold.value), y2: y(opts.threshold.value) }));
+    }
     svg.appendChild(el("line", { class: "axis", x1: pad.left, x2: pad.left, y1: pad.top, y2: height - pad.bottom }));
     svg.appendChild(el("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: height - pad.bottom, y2: height - pad.bottom }));
-    svg.appendChild(el("text", { x: pad.left, y: height - pad.bottom + 16 }, clockLabel(tMin)));
-    svg.appendChild(el("text", { x: width - pad.right, y: height - pad.bottom + 16, "text-anchor": "end" }, clockLabel(tMax)));
+    const axisY = height - pad.bottom + 15;
+    svg.appendChild(el("text", { x: pad.left, y: axisY }, ui.clock(tMin)));
+    svg.appendChild(el("text", { x: width - pad.right, y: axisY, "text-anchor": "end" }, ui.clock(tMax)));
 
-    let legendX = pad.left;
     series.forEach((s, index) => {
       const color = s.color || PALETTE[index % PALETTE.length];
       if (s.band && s.band.length) {
@@ -83,14 +85,37 @@
         const [cx, cy] = coords[0].split(",");
         svg.appendChild(el("circle", { cx, cy, r: 3, fill: color }));
       } else if (coords.length) {
-        svg.appendChild(el("polyline", { class: "series", stroke: color, points: coords.join(" ") }));
+        svg.appendChild(el("polyline", { class: "series", stroke: color, "data-label": s.label, points: coords.join(" ") }));
       }
-      svg.appendChild(el("rect", { x: legendX, y: height - 14, width: 10, height: 10, fill: color }));
-      const label = el("text", { x: legendX + 14, y: height - 5 }, s.label);
-      svg.appendChild(label);
-      legendX += 24 + Math.min(160, 7 * String(s.label).length);
     });
+    for (const item of legend.items) {
+      const top = height - 16 * (legend.rows - item.row) + 2;
+      const attrs = { x: item.x, y: top - 10, width: 10, height: 10, fill: item.color, class: "legend-swatch" };
+      if (item.band) attrs.opacity = 0.35;
+      svg.appendChild(el("rect", attrs));
+      svg.appendChild(el("text", { x: item.x + 14, y: top }, item.label));
+    }
     container.replaceChildren(svg);
+  }
+
+  // One legend entry per series (and per band), wrapped into rows that fit the width.
+  function legendRows(series, opts, width) {
+    const entries = [];
+    series.forEach((s, index) => {
+      const color = s.color || PALETTE[index % PALETTE.length];
+      entries.push({ label: s.label, color });
+      if (s.band && s.band.length && s.bandLabel) entries.push({ label: s.bandLabel, color, band: true });
+    });
+    if (opts.threshold) entries.push({ label: opts.threshold.label, color: "#b91c1c" });
+    const items = [];
+    let row = 0, left = 52;
+    for (const entry of entries) {
+      const size = 24 + 6.5 * String(entry.label).length;
+      if (left + size > width - 8 && left > 52) { row += 1; left = 52; }
+      items.push({ ...entry, x: left, row });
+      left += size;
+    }
+    return { items, rows: entries.length ? row + 1 : 0 };
   }
 
   window.SerinusChart = { draw, PALETTE };
