@@ -126,11 +126,11 @@ class ProcessPlatform:
         if color in self._colors:
             self._save(color, retiring=True)
             current = self._colors.pop(color)
-            replicas = [r for _, r in sorted(current.replicas.items())]
-            # The first alone: `teardown` is then a half-done stop, the hardest to resume.
-            await self._stop(replicas[:1])
-            crash_point("teardown")
-            await self._stop(replicas[1:])
+            stopping = [asyncio.create_task(self._stop([r])) for r in current.replicas.values()]
+            if stopping:
+                await asyncio.wait(stopping, return_when=asyncio.FIRST_COMPLETED)
+            crash_point("teardown")  # one replica stopped, the others still stopping
+            await asyncio.gather(*stopping)
         self._files.delete(color)
 
     async def close(self) -> None:
