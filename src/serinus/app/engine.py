@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from serinus.app.analysis import ProviderRegistry, advance, default_providers
+from serinus.app.gates import GateRunner, local_gates
 from serinus.app.metrics import observe_events, observe_status, timed_reconcile
 from serinus.core.actions import (
     Action,
@@ -65,6 +66,7 @@ class Engine:
         sinks: Sequence[EventSink] = (),
         providers: ProviderRegistry | None = None,
         intent_key: bytes | None = None,
+        gates: GateRunner | None = None,
     ) -> None:
         self.store = store
         # The operator's key: an intent its API did not seal keeps only a status writer's rights.
@@ -74,6 +76,7 @@ class Engine:
         self.clock = clock
         self.sinks: list[EventSink] = [observe_events, *sinks]
         self.providers = providers if providers is not None else default_providers()
+        self.gates = gates if gates is not None else local_gates()
 
     async def observe(self) -> Observed:
         colors = await self.platform.observe()
@@ -116,6 +119,8 @@ class Engine:
             return Reconciled(status or RolloutStatus(), Observed(), None, str(exc))
         if status is not None:
             observed = observed.model_copy(update=await self._measure(rollout, status))
+            gates = await self.gates.call_due(rollout, status, self.clock())
+            observed = observed.model_copy(update={"gates": gates})
         intents = [vouched(i, self.intent_key) for i in await self.store.pending_intents(name)]
         decision = decide(rollout, status, observed, intents, self.clock())
         for action in decision.actions:

@@ -20,6 +20,7 @@ from serinus.core.spec import Rollout, steps_of
 
 if TYPE_CHECKING:
     from serinus.adapters.egress import EgressGuard
+    from serinus.app.gates import GateRunner
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,16 @@ def build_providers(context: AdapterContext) -> ProviderRegistry:
             context.kube, metadata.namespace, metadata.name, owner_uid=context.rollout_uid
         )
     return providers
+
+
+def build_gates(context: AdapterContext) -> GateRunner:
+    """The webhook gates' caller: behind the egress guard, keys from the context's secrets."""
+    from serinus.adapters.gates.http import HttpGateCaller
+    from serinus.app.gates import GateRunner
+    from serinus.app.notifications import EnvSecretResolver
+
+    caller = HttpGateCaller(egress=context.egress)
+    return GateRunner(caller, context.secrets or EnvSecretResolver())
 
 
 def _refuse_execution(context: AdapterContext, field: str) -> None:

@@ -29,6 +29,9 @@ class EventType(StrEnum):
     ANALYSIS_SUCCESSFUL = "AnalysisSuccessful"
     ANALYSIS_FAILED = "AnalysisFailed"
     ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
+    GATE_PASSED = "GatePassed"  # a webhook gate answered 2xx
+    GATE_HELD = "GateHeld"  # it did not; called again after its interval
+    GATE_FAILED = "GateFailed"  # it did not and will not be called again
 
 
 class Severity(StrEnum):
@@ -49,6 +52,8 @@ SEVERITY_OF: dict[EventType, Severity] = {
     EventType.ANALYSIS_FAILED: Severity.ERROR,
     EventType.ANALYSIS_INCONCLUSIVE: Severity.WARNING,
     EventType.ANALYSIS_SUCCESSFUL: Severity.SUCCESS,
+    EventType.GATE_HELD: Severity.WARNING,
+    EventType.GATE_FAILED: Severity.ERROR,
 }
 
 

@@ -18,6 +18,7 @@ from serinus.core.analysis.spec import ARG_PATTERN as ARG_NAME
 from serinus.core.analysis.spec import TEMPLATE_KIND, AnalysisTemplate, AnalysisTemplateSpec
 from serinus.core.documents import parse_text, validate_model
 from serinus.core.errors import InvalidInput
+from serinus.core.gates import Hook, Webhook
 from serinus.core.notification_spec import Notifications
 from serinus.core.routing_spec import GatewayApiRouting, IstioRouting, NginxRouting
 from serinus.core.spec_base import (
@@ -260,6 +261,7 @@ class Step(SpecModel):
     set_header_route: SetHeaderRoute | None = None
     analysis: AnalysisStep | None = None
     set_mirror: SetMirror | None = None
+    webhook: Webhook | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:
@@ -288,6 +290,7 @@ class BlueGreenCanary(SpecModel):
     analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
+    hooks: list[Hook] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class Canary(SpecModel):
@@ -297,6 +300,7 @@ class Canary(SpecModel):
     analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
+    hooks: list[Hook] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class BlueGreen(SpecModel):
@@ -306,6 +310,7 @@ class BlueGreen(SpecModel):
     auto_promotion_seconds: Duration = 0.0
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
+    hooks: list[Hook] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class RollingUpdate(SpecModel):
@@ -378,6 +383,9 @@ class RolloutSpec(SpecModel):
                 )
             uses.append((f"{strategy}.analysis", background))
         problems: list[str] = []
+        hook_names = [(hook.type, hook.name) for hook in hooks_of(self.strategy)]
+        for kind, name in sorted(set(h for h in hook_names if hook_names.count(h) > 1)):
+            problems.append(f"{strategy}.hooks: two {kind} hooks are named {name!r}")
         for where, analysis in uses:
             missing = [name for name in analysis.templates if name not in names]
             for name in missing:
@@ -416,6 +424,12 @@ def steps_of(strategy: Strategy) -> list[Step]:
     """The steps a strategy runs; blueGreen and rollingUpdate have none of their own."""
     chosen = strategy.blue_green_canary or strategy.canary
     return list(chosen.steps) if chosen is not None else []
+
+
+def hooks_of(strategy: Strategy) -> list[Hook]:
+    """The strategy's webhook hooks; rollingUpdate has none."""
+    chosen = strategy.blue_green_canary or strategy.canary or strategy.blue_green
+    return list(chosen.hooks) if chosen is not None else []
 
 
 def background_analysis_of(strategy: Strategy) -> BackgroundAnalysis | None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from serinus.core.analysis.run import AnalysisRunState
+from serinus.core.gates import GatePhase, GateState
 from serinus.core.spec_base import StatusModel
 
 Color = Literal["blue", "green"]
@@ -72,6 +73,7 @@ class RolloutStatus(StatusModel):
     analysis: AnalysisRunState | None = None  # the current (or last) analysis step's run
     background_analysis: AnalysisRunState | None = None  # runs beside the steps
     header_routes: list[HeaderRouteState] = Field(default_factory=list)
+    gates: list[GateState] = Field(default_factory=list)  # webhook gates of this rollout
     paused_by_user: bool = False
     teardowns: list[ScheduledTeardown] = Field(default_factory=list)
     previous_version: str | None = None
@@ -91,7 +93,10 @@ class RolloutStatus(StatusModel):
     @property
     def terminal(self) -> bool:
         """Done: a final phase *and* a world that matches it ("done means converged")."""
-        return self.phase in TERMINAL_PHASES and not self.teardowns and self.converged
+        calling = any(gate.phase is GatePhase.PENDING for gate in self.gates)
+        return (
+            self.phase in TERMINAL_PHASES and not self.teardowns and self.converged and not calling
+        )
 
     def version_of(self, color: Color) -> str | None:
         """The version a color should run: stable, canary or one waiting for its scale-down."""
@@ -130,6 +135,7 @@ class Observed(StatusModel):
     weights: dict[Color, int] | None = None  # as read back from the router
     analysis: AnalysisRunState | None = None  # the status's run, advanced by measurements
     background_analysis: AnalysisRunState | None = None
+    gates: list[GateState] = Field(default_factory=list)  # gates the app has just called
 
     def color(self, color: Color) -> ColorState:
         return self.colors.get(color, ColorState())

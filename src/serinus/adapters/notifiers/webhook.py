@@ -18,7 +18,6 @@ Body: `{"rollout", "event": {"type", "message", "at", "severity", "data"}, "link
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -26,13 +25,17 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from serinus.adapters.notifiers.posting import post
+from serinus.adapters.signing import (  # noqa: F401  (re-exported for receivers' imports)
+    DEFAULT_TOLERANCE_SECONDS,
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    verify_signature,
+)
 from serinus.core.events import Event
 
-SIGNATURE_HEADER = "X-Serinus-Signature"
-TIMESTAMP_HEADER = "X-Serinus-Timestamp"
 EVENT_HEADER = "X-Serinus-Event"
-DELIVERY_HEADER = "X-Serinus-Delivery"
-DEFAULT_TOLERANCE_SECONDS = 300.0
 
 
 def webhook_body(rollout: str, event: Event, link: str | None) -> bytes:
@@ -49,31 +52,6 @@ def webhook_body(rollout: str, event: Event, link: str | None) -> bytes:
         "link": link,
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex>` over `<timestamp>.<body>`."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={digest.hexdigest()}"
-
-
-def verify_signature(
-    secret: str,
-    body: bytes,
-    timestamp: str,
-    signature: str,
-    *,
-    now: float,
-    tolerance: float = DEFAULT_TOLERANCE_SECONDS,
-) -> bool:
-    """True when the signature matches the body and timestamp and the timestamp is recent."""
-    try:
-        signed_at = int(timestamp)
-    except ValueError:
-        return False
-    if abs(now - signed_at) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 def delivery_id(rollout: str, event: Event) -> str:

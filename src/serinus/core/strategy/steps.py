@@ -14,6 +14,14 @@ from serinus.core.spec import AnalysisStep, background_analysis_of
 from serinus.core.status import HeaderRouteState, Phase, ScheduledTeardown, other_color
 from serinus.core.strategy.analysis_step import BACKGROUND_RUN, run_name, template_for, variables
 from serinus.core.strategy.builder import Builder
+from serinus.core.strategy.gate_requests import report
+from serinus.core.strategy.gates import (
+    fold_calls,
+    promotion_open,
+    rollout_gates_open,
+    traffic_increase_open,
+    webhook_step_open,
+)
 from serinus.core.strategy.rolling import progress_rolling
 from serinus.core.strategy.stopping import (
     abort,
@@ -27,6 +35,7 @@ _MAX_STEPS_PER_DECISION = 1000
 
 
 def progress(b: Builder) -> None:
+    fold_calls(b)
     status = b.status
     if status.stable is None:
         return
@@ -51,6 +60,8 @@ def progress(b: Builder) -> None:
     if status.phase is Phase.PROVISIONING:
         needed = 0 if b.plan.canary_follows_weight else b.plan.replicas
         if not _canary_ready(b, needed, since=status.phase_since, waiting_for="provisioning"):
+            return
+        if not rollout_gates_open(b):
             return
         b.update(step_index=0, step_started_at=b.now)
         b.enter(Phase.PROGRESSING)
@@ -103,6 +114,8 @@ def _run_step(b: Builder) -> bool:
         replicas[canary.color] = max(needed, _canary_floor(b))
         b.update(replicas=replicas)
         if not _canary_ready(b, needed, since=started, waiting_for=f"setWeight {weight}"):
+            return False
+        if not traffic_increase_open(b, weight):
             return False
         if b.status.weights.get(canary.color) != weight:
             b.update(weights={canary.color: weight, stable.color: 100 - weight})
@@ -183,6 +196,11 @@ def _run_step(b: Builder) -> bool:
         return True
     if step.analysis is not None:
         return _run_analysis(b, step.analysis)
+    if step.webhook is not None:
+        if not webhook_step_open(b, step.webhook):
+            return False
+        b.advance(f"webhook {step.webhook.name} passed")
+        return True
     if step.set_mirror is not None:
         percentage = step.set_mirror.percentage
         b.route_actions.append(
@@ -291,6 +309,8 @@ def _canary_floor(b: Builder) -> int:
 
 
 def _promote(b: Builder) -> None:
+    if b.status.phase is not Phase.PROMOTING and not promotion_open(b):
+        return
     stable, canary = b.stable, b.canary
     replicas = dict(b.status.replicas)
     replicas[canary.color] = b.plan.replicas
@@ -318,6 +338,7 @@ def _promote(b: Builder) -> None:
         weights={canary.version: 100, stable.version: 0},
     )
     b.emit(EventType.PROMOTED, f"{canary.version} promoted: it takes all traffic", full=False)
+    report(b, "postRollout")
     b.enter(
         Phase.SCALING_DOWN,
         f"{stable.version} kept {b.plan.scale_down_delay:g}s for a fast rollback",

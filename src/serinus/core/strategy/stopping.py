@@ -13,6 +13,7 @@ from serinus.core.status import Phase, Revision, ScheduledTeardown
 from serinus.core.strategy.analysis_step import run_name, template_for
 from serinus.core.strategy.builder import Builder
 from serinus.core.strategy.capacity import ready_of
+from serinus.core.strategy.gate_requests import report
 
 
 def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
@@ -43,6 +44,7 @@ def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
     else:
         moved = f"traffic moves back to {stable.version} as its replicas become ready"
     b.emit(kind, f"{reason}; {moved}", stable=stable.version, canary=canary.version)
+    report(b, "rollback", "postRollout")
 
 
 def roll_back_promotion(b: Builder, reason: str) -> None:

@@ -40,7 +40,13 @@ from serinus.app.cluster_policy import cluster_refusals, describe
 from serinus.app.engine import Engine, Reconciled
 from serinus.app.metrics import record_notification_failure
 from serinus.app.notifications import NotificationDispatcher
-from serinus.app.registry import AdapterContext, build_platform, build_providers, build_router
+from serinus.app.registry import (
+    AdapterContext,
+    build_gates,
+    build_platform,
+    build_providers,
+    build_router,
+)
 from serinus.core.errors import SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import SecretResolver
@@ -223,6 +229,7 @@ class RolloutDriver:
             sinks=[self._notify],
             providers=build_providers(context),
             intent_key=self.settings.intent_key,
+            gates=build_gates(context),
         )
         self._engine_key = key
         log.info(

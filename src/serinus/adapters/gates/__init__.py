@@ -1,0 +1,1 @@
+"""Callers of webhook gates (an adapter family of its own)."""

@@ -1,0 +1,64 @@
+"""Recording that a webhook gate is due: the Pending state the app layer will call.
+
+Split from `gates` so that `stopping` (abort requests the rollback hooks) does not import the
+module that aborts on a failed gate.
+"""
+
+from __future__ import annotations
+
+from serinus.core.gates import NON_BLOCKING, GateState, Webhook
+from serinus.core.spec import hooks_of
+from serinus.core.strategy.builder import Builder
+
+
+def gate_variables(b: Builder) -> dict[str, str]:
+    found = {"rollout.name": b.name}
+    for role, revision in (("canary", b.status.canary), ("stable", b.status.stable)):
+        if revision is not None:
+            found[f"{role}.version"] = revision.version
+            found[f"{role}.color"] = revision.color
+    return found
+
+
+def current_gate(b: Builder, gate_id: str, since: float) -> GateState | None:
+    for gate in b.status.gates:
+        if gate.id == gate_id and gate.started_at >= since:
+            return gate
+    return None
+
+
+def request_gate(b: Builder, gate_id: str, name: str, kind: str, step: int | None) -> GateState:
+    since = b.status.rollout_started_at or 0.0
+    # gates of an earlier rollout (or an earlier run of this step) are dropped
+    kept = [g for g in b.status.gates if g.id != gate_id and g.started_at >= since]
+    gate = GateState(
+        id=gate_id,
+        name=name,
+        kind=kind,
+        step=step,
+        started_at=b.now,
+        next_at=b.now,
+        variables=gate_variables(b),
+    )
+    b.update(gates=[*kept, gate])
+    return gate
+
+
+def hooks(b: Builder, kind: str, step: int | None = None) -> list[tuple[str, str, str, Webhook]]:
+    suffix = "" if step is None else f"/steps[{step}]"
+    return [
+        (f"{kind}/{hook.name}{suffix}", hook.name, kind, hook)
+        for hook in hooks_of(b.spec.strategy)
+        if hook.type == kind
+    ]
+
+
+def report(b: Builder, *kinds: str) -> None:
+    """Request the reporting hooks (postRollout, rollback): called, never waited for."""
+    since = b.status.rollout_started_at or 0.0
+    for kind in kinds:
+        assert kind in NON_BLOCKING
+        for gate_id, name, hook_kind, _ in hooks(b, kind):
+            if current_gate(b, gate_id, since) is None:
+                request_gate(b, gate_id, name, hook_kind, None)
+                b.wake(b.now)
