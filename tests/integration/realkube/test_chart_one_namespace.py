@@ -103,6 +103,20 @@ async def apply_version(client: KubeClient, namespace: str, version: str) -> Non
         await client.read_modify_write(ref, lambda c: {**c, "spec": document["spec"]})
 
 
+async def completed_at(install: Install, client: KubeClient, version: str, log: Path) -> None:
+    """The Rollout Completed at `version`, rolling it out first when the test runs alone."""
+    if await phase_of(client, install.watched, version) == "Completed":
+        return
+    for obj in seed_objects("deployment", "istio-host", install.watched):
+        install.kube.apply(obj)
+    await apply_version(client, install.watched, version)
+
+    async def completed() -> bool:
+        return await phase_of(client, install.watched, version) == "Completed"
+
+    await until(completed, f"{version} completed", 120, log)
+
+
 def test_a_waiting_rollout_is_served_at_start_with_the_namespaced_rights_only(
     install: Install,
 ) -> None:
@@ -160,15 +174,7 @@ def test_two_replicas_one_writer_and_a_handover_after_sigkill(install: Install) 
                 await replica.start()
             try:
                 async with DeploymentController(client, watched, period=0.25).running():
-                    if await phase_of(client, watched, "1.0.0") != "Completed":  # run alone
-                        for obj in seed_objects("deployment", "istio-host", watched):
-                            kube.apply(obj)
-                        await apply_version(client, watched, "1.0.0")
-
-                        async def first() -> bool:
-                            return await phase_of(client, watched, "1.0.0") == "Completed"
-
-                        await until(first, "v1 completed", 90, replicas["serinus-0"].log)
+                    await completed_at(install, client, "1.0.0", replicas["serinus-0"].log)
                     await apply_version(client, watched, "2.0.0")
 
                     async def at_gate() -> bool:
@@ -263,15 +269,7 @@ def test_sigkill_of_the_leader_at_random_moments_provisions_nothing_twice(
             log = install.folder / "chaos-0" / "operator.log"
             try:
                 async with DeploymentController(client, watched, period=0.25).running():
-                    if await phase_of(client, watched, "2.0.0") != "Completed":  # run alone
-                        for obj in seed_objects("deployment", "istio-host", watched):
-                            kube.apply(obj)
-                        await apply_version(client, watched, "2.0.0")
-
-                        async def base() -> bool:
-                            return await phase_of(client, watched, "2.0.0") == "Completed"
-
-                        await until(base, "2.0.0 completed", 120, log)
+                    await completed_at(install, client, "2.0.0", log)
                     await apply_version(client, watched, "3.0.0")
                     for number in range(3):
 
