@@ -99,6 +99,7 @@ class GatePhase(StrEnum):
     PENDING = "Pending"  # a call is due at `next_at`
     PASSED = "Passed"
     FAILED = "Failed"  # failed for good (retries spent, onFailure not hold)
+    CANCELLED = "Cancelled"  # never called again: the rollout left the point it guarded
 
 
 class GateState(StatusModel):

@@ -18,6 +18,7 @@ from serinus.app.gates import GateRunner
 from serinus.app.notifications import EnvSecretResolver
 from serinus.core.events import Event, EventType
 from serinus.core.gates import GatePhase
+from serinus.core.intents import IntentKind
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, RolloutStatus
 
@@ -255,3 +256,18 @@ async def test_an_abort_calls_the_rollback_hook_and_nothing_the_receiver_says_is
     history = await stand.store.history("web")
     assert LEAK not in status.model_dump_json()
     assert all(LEAK not in e.model_dump_json() for e in [*history, *stand.events])
+
+
+async def test_an_abort_during_a_hold_stops_calling_the_gate_and_the_rollout_settles() -> None:
+    with receiving(answer=503, secret=KEY) as receiver:
+        stand = Stand(canary([hook(receiver, "confirmPromotion", "approve")]))
+        await stand.start()
+        await stand.run(10)
+        assert receiver.calls("/approve")
+        await operations.request(stand.store, "web", IntentKind.ABORT, actor="ana", source="test")
+        await stand.run(2)
+        calls = len(receiver.requests)
+        status = await stand.run(20)
+    assert status.phase is Phase.ABORTED and status.terminal
+    assert len(receiver.requests) == calls
+    assert [g.phase for g in status.gates] == [GatePhase.CANCELLED]

@@ -6,8 +6,9 @@ module that aborts on a failed gate.
 
 from __future__ import annotations
 
-from serinus.core.gates import NON_BLOCKING, GateState, Webhook
+from serinus.core.gates import NON_BLOCKING, GatePhase, GateState, Webhook
 from serinus.core.spec import hooks_of
+from serinus.core.status import Phase
 from serinus.core.strategy.builder import Builder
 
 
@@ -53,8 +54,38 @@ def hooks(b: Builder, kind: str, step: int | None = None) -> list[tuple[str, str
     ]
 
 
+_ENDED = frozenset({Phase.ABORTED, Phase.FAILED, Phase.COMPLETED, Phase.SCALING_DOWN})
+
+
+def _guards_nothing(b: Builder, gate: GateState) -> bool:
+    """A pending blocking gate whose rollout or step is over (aborted, promoted, superseded)."""
+    status = b.status
+    return (
+        gate.kind not in NON_BLOCKING
+        and gate.phase is GatePhase.PENDING
+        and (
+            status.canary is None
+            or status.phase in _ENDED
+            or gate.started_at < (status.rollout_started_at or 0.0)
+            or (gate.step is not None and gate.step != status.step_index)
+        )
+    )
+
+
+def cancel_stale(b: Builder) -> None:
+    """Stop calling blocking gates that guard nothing any more: the app never calls them again."""
+    if any(_guards_nothing(b, gate) for gate in b.status.gates):
+        cancelled = GatePhase.CANCELLED
+        gates = [
+            gate.model_copy(update={"phase": cancelled}) if _guards_nothing(b, gate) else gate
+            for gate in b.status.gates
+        ]
+        b.update(gates=gates)
+
+
 def report(b: Builder, *kinds: str) -> None:
     """Request the reporting hooks (postRollout, rollback): called, never waited for."""
+    cancel_stale(b)
     since = b.status.rollout_started_at or 0.0
     for kind in kinds:
         assert kind in NON_BLOCKING

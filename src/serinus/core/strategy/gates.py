@@ -23,13 +23,14 @@ from serinus.core.gates import (
 from serinus.core.spec import RolloutSpec, hooks_of, steps_of
 from serinus.core.status import RolloutStatus
 from serinus.core.strategy.builder import Builder
-from serinus.core.strategy.gate_requests import current_gate, hooks, request_gate
+from serinus.core.strategy.gate_requests import cancel_stale, current_gate, hooks, request_gate
 from serinus.core.strategy.stopping import abort
 
 _OUTCOME_EVENT = {
     GatePhase.PASSED: EventType.GATE_PASSED,
     GatePhase.PENDING: EventType.GATE_HELD,
     GatePhase.FAILED: EventType.GATE_FAILED,
+    GatePhase.CANCELLED: EventType.GATE_FAILED,  # not reached: a call never cancels
 }
 
 
@@ -53,22 +54,31 @@ def due_gates(status: RolloutStatus, now: float) -> list[GateState]:
 
 
 def fold_calls(b: Builder) -> None:
-    """Take in the calls the app made since the last decision: one event per call."""
-    if not b.observed.gates:
-        return
+    """Take in the calls the app made since the last decision: one event per call; a gate
+    cancelled meanwhile (an abort in this decision) stays cancelled."""
     gates = list(b.status.gates)
     for called in b.observed.gates:
         for index, gate in enumerate(gates):
             if gate.id != called.id or gate.started_at != called.started_at:
                 continue
             if called.calls > gate.calls:
-                gates[index] = called
                 _record_event(b, called)
-    b.update(gates=gates)
+                cancelled = gate.phase is GatePhase.CANCELLED
+                gates[index] = (
+                    called.model_copy(update={"phase": gate.phase}) if cancelled else called
+                )
+    if b.observed.gates:
+        b.update(gates=gates)
+    cancel_stale(b)
 
 
 def _record_event(b: Builder, gate: GateState) -> None:
-    outcome = {GatePhase.PASSED: "passed", GatePhase.PENDING: "held", GatePhase.FAILED: "failed"}
+    outcome = {
+        GatePhase.PASSED: "passed",
+        GatePhase.PENDING: "held",
+        GatePhase.FAILED: "failed",
+        GatePhase.CANCELLED: "cancelled",
+    }
     b.emit(
         _OUTCOME_EVENT[gate.phase],
         f"gate {gate.kind} {gate.name} {outcome[gate.phase]}: {gate.description}",
