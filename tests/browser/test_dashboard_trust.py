@@ -84,6 +84,7 @@ def fits(page: Page, name: str) -> None:
         page.screenshot(path=str(path), full_page=True)
         assert png_width(path) == width, path
         # The long instructions make the full page tall: the top, as a person first sees it.
+        page.evaluate("scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / f"trust-{name}-{width}-top.png"))
     page.set_viewport_size({"width": DESKTOP, "height": 900})
 
@@ -122,6 +123,19 @@ def series(page: Page) -> dict[str, dict[str, Any]]:
         }"""
     )
     return found
+
+
+def assert_dropped_at_the_abort(lines: dict[str, dict[str, Any]]) -> None:
+    """v1 ends at 100%, v2 at 0%, and v2's 0% began well before "now" (the chart's end)."""
+    v1, v2 = lines["v1"], lines["v2"]
+    assert v1["points"][-1][1] == v1["full"] and v2["points"][-1][1] == v2["zero"]
+    tail = []
+    for x, y in reversed(v2["points"]):
+        if y != v2["zero"]:
+            break
+        tail.append(x)
+    assert max(tail) - min(tail) > 10, v2  # a flat 0% segment from the abort to now
+    assert any(y < v2["zero"] for _, y in v2["points"])  # above 0% before
 
 
 def test_an_sre_can_trust_the_dashboard_through_analysis_judgement_and_abort(
@@ -217,12 +231,14 @@ def test_an_sre_can_trust_the_dashboard_through_analysis_judgement_and_abort(
     assert failed.evaluate("li => getComputedStyle(li, '::after').content") == '" ✗"'
     v2_row = page.locator("#replica-rows tr").filter(has_text="v2")
     expect(v2_row).to_contain_text("scaled down", timeout=30_000)
-    lines = series(page)
-    v1, v2 = lines["v1"], lines["v2"]
-    assert v1["points"][-1][1] == v1["full"] and v2["points"][-1][1] == v2["zero"]
-    at_zero = [x for x, y in reversed(v2["points"]) if y == v2["zero"]]
-    assert max(at_zero) - min(at_zero) > 1  # the drop is dated at the abort, not at "now"
-    assert any(y < v2["zero"] for _, y in v2["points"])  # it was above 0 before
+    assert_dropped_at_the_abort(series(page))
+    # A page opened after the abort knows the history from the recorded events alone.
+    later = browser.new_page(viewport={"width": DESKTOP, "height": 900})
+    sign_in(later, serve.url + "rollouts/web", VIEWER_TOKEN)
+    expect(later.locator("#rollout-phase")).to_have_text("Aborted")
+    expect(later.locator("#weights-chart polyline")).to_have_count(2)
+    assert_dropped_at_the_abort(series(later))
+    later.close()
 
     # The audit: dates with zones, what each operation applied to, no event listed twice.
     audit = page.locator("#audit-rows tr")

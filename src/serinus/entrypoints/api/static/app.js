@@ -105,6 +105,7 @@
   }
 
   function showLogin(message) {
+    notice("");
     $("who").hidden = true;
     $("who-name").textContent = "";
     $("who-roles").textContent = "";
@@ -310,7 +311,7 @@
     }));
     const now = Math.max(Date.now() / 1000, samples.length ? samples[samples.length - 1].at : 0);
     window.SerinusChart.draw($("weights-chart"), series, {
-      yMin: 0, yMax: 100, yUnit: "%", step: true, now,
+      yMin: 0, yMax: 100, yUnit: "%", step: true, now, legend: false, // the list below is the legend
       title: "Traffic share per version over time: " + weightsText(d.weights),
     });
     $("weights-legend").replaceChildren(...d.colors.filter((c) => c.version).map((c) => {
@@ -464,6 +465,8 @@
     return `${version}revision ${a.revision}` + (a.step === null || a.step === undefined ? "" : `, step ${a.step + 1}`);
   }
 
+  const AUDIT_COLUMNS = ["Time", "Operation", "Applied to", "By", "Source", "Inputs", "Comment", "Outcome"];
+
   async function refreshAudit() {
     const name = state.name;
     let entries;
@@ -475,8 +478,11 @@
       const tr = h("tr");
       const kind = a.kind === "judge" ? `judge: ${a.approve ? "approve" : "reject"}` : a.kind;
       const inputs = Object.entries(a.inputs).map(([k, v]) => `${k}=${v}`).join(", ");
-      tr.append(h("td", stamp(a.at)), h("td", kind), h("td", appliedTo(a)), h("td", a.actor),
-        h("td", a.source), h("td", inputs), h("td", a.comment), h("td", a.outcome || "pending"));
+      const cells = [stamp(a.at), kind, appliedTo(a), a.actor, a.source, inputs, a.comment, a.outcome || "pending"];
+      // Each cell names its column: on a phone the rows stack and the header is hidden.
+      tr.append(...cells.map((text, i) => h("td", text, {
+        "data-label": AUDIT_COLUMNS[i], class: i === 5 || i === 6 ? "free" : "",
+      })));
       return tr;
     }));
     if (state.detail) window.SerinusJudgement.render(state.detail.judgement, judgementContext());

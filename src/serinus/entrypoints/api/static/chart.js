@@ -24,13 +24,14 @@
   /**
    * Draw series into `container` (replacing its content).
    * series: [{label, color?, points: [[t, y], ...], band?: [[t, lo, hi], ...], bandLabel?}]
-   * options: {yMin?, yMax?, yUnit?, step?, now?, title, zeroLine?, threshold?: {value, label}}
+   * options: {yMin?, yMax?, yUnit?, step?, now?, title, zeroLine?, threshold?: {value, label},
+   *   legend?: false when the page shows its own}
    */
   function draw(container, series, options) {
     const opts = options || {};
     const width = Math.max(280, Math.round(container.clientWidth || 640));
     const height = opts.height || 220;
-    const legend = legendRows(series, opts, width);
+    const legend = opts.legend === false ? { items: [], rows: 0 } : legendRows(series, opts, width);
     const pad = { left: 52, right: 12, top: 10, bottom: 26 + 16 * legend.rows };
     let tMin = Infinity, tMax = -Infinity, yLo = Infinity, yHi = -Infinity;
     for (const s of series) {

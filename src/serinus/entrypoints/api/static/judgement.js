@@ -77,7 +77,12 @@
   function decision(entry) {
     const inputs = Object.entries(entry.inputs || {}).map(([k, v]) => `${k}=${v}`).join(", ");
     return `${entry.approve ? "Approved" : "Rejected"} by ${entry.actor} at ${stamp(entry.at)}` +
-      (inputs ? ` (${inputs})` : "") + (entry.comment ? `: ${entry.comment}` : ".");
+      (inputs ? ` (${inputs})` : "") + (entry.comment ? `: ${short(entry.comment)}` : ".");
+  }
+
+  // The audit keeps the whole comment; the panel quotes its start.
+  function short(text) {
+    return text.length > 200 ? text.slice(0, 200) + "…" : text;
   }
 
   // No judgement pending: the last decision on this revision stays in view.
