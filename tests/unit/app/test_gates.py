@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from gate_receiver import LEAK, Receiver, receiving
 from strategy_world import make_rollout
 
+from serinus.adapters.egress import EgressGuard
 from serinus.adapters.gates.http import HttpGateCaller
 from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
 from serinus.adapters.routers.memory import MemoryRouter
@@ -16,6 +18,7 @@ from serinus.app import operations
 from serinus.app.engine import Engine
 from serinus.app.gates import GateRunner
 from serinus.app.notifications import EnvSecretResolver
+from serinus.app.registry import AdapterContext, build_gates
 from serinus.core.events import Event, EventType
 from serinus.core.gates import GatePhase
 from serinus.core.intents import IntentKind
@@ -271,3 +274,59 @@ async def test_an_abort_during_a_hold_stops_calling_the_gate_and_the_rollout_set
     assert status.phase is Phase.ABORTED and status.terminal
     assert len(receiver.requests) == calls
     assert [g.phase for g in status.gates] == [GatePhase.CANCELLED]
+
+
+async def test_confirm_rollout_holds_before_traffic_then_pre_rollout_runs() -> None:
+    with receiving(secret=KEY) as receiver:
+        receiver.answers = {"/ticket": 403}
+        hooks = [hook(receiver, "preRollout", "smoke"), hook(receiver, "confirmRollout", "ticket")]
+        stand = Stand(canary(hooks))
+        await stand.start()
+        held = await stand.run(10)
+        assert held.phase is Phase.PROVISIONING and weight_of(held, "v2") == 0
+        assert not receiver.calls("/smoke")  # confirmRollout comes first
+        receiver.answers["/ticket"] = 200
+        done = await stand.run(20)
+    assert done.phase is Phase.COMPLETED
+    assert len(receiver.calls("/smoke")) == 1
+
+
+async def test_blue_green_waits_for_confirm_promotion() -> None:
+    with receiving(answer=503, secret=KEY) as receiver:
+        strategy = {
+            "blueGreen": {
+                "hooks": [hook(receiver, "confirmPromotion", "approve")],
+                "scaleDownDelay": 0,
+            }
+        }
+        stand = Stand(make_rollout(strategy, "v1"))
+        await stand.start()
+        held = await stand.run(10)
+        assert held.canary is not None and weight_of(held, "v2") == 0
+        receiver.answer = 200
+        done = await stand.run(10)
+    assert done.phase is Phase.COMPLETED
+    assert done.stable is not None and done.stable.version == "v2"
+
+
+async def test_a_missing_hmac_key_fails_the_call_without_sending_anything() -> None:
+    with receiving(secret=KEY) as receiver:
+        gate = hook(receiver, "preRollout", "smoke", secret={"env": "NOT_SET"})
+        stand = Stand(canary([gate]))
+        await stand.start()
+        status = await stand.run(10)
+    assert status.phase is Phase.ABORTED
+    assert "the HMAC key cannot be read (env NOT_SET)" in status.message
+    assert not receiver.requests
+
+
+async def test_the_operators_gates_refuse_metadata_addresses(tmp_path: Path) -> None:
+    gate = {"name": "smoke", "type": "preRollout", "url": "http://169.254.169.254/", "retries": 0}
+    rollout = canary([gate])
+    context = AdapterContext(rollout=rollout, state_dir=tmp_path, egress=EgressGuard())
+    stand = Stand(rollout)
+    stand.engine.gates = build_gates(context)
+    await stand.start()
+    status = await stand.run(10)
+    assert status.phase is Phase.ABORTED
+    assert "refused by the egress guard" in status.message
