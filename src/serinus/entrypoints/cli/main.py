@@ -59,6 +59,9 @@ COMMANDS: dict[str, Entry] = {
         (_CLI + "importing",),
         "Convert Argo Rollouts and Flagger manifests into serinus Rollouts, with a report.",
     ),
+    "plan": Entry(
+        (_CLI + "plan",), "Show every action a rollout would take from its current state."
+    ),
     "shift": Entry((_CLI + "shift",), "Rebalance the HTTP route weights of Istio VirtualServices."),
     "analyze": Entry(
         (_CLI + "analyze", _CLI + "analyze_run"),

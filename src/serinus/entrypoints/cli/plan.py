@@ -1,0 +1,156 @@
+"""`serinus plan FILE`: every write the rollout would make, step by step, and nothing written.
+
+The plan comes from `app/planning.py` (the real engine on in-memory adapters); this module reads
+the rollout's current spec and status from the local store and renders the plan as text or JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from serinus.app.planning import ASSUMPTIONS, Plan, PlanEntry, PlannedAction, plan_rollout
+from serinus.core.spec import Rollout
+from serinus.core.status import RolloutStatus
+from serinus.core.strategy.plan import plan_for
+from serinus.entrypoints.cli.clock import duration
+from serinus.entrypoints.cli.local import run_async, settings
+from serinus.entrypoints.cli.main import app
+from serinus.entrypoints.cli.output import check_output, console, print_json
+from serinus.entrypoints.cli.rollouts import read_rollout
+from serinus.entrypoints.cli.steps import step_summary
+
+KUBERNETES_NOTE = (
+    "Kubernetes objects and their diffs (server-side dry-run) are not shown: "
+    "the plan lists the engine's actions only"
+)
+
+
+@app.command()
+def plan(
+    file: Path = typer.Argument(..., help="Rollout YAML or JSON ('-' for stdin)."),
+    output: str = typer.Option("table", "--output", "-o", help="Output format: table or json."),
+) -> None:
+    """Show every action a rollout would take from its current state."""
+    check_output(output, ("table", "json"))
+    show_plan(read_rollout(file), output)
+
+
+def show_plan(rollout: Rollout, output: str) -> None:
+    """Plan `rollout` from the local store's state and print it (also `run --dry-run`)."""
+    result = run_async(lambda: _plan(rollout))
+    if output == "json":
+        data = result.to_data()
+        if _on_kubernetes(rollout):
+            data["note"] = KUBERNETES_NOTE
+        print_json(data)
+    else:
+        for line in render(result):
+            console.print(line, markup=False)
+    if result.stopped is not None:
+        raise typer.Exit(1)
+
+
+async def _plan(rollout: Rollout) -> Plan:
+    return await plan_rollout(rollout, await _current(rollout.name), time.time())
+
+
+async def _current(name: str) -> tuple[Rollout, RolloutStatus | None] | None:
+    """The recorded spec and status; the store is only opened when it exists (never created)."""
+    if not settings().database.exists():
+        return None
+    from serinus.entrypoints.cli.local import opened_store
+
+    async with opened_store() as store:
+        recorded = await store.get_spec(name)
+        if recorded is None:
+            return None
+        return recorded, await store.load(name)
+
+
+def _on_kubernetes(rollout: Rollout) -> bool:
+    return rollout.spec.workload.kind in ("deployment", "helm")
+
+
+def render(result: Plan) -> list[str]:
+    rollout = result.rollout
+    start = result.start
+    origin = "nothing recorded" if start is None else f"{start.phase}"
+    if start is not None and start.stable is not None:
+        origin += f", stable {start.stable.version}"
+    lines = [
+        f"Plan for {rollout.name} -> {rollout.spec.version} "
+        f"({plan_for(rollout.spec).strategy}), from {origin}",
+        "Assumed: " + "; ".join(ASSUMPTIONS) + ".",
+    ]
+    first = start is None or start.stable is None  # nothing runs yet: no steps, one deploy
+    shown: str | None = None
+    for entry in result.entries:
+        label = f"first deployment of {rollout.spec.version}" if first else _label(rollout, entry)
+        if label != shown:
+            lines.append(label)
+            shown = label
+        lines.extend(f"  {text}" for text in _entry_lines(entry))
+    lines.append(_final(result))
+    if _on_kubernetes(rollout):
+        lines.append(f"Note: {KUBERNETES_NOTE}.")
+    lines.append("Nothing was written.")
+    return lines
+
+
+def _label(rollout: Rollout, entry: PlanEntry) -> str:
+    first, last = _step_name(rollout, entry.from_step), _step_name(rollout, entry.step_index)
+    return first if first == last else f"{first} .. {last}"
+
+
+def _step_name(rollout: Rollout, index: int) -> str:
+    steps = plan_for(rollout.spec).steps
+    if index < len(steps):
+        return f"step {index + 1}/{len(steps)}: {step_summary(steps[index])}"
+    return "promotion" if steps else plan_for(rollout.spec).strategy
+
+
+def _entry_lines(entry: PlanEntry) -> list[str]:
+    lines = [describe_action(action) for action in entry.actions]
+    if entry.assumed is not None:
+        lines.append(f"{entry.assumed} ({entry.message})")
+    if entry.waited is not None:
+        lines.append(f"wait {duration(entry.waited)} ({entry.message})")
+    return lines
+
+
+def describe_action(action: PlannedAction) -> str:
+    """One write in words."""
+    f: dict[str, Any] = action.fields
+    if action.kind == "EnsureVersion":
+        return f"run {f['replicas']} replica(s) of {f['version']} as {f['color']}"
+    if action.kind == "SetWeights":
+        return "weights " + ", ".join(f"{c} {w}%" for c, w in sorted(f["weights"].items()))
+    if action.kind == "TearDown":
+        return f"tear down {f['color']}"
+    if action.kind == "SetHeaderRoute":
+        return f"header route {f['name']} {f['matches']} -> {f['color']}"
+    if action.kind == "RemoveHeaderRoute":
+        return f"remove header route {f['name']}"
+    if action.kind == "SetPreview":
+        return "remove the preview" if f["color"] is None else f"preview -> {f['color']}"
+    if action.kind == "SetMirror":
+        if f["color"] is None:
+            return "stop mirroring"
+        return f"mirror {f['percentage']}% of requests to {f['color']}"
+    return f"{action.kind} {f}"
+
+
+def _final(result: Plan) -> str:
+    if result.stopped is not None:
+        return f"The plan stops: {result.stopped}."
+    final = result.final
+    if final is None:
+        return "Final: nothing to do."
+    weights = ", ".join(f"{c} {w}%" for c, w in sorted(final.weights.items()))
+    replicas = ", ".join(f"{c} {n}" for c, n in sorted(final.replicas.items()) if n)
+    stable = final.stable.version if final.stable is not None else "none"
+    return f"Final: {final.phase}, stable {stable}; weights {weights}; replicas {replicas}."
