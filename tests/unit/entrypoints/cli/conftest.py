@@ -20,6 +20,12 @@ from serinus.core.intents import Intent
 from serinus.core.status import RolloutStatus
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich wraps to the terminal's width (80 without one, as in CI): tests read whole lines."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
 def rollout_yaml(name: str = "web", version: str = "v2", steps: str | None = None) -> str:
     steps = (
         steps
