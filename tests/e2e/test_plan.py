@@ -133,7 +133,7 @@ async def test_plan_prints_what_the_engine_then_does_and_writes_nothing(
     await recorded.store.close()
 
 
-def test_plan_without_a_state_directory_creates_none(
+def test_plan_and_run_dry_run_without_a_state_directory_create_none(
     world: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
     _, path, marker = world
@@ -142,6 +142,9 @@ def test_plan_without_a_state_directory_creates_none(
     assert result.returncode == 0, result.stderr
     assert "first deployment of v1" in result.stdout
     assert "run 3 replica(s) of v1 as blue" in result.stdout
+    dry_run = serinus(missing, path, "run", str(EXAMPLE), "--dry-run")
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert dry_run.stdout == result.stdout
     assert not missing.exists() and not marker.exists()
 
 

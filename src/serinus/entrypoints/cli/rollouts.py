@@ -64,10 +64,18 @@ def run(
     plain: bool = typer.Option(
         False, "--plain", help="Print events as lines instead of a live view (default off a TTY)."
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what the rollout would do (`serinus plan`); change nothing."
+    ),
 ) -> None:
     """Start or continue a rollout and drive it in the foreground with a live view."""
     recorded = _recorded(file)
     rollout = recorded or read_rollout(file)
+    if dry_run:
+        from serinus.entrypoints.cli.plan import show_plan  # plan imports this module
+
+        show_plan(rollout, "table")
+        return
     plain = plain or not console.is_terminal
     status = run_async(lambda: _run(rollout, keep_running, plain, submit=recorded is None))
     if status.phase in (Phase.ABORTED, Phase.FAILED):
