@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from serinus.core.analysis.templating import render_text, variables_in
 from serinus.core.notification_spec import SecretRef
@@ -79,10 +79,24 @@ class Webhook(SpecModel):
         return self
 
 
+# Flagger's types that serinus covers another way: the lint error says which.
+_OTHER_WAY = {
+    "event": "every event is delivered by spec.notifications (a webhook channel)",
+    "rollout": "use a webhook step, or a web metric in an analysis",
+}
+
+
 class Hook(Webhook):
     """A strategy-level webhook at one of Flagger's hook points."""
 
     type: HookType
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _covered_otherwise(cls, value: object) -> object:
+        if isinstance(value, str) and value in _OTHER_WAY:
+            raise ValueError(f"{value} is not a hook type here: {_OTHER_WAY[value]}")
+        return value
 
     @model_validator(mode="after")
     def _reporting_only(self) -> Hook:

@@ -64,6 +64,11 @@ def test_unknown_metadata_variables_are_rejected_at_lint_time() -> None:
     assert "metadata.x: unknown variable {{canary.image}}" in found
 
 
+def test_flaggers_event_and_rollout_types_point_to_serinus_equivalents() -> None:
+    assert "spec.notifications" in problems([{"name": "h", "type": "event", "url": URL}])
+    assert "webhook step" in problems([{"name": "h", "type": "rollout", "url": URL}])
+
+
 def test_a_reporting_hook_cannot_block() -> None:
     found = problems([{"name": "h", "type": "postRollout", "url": URL, "onFailure": "abort"}])
     assert "a postRollout hook never blocks" in found
