@@ -6,6 +6,7 @@ the rollout's current spec and status from the local store and renders the plan 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from serinus.core.strategy.plan import plan_for
 from serinus.entrypoints.cli.clock import duration
 from serinus.entrypoints.cli.local import run_async, settings
 from serinus.entrypoints.cli.main import app
-from serinus.entrypoints.cli.output import check_output, console, print_json
+from serinus.entrypoints.cli.output import check_output, print_json
 from serinus.entrypoints.cli.rollouts import read_rollout
 from serinus.entrypoints.cli.steps import step_summary
 
@@ -49,7 +50,7 @@ def show_plan(rollout: Rollout, output: str) -> None:
         print_json(data)
     else:
         for line in render(result):
-            console.print(line, markup=False)
+            typer.echo(line)
     if result.stopped is not None:
         raise typer.Exit(1)
 
@@ -132,7 +133,8 @@ def describe_action(action: PlannedAction) -> str:
     if action.kind == "TearDown":
         return f"tear down {f['color']}"
     if action.kind == "SetHeaderRoute":
-        return f"header route {f['name']} {f['matches']} -> {f['color']}"
+        matches = ", ".join(_match(match) for match in f["matches"])
+        return f"header route {f['name']} ({matches}) -> {f['color']}"
     if action.kind == "RemoveHeaderRoute":
         return f"remove header route {f['name']}"
     if action.kind == "SetPreview":
@@ -142,6 +144,13 @@ def describe_action(action: PlannedAction) -> str:
             return "stop mirroring"
         return f"mirror {f['percentage']}% of requests to {f['color']}"
     return f"{action.kind} {f}"
+
+
+def _match(match: dict[str, Any]) -> str:
+    """`X-Canary exact "yes"`: a header match of the spec, in words."""
+    value = match.get("headerValue") or {}
+    how = next(iter(value), "exact")
+    return f"{match.get('headerName')} {how} {json.dumps(value.get(how))}"
 
 
 def _final(result: Plan) -> str:
