@@ -13,6 +13,7 @@ from serinus.adapters.egress import EgressGuard
 from serinus.adapters.gates.http import HttpGateCaller
 from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
 from serinus.adapters.routers.memory import MemoryRouter
+from serinus.adapters.signing import DELIVERY_HEADER
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.app import operations
 from serinus.app.engine import Engine
@@ -135,6 +136,8 @@ async def test_a_rollout_held_by_confirm_promotion_resumes_when_the_gate_opens()
         assert gate.phase is GatePhase.PENDING and gate.calls >= 3
         assert len(stand.of(EventType.GATE_HELD)) == gate.calls
         assert all(r.signed for r in receiver.requests)
+        # one delivery id for every call of the gate: receivers can drop duplicates
+        assert len({r.headers[DELIVERY_HEADER] for r in receiver.requests}) == 1
 
         receiver.answer = 200
         done = await stand.run(20)
