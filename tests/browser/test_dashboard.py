@@ -98,6 +98,9 @@ def test_watch_judge_and_audit_a_real_rollout_in_chromium(
     expect(audit).to_contain_text(f"error ratio flat {HOSTILE}")
     expect(audit).to_contain_text("done", timeout=15_000)
     expect(page.locator("#rollout-phase")).to_have_text("Completed", timeout=30_000)
+    # Promoted: every step is done, none is current.
+    expect(page.locator("#steps li[data-state=done]")).to_have_count(len(STEPS))
+    expect(page.locator("#steps li[aria-current]")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "2-completed.png"), full_page=True)
 
     assert page.evaluate("window.pwned") is None  # no injected script or handler ran

@@ -205,6 +205,8 @@ def test_an_sre_can_trust_the_dashboard_through_analysis_judgement_and_abort(
     expect(decided).to_contain_text("Approved by alice at", timeout=30_000)
     expect(decided).to_have_text(STAMP)
     expect(decided).to_contain_text("(risk=low)")
+    expect(panel.locator("#judgement-timing")).to_be_hidden()  # no stale countdown
+    expect(panel.locator("#judgement-instructions")).to_be_hidden()
 
     # The timed pause counts down, and Promote applies there.
     current = page.locator("#steps li[aria-current=step]")

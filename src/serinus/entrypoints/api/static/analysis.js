@@ -78,7 +78,7 @@
       if (estimates.length === 1) {
         const d = estimates[0].details;
         const interval = band.length ? `, interval ${withUnit(d.ciLow, unit)} to ${withUnit(d.ciHigh, unit)}` : "";
-        const p = typeof d.pValue === "number" ? `, p-value ${number(d.pValue, 1)}` : "";
+        const p = typeof d.pValue === "number" ? `, p-value ${number(d.pValue, 0.01)}` : "";
         return h("p", `Canary − baseline: estimate ${withUnit(d.estimate, unit)}${interval}${p}` +
           (d.classification ? ` (${d.classification})` : ""), { class: "single" });
       }

@@ -32,7 +32,7 @@
     const width = Math.max(280, Math.round(container.clientWidth || 640));
     const height = opts.height || 220;
     const legend = opts.legend === false ? { items: [], rows: 0 } : legendRows(series, opts, width);
-    const pad = { left: 52, right: 12, top: 10, bottom: 26 + 16 * legend.rows };
+    const pad = { left: 44, right: 12, top: 10, bottom: 26 + 16 * legend.rows };
     let tMin = Infinity, tMax = -Infinity, yLo = Infinity, yHi = -Infinity;
     for (const s of series) {
       for (const [t, y] of s.points) { tMin = Math.min(tMin, t); tMax = Math.max(tMax, t); yLo = Math.min(yLo, y); yHi = Math.max(yHi, y); }
@@ -46,17 +46,20 @@
     if (opts.yMin !== undefined) y0 = opts.yMin;
     if (opts.yMax !== undefined) y1 = opts.yMax;
     if (opts.zeroLine) { y0 = Math.min(y0, 0); y1 = Math.max(y1, 0); }
+    // Tick labels at the axis's own precision; the left margin fits the longest (a minus too).
+    const span = Math.abs(y1 - y0);
+    const ticks = [0, 1, 2, 3, 4].map((i) => y0 + (y1 - y0) * i / 4);
+    const labels = ticks.map((v) => ui.number(v, span / 4) + (opts.yUnit || ""));
+    pad.left = Math.max(pad.left, 12 + 6.5 * Math.max(...labels.map((l) => l.length)));
     const x = (t) => pad.left + (t - tMin) / (tMax - tMin) * (width - pad.left - pad.right);
     const y = (v) => height - pad.bottom - (v - y0) / (y1 - y0 || 1) * (height - pad.top - pad.bottom);
 
     const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": opts.title || "chart" });
     svg.appendChild(el("title", {}, opts.title || "chart"));
-    const span = Math.abs(y1 - y0);
-    for (let i = 0; i <= 4; i++) {
-      const v = y0 + (y1 - y0) * i / 4;
+    ticks.forEach((v, i) => {
       svg.appendChild(el("line", { class: "gridline", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }));
-      svg.appendChild(el("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, ui.number(v, span) + (opts.yUnit || "")));
-    }
+      svg.appendChild(el("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, labels[i]));
+    });
     if (opts.zeroLine) svg.appendChild(el("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0), "stroke-dasharray": "4 3" }));
     if (opts.threshold) {
       svg.appendChild(el("line", { class: "threshold", x1: pad.left, x2: width - pad.right, y1: y(opts.threshold.value), y2: y(opts.threshold.value) }));

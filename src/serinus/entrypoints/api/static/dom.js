@@ -38,12 +38,13 @@
     return `${s}s`;
   }
 
-  // A number at the precision its scale needs: no float noise (37e-19 is 0 on a 0..1 axis).
+  // A number at the precision its scale (an axis step, or the value itself) needs: two digits
+  // of the scale, no float noise (37e-19 is 0 on a 0..1 axis).
   function number(value, scale) {
     if (typeof value !== "number" || !isFinite(value)) return "";
     const span = Math.abs(scale || value) || 1;
     if (Math.abs(value) < span * 1e-6) return "0";
-    const decimals = Math.min(6, Math.max(0, 2 - Math.floor(Math.log10(span))));
+    const decimals = Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(span))));
     return String(Number(value.toFixed(decimals)));
   }
 

@@ -18,8 +18,7 @@
     }
     shown = j;
     panel.hidden = false;
-    $("judgement-form").hidden = false;
-    $("judgement-decided").hidden = true;
+    showing(true);
     $("judgement-fields").disabled = !j.canJudge || !ctx.connected();
     const key = `${ctx.name}:${j.revision}:${j.step}:${j.waitingSince}`;
     if (key === shownKey) return; // keep what the user is typing
@@ -36,6 +35,12 @@
     $("judgement-comment").value = "";
     $("judgement-result").textContent = "";
     ctx.tick();
+  }
+
+  // Pending: the gate's timing, instructions and form. Decided: only who decided, and when.
+  function showing(pending) {
+    for (const id of ["judgement-timing", "judgement-instructions", "judgement-form"]) $(id).hidden = !pending;
+    $("judgement-decided").hidden = pending;
   }
 
   function renderTiming(j) {
@@ -92,9 +97,8 @@
     const status = ctx.detail && ctx.detail.status;
     if (!last || !status || last.revision !== status.revision) { panel.hidden = true; return; }
     panel.hidden = false;
-    $("judgement-form").hidden = true;
+    showing(false);
     const decided = $("judgement-decided");
-    decided.hidden = false;
     decided.textContent = decision(last) + (last.outcome ? ` Outcome: ${last.outcome}.` : " The rollout acts on it shortly.");
   }
 
