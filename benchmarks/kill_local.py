@@ -224,43 +224,46 @@ def trial(aim: str, rng: random.Random, random_window: float) -> Trial:
     return result
 
 
-def haproxy_outage() -> float | None:
-    """Seconds from kill -9 of HAProxy (mid-rollout, v2 at 50%) to the next answered request;
-    None when it did not come back within 30 s (or the rollout never reached the canary)."""
-    world = World(pause="30s")
+def haproxy_outages(kills: int) -> list[float | None]:
+    """Seconds from each kill -9 of HAProxy (mid-rollout, v2 at 50%, `serinus run` driving) to
+    the next answered request; None when it did not come back within 30 s."""
+    world = World(pause="120s")
     try:
         if world.run("v1")[0] != 0:
-            return None
+            return [None]
         driver = world.serinus("run", "--plain", str(world.spec("v2")))
         deadline = time.monotonic() + 60
         while world.answers(10).get("v2", 0) == 0:  # the canary takes traffic: mid-rollout
             if time.monotonic() > deadline:
-                return None
-        pid_file = world.rollout_dir / "haproxy" / "haproxy.pid"
-        master = psutil.Process(int(pid_file.read_text().split()[0]))
-        family = [master, *master.children(recursive=True)]
-        for process in family:
-            process.kill()
-        killed = time.monotonic()
-        psutil.wait_procs(family, timeout=5)
-        back: float | None = None
-        with httpx.Client(timeout=0.5, trust_env=False) as client:
-            while True:
-                try:
-                    if client.get(f"http://127.0.0.1:{world.port}/").status_code == 200:
-                        back = time.monotonic() - killed
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() - killed > 30:
-                    break  # never came back
-                time.sleep(0.01)
+                return [None]
+        outages = [_kill_haproxy_once(world) for _ in range(kills)]
         driver.kill()
         driver.communicate()
         world.delete()
-        return back
+        return outages
     finally:
         world.clean()
+
+
+def _kill_haproxy_once(world: World) -> float | None:
+    pid_file = world.rollout_dir / "haproxy" / "haproxy.pid"
+    master = psutil.Process(int(pid_file.read_text().split()[0]))
+    family = [master, *master.children(recursive=True)]
+    for process in family:
+        process.kill()
+    killed = time.monotonic()
+    psutil.wait_procs(family, timeout=5)
+    with httpx.Client(timeout=0.5, trust_env=False) as client:
+        while time.monotonic() - killed < 30:
+            try:
+                if client.get(f"http://127.0.0.1:{world.port}/").status_code == 200:
+                    back = time.monotonic() - killed
+                    time.sleep(1.0)  # let the driver settle before the next kill
+                    return back
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+    return None
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -270,7 +273,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--points", nargs="+", choices=POINTS, default=list(POINTS))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--window", type=float, default=4.0, help="random kill within (s)")
-    parser.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy kill")
+    parser.add_argument("--haproxy-kills", type=int, default=5, help="kill -9 of HAProxy")
+    parser.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy kills")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     aims = [point for point in args.points for _ in range(args.aimed)] + ["random"] * args.random
@@ -289,10 +293,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{aim:<10}{len(group):>7}{killed:>8}{right:>8}/{len(group)}")
         figures[aim] = {"trials": len(group), "killed": killed, "right": right}
     if not args.no_haproxy:
-        back = haproxy_outage()
-        shown = "not measured" if back is None else f"{back:.3f} s"
-        print(f"\nkill -9 of HAProxy mid-rollout: requests answered again after {shown}")
-        figures["haproxyBackSeconds"] = back
+        outages = haproxy_outages(args.haproxy_kills)
+        shown = ", ".join("never" if o is None else f"{o:.3f} s" for o in outages)
+        print(f"\nkill -9 of HAProxy mid-rollout, requests answered again after: {shown}")
+        figures["haproxyBackSeconds"] = outages
     print(json.dumps(figures), flush=True)
     return figures
 

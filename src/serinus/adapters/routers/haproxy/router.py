@@ -128,11 +128,11 @@ class HaproxyRouter:
             private_folder(self.state_dir)
             await self._bring_up(load_state(self.state_path, self.slots_per_color))
 
-    async def _bring_up(self, state: RouterState) -> None:
+    async def _bring_up(self, state: RouterState, *, reviving: bool = False) -> None:
         if self.routing.attach:
             await self._attach()
         else:
-            await self._start_or_adopt(state)
+            await self._start_or_adopt(state, reviving=reviving)
         await self._check_layout()
         await apply_servers(self.runtime, state)
         if self.inputs.header_routes:  # HAProxy only knows maps its config refers to
@@ -149,7 +149,7 @@ class HaproxyRouter:
         state = self._require_state()
         if not self.routing.attach and self.process.running_pid() is None:
             log.warning("HAProxy for %s is not running: starting it again", self.name)
-            await self._bring_up(state)
+            await self._bring_up(state, reviving=True)
             self.restarts += 1
         return state
 
@@ -182,7 +182,7 @@ class HaproxyRouter:
                 f"socket {self.inputs.admin_socket}"
             )
 
-    async def _start_or_adopt(self, state: RouterState) -> None:
+    async def _start_or_adopt(self, state: RouterState, *, reviving: bool = False) -> None:
         binary = find_binary(self.routing.binary)
         self.process.binary = binary
         pid = self.process.running_pid()
@@ -195,7 +195,8 @@ class HaproxyRouter:
             await self.process.stop()
         check_ports_free(self.routing.bind_address, ports_of(self.routing))
         self._write_files(state)
-        await self.process.check_config()
+        if not reviving:  # the layout was checked when first started; every second counts now
+            await self.process.check_config()
         await self.process.start()
         await self._wait_for_socket()
 
