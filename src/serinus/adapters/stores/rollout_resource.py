@@ -153,8 +153,9 @@ def conditions(
             "type": kind,
             "status": value,
             "reason": reason,
-            "message": status.message,
         }
+        if status.message:  # omitempty, as Kubernetes' own types: an empty string is left out
+            condition["message"] = status.message
         old = before.get(kind)
         since = old.get("lastTransitionTime") if old and old.get("status") == value else now
         if since:
@@ -187,7 +188,6 @@ def saved_status(
     history = [*(previous.get("history") or []), *(e.model_dump(mode="json") for e in events)]
     result: Object = {
         "phase": status.phase.value,
-        "message": status.message,
         "step": status.step_index,
         "weight": canary_weight(status),
         "weights": dict(status.weights),
@@ -197,6 +197,8 @@ def saved_status(
         "intents": intents,
         "history": history[-HISTORY_CAP:],
     }
+    if status.message:  # omitempty (kube-apiserver 1.20 as built here refuses "" in CRD status)
+        result["message"] = status.message
     if spec is not None:
         result["stepCount"] = len(steps_of(spec.spec.strategy))
     if status.stable is not None:

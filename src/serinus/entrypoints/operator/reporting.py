@@ -56,7 +56,7 @@ def without_error(rollout: dict[str, Any]) -> dict[str, Any] | None:
         return None
     status["conditions"] = [c for c in conditions if c.get("type") != CONDITION]
     if status.get("message") == current.get("message"):
-        status["message"] = ""
+        status.pop("message", None)  # omitempty: an empty string is left out
     return {**rollout, "status": status}
 
 
