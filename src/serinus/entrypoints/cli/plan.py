@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from serinus.app.plan_objects import ObjectChange, object_changes
 from serinus.app.planning import ASSUMPTIONS, Plan, PlanEntry, PlannedAction, plan_rollout
 from serinus.core.spec import Rollout
 from serinus.core.status import RolloutStatus
@@ -24,10 +25,12 @@ from serinus.entrypoints.cli.output import check_output, print_json
 from serinus.entrypoints.cli.rollouts import read_rollout
 from serinus.entrypoints.cli.steps import step_summary
 
-KUBERNETES_NOTE = (
-    "Kubernetes objects and their diffs (server-side dry-run) are not shown: "
-    "the plan lists the engine's actions only"
-)
+KUBERNETES_NOTE = {
+    "deployment": "the Deployments and Services are derived from the recorded status, not read "
+    "from the API server (no server-side dry-run yet); routing objects are not shown",
+    "helm": "the Helm release's objects and their diffs are not shown (no server-side dry-run "
+    "yet): the plan lists the engine's actions only",
+}
 
 
 @app.command()
@@ -43,14 +46,21 @@ def plan(
 def show_plan(rollout: Rollout, output: str) -> None:
     """Plan `rollout` from the local store's state and print it (also `run --dry-run`)."""
     result = run_async(lambda: _plan(rollout))
+    objects = object_changes(rollout, result.start, result.actions())
+    note = KUBERNETES_NOTE.get(rollout.spec.workload.kind)
     if output == "json":
         data = result.to_data()
-        if _on_kubernetes(rollout):
-            data["note"] = KUBERNETES_NOTE
+        if objects is not None:
+            data["objects"] = [change.to_data() for change in objects]
+        if note is not None:
+            data["note"] = note
         print_json(data)
     else:
-        for line in render(result):
+        for line in [*render(result), *_object_lines(objects)]:
             typer.echo(line)
+        if note is not None:
+            typer.echo(f"Note: {note}.")
+        typer.echo("Nothing was written.")
     if result.stopped is not None:
         raise typer.Exit(1)
 
@@ -70,10 +80,6 @@ async def _current(name: str) -> tuple[Rollout, RolloutStatus | None] | None:
         if recorded is None:
             return None
         return recorded, await store.load(name)
-
-
-def _on_kubernetes(rollout: Rollout) -> bool:
-    return rollout.spec.workload.kind in ("deployment", "helm")
 
 
 def render(result: Plan) -> list[str]:
@@ -96,9 +102,16 @@ def render(result: Plan) -> list[str]:
             shown = label
         lines.extend(f"  {text}" for text in _entry_lines(entry))
     lines.append(_final(result))
-    if _on_kubernetes(rollout):
-        lines.append(f"Note: {KUBERNETES_NOTE}.")
-    lines.append("Nothing was written.")
+    return lines
+
+
+def _object_lines(objects: list[ObjectChange] | None) -> list[str]:
+    if objects is None:
+        return []
+    lines = ["Kubernetes objects, in order:"]
+    for change in objects:
+        lines.append(f"  {change.verb} {change.kind} {change.namespace}/{change.name}")
+        lines.extend(f"    {line}" for line in change.changes)
     return lines
 
 
