@@ -92,10 +92,13 @@ def convert_canary(
     if routing is None:
         return []
     analysis = spec.get("analysis") or {}
+    hooks: list[dict[str, Any]] = []
     steps, background, templates = _analysis(
-        analysis, documents, namespace, prometheus, source, report
+        analysis, documents, namespace, prometheus, source, report, hooks
     )
     strategy: dict[str, Any] = {"steps": steps}
+    if hooks:
+        strategy["hooks"] = hooks
     if background is not None:
         strategy["analysis"] = background
     out_spec: dict[str, Any] = {
@@ -210,6 +213,54 @@ def _weights(analysis: dict[str, Any]) -> list[int]:
     return list(range(step, top + 1, step)) if step > 0 else []
 
 
+_HOOK_TYPES = {
+    "confirm-rollout": "confirmRollout",
+    "pre-rollout": "preRollout",
+    "confirm-traffic-increase": "confirmTrafficIncrease",
+    "confirm-promotion": "confirmPromotion",
+    "post-rollout": "postRollout",
+}
+_UNMAPPED_HOOKS = {
+    "rollout": "Flagger calls it at every analysis interval (load tests); use a web metric or "
+    "a webhook step in serinus",
+    "rollback": "Flagger polls it and a 2xx starts a rollback; serinus's rollback hook is only "
+    "told of an abort: use an analysis metric to abort on a condition",
+    "event": "use serinus notifications (a webhook channel) for events",
+}
+
+
+def _hooks(analysis: dict[str, Any], source: str, report: Report) -> list[dict[str, Any]]:
+    hooks = []
+    for index, hook in enumerate(analysis.get("webhooks") or []):
+        path = f"spec.analysis.webhooks[{index}]"
+        kind = str(hook.get("type") or "rollout")
+        if kind not in _HOOK_TYPES:
+            why = _UNMAPPED_HOOKS.get(kind, f"unknown webhook type {kind}")
+            report.unsupported(source, path, f"webhook {hook.get('name')} ({kind}): {why}")
+            continue
+        out: dict[str, Any] = {
+            "type": _HOOK_TYPES[kind],
+            "name": hook.get("name"),
+            "url": hook.get("url"),
+        }
+        timeout = seconds(hook.get("timeout"))
+        if timeout:
+            out["timeout"] = timeout
+        if hook.get("metadata"):
+            out["metadata"] = {str(k): str(v) for k, v in hook["metadata"].items()}
+        if hook.get("muteAlert") is not None or hook.get("retries") is not None:
+            report.unsupported(source, f"{path}.muteAlert/retries", "not mapped")
+        report.differs(
+            source,
+            path,
+            f"webhook {hook.get('name')} becomes a {_HOOK_TYPES[kind]} hook: a POST with a "
+            "signed JSON body (not Flagger's payload); confirm hooks hold until a 2xx, "
+            "pre-rollout aborts on failure",
+        )
+        hooks.append(out)
+    return hooks
+
+
 def _analysis(
     analysis: dict[str, Any],
     documents: list[dict[str, Any]],
@@ -217,6 +268,7 @@ def _analysis(
     prometheus: str,
     source: str,
     report: Report,
+    hooks: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
     interval = seconds(analysis.get("interval")) or 60.0
     steps: list[dict[str, Any]] = []
@@ -250,13 +302,7 @@ def _analysis(
         if converted is not None:
             converted.update(interval=interval, failureLimit=max(threshold - 1, 0))
             metrics.append(converted)
-    for index, hook in enumerate(analysis.get("webhooks") or []):
-        report.unsupported(
-            source,
-            f"spec.analysis.webhooks[{index}]",
-            f"webhook {hook.get('name')} ({hook.get('type', 'rollout')}): webhook gates are not "
-            "available in this version of serinus",
-        )
+    hooks.extend(_hooks(analysis, source, report))
     if not metrics:
         return steps, None, []
     report.differs(

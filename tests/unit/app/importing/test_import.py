@@ -115,8 +115,11 @@ def test_flagger_istio_canary_with_its_deployment() -> None:
         "request-duration": "result[0] <= 500",
     }
     assert all(m["failureLimit"] == 9 for m in template["metrics"])  # threshold 10
-    webhooks = [f for f in result.report.findings if "webhooks" in f.field]
-    assert len(webhooks) == 2 and all(f.outcome is Outcome.UNSUPPORTED for f in webhooks)
+    [hook] = spec["strategy"]["canary"]["hooks"]
+    assert (hook["type"], hook["name"], hook["timeout"]) == ("preRollout", "conformance-test", 15)
+    assert hook["metadata"]["type"] == "bash"
+    load_test = [f for f in result.report.findings if f.field == "spec.analysis.webhooks[1]"]
+    assert [f.outcome for f in load_test] == [Outcome.UNSUPPORTED]  # Flagger's `rollout` type
 
 
 def test_hand_written_argo_canary_is_valid_argo_and_converts() -> None:
