@@ -98,7 +98,9 @@ class Run:
     ) -> None:
         if await self.store.pending_intents(rollout.name):
             return  # the last operation is not acted on yet
-        if status.phase is Phase.AWAITING_JUDGEMENT:
+        if status.paused_by_user:
+            await self._request(rollout, IntentKind.RESUME)
+        elif status.phase is Phase.AWAITING_JUDGEMENT:
             step = rollout.spec.strategy.blue_green_canary or rollout.spec.strategy.canary
             assert step is not None
             judgement = step.steps[status.step_index].judgement
@@ -234,4 +236,34 @@ async def test_the_plan_says_what_it_assumed_and_waited() -> None:
     assert data["final"]["stable"] == "v2" and data["from"]["stable"] == "v1"
     assert [e["actions"] for e in data["entries"]] == [
         [a.to_data() for a in e.actions] for e in plan.entries
+    ]
+
+
+async def test_a_rollout_a_user_paused_is_planned_as_resumed() -> None:
+    rollout = CASES["blue-green-canary"]
+    run = Run("http://127.0.0.1:1")
+    await run.roll(rollout)
+    v2 = rollout.with_version("v2")
+    await run.roll(v2, stop_at=Phase.AWAITING_JUDGEMENT)
+    await run._request(v2, IntentKind.PAUSE)
+    await run.engine.reconcile(v2.name)
+    recorded, status = await run.state(v2.name)
+    assert status is not None and status.paused_by_user
+    plan = await plan_rollout(v2, (recorded, status), run.now)
+    assumed = [e.assumed for e in plan.entries if e.assumed]
+    assert assumed == ["assumed: resumed", "assumed: judgement approved with ticket=planned"]
+    assert plan.actions() == await run.roll(v2)
+    assert plan.final is not None and plan.final.phase is Phase.COMPLETED
+
+
+async def test_analyses_and_webhook_gates_are_assumed_where_they_stand() -> None:
+    rollout = CASES["canary-analysis-mirror-webhook"]
+    plan = await plan_rollout(rollout, None, 0.0)
+    assert plan.final is not None
+    plan = await plan_rollout(rollout.with_version("v2"), (rollout, plan.final), 0.0)
+    assumed = [(e.step_index, e.assumed) for e in plan.entries if e.assumed]
+    assert assumed == [
+        (2, "assumed: analysis step-2 successful"),
+        (3, "assumed: webhook gate step acceptance answers 2xx"),
+        (7, "assumed: webhook gate confirmPromotion approve answers 2xx"),
     ]
