@@ -260,7 +260,7 @@ async def test_analyses_and_webhook_gates_are_assumed_where_they_stand() -> None
     rollout = CASES["canary-analysis-mirror-webhook"]
     plan = await plan_rollout(rollout, None, 0.0)
     assert plan.final is not None
-    plan = await plan_rollout(rollout.with_version("v2"), (rollout, plan.final), 0.0)
+    plan = await plan_rollout(rollout.with_version("v2"), (rollout, plan.final), 100.0)
     assumed = [(e.step_index, e.assumed) for e in plan.entries if e.assumed]
     assert assumed == [
         (2, "assumed: analysis step-2 successful"),
