@@ -6,7 +6,8 @@
   const TOKEN_KEY = "serinus.token";
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
-  const { h, stamp, duration, colorOf } = window.SerinusUI;
+  const { h, stamp, duration } = window.SerinusUI;
+  const P = window.SerinusPanels;
   const LOST = "The connection to the server is lost: actions are disabled until it is back (retrying).";
 
   const state = {
@@ -20,6 +21,7 @@
     connected: true,
     samples: [], // [{at, weights: {version: percent}}] from recorded weight changes and snapshots
     seen: new Set(), // events already listed
+    started: [], // [{at, version}]: when each version's rollout began, from RolloutStarted
     lastJudge: null, // the newest judge entry of the audit
   };
 
@@ -62,10 +64,6 @@
     const box = $("notice");
     box.textContent = message || "";
     box.hidden = !message;
-  }
-
-  function weightsText(weights) {
-    return Object.entries(weights || {}).map(([version, w]) => `${version} ${w}%`).join(" · ");
   }
 
   // --- navigation -----------------------------------------------------------------------------
@@ -144,7 +142,7 @@
       const link = h("a", r.name, { href, "data-nav": "", title: "namespace " + r.namespace });
       name.appendChild(link);
       tr.append(name, h("td", r.version), h("td", r.phase || "not started"),
-        h("td", r.step ? r.step.description : ""), h("td", weightsText(r.weights)));
+        h("td", r.step ? r.step.description : ""), h("td", P.weightsText(r.weights)));
       return tr;
     });
     $("rollout-rows").replaceChildren(...rows);
@@ -162,7 +160,7 @@
   function openRollout(name, namespace) {
     show("rollout-view");
     Object.assign(state, {
-      name, namespace: namespace || null, detail: null, samples: [], seen: new Set(),
+      name, namespace: namespace || null, detail: null, samples: [], seen: new Set(), started: [],
       lastJudge: null, connected: true,
     });
     document.title = name + " · serinus";
@@ -173,7 +171,7 @@
     $("judgement-result").textContent = "";
     $("ops-result").textContent = "";
     disableActions();
-    state.ticker = setInterval(tick, 1000);
+    state.ticker = setInterval(P.tick, 1000);
     liveStream(name);
   }
 
@@ -281,50 +279,12 @@
     }
   }
 
-  // --- weights --------------------------------------------------------------------------------
-
-  // What an event says about the traffic: a recorded weight change, or an abort (or failure)
-  // that sent everything back to the stable version at that moment.
-  function weightsOf(e) {
-    const d = e.data || {};
-    if (e.type === "WeightsChanged" && d.weights) return d.weights;
-    if ((e.type === "Aborted" || e.type === "Failed") && d.stable && d.canary) return { [d.stable]: 100, [d.canary]: 0 };
-    return null;
-  }
-
   function sample(d, at) {
     if (d.phase && typeof at === "number") state.samples.push({ at, weights: d.weights });
   }
 
   function drawWeights() {
-    const d = state.detail;
-    if (!d) return;
-    const samples = state.samples.slice().sort((a, b) => a.at - b.at);
-    const slots = {};
-    for (const c of d.colors) if (c.version) slots[c.version] = c.color;
-    const versions = [];
-    for (const s of samples) for (const v of Object.keys(s.weights)) if (!versions.includes(v)) versions.push(v);
-    const series = versions.map((version) => ({
-      label: version,
-      color: colorOf(slots[version]),
-      points: samples.map((s) => [s.at, s.weights[version] || 0]),
-    }));
-    const now = Math.max(Date.now() / 1000, samples.length ? samples[samples.length - 1].at : 0);
-    window.SerinusChart.draw($("weights-chart"), series, {
-      yMin: 0, yMax: 100, yUnit: "%", step: true, now, legend: false, // the list below is the legend
-      title: "Traffic share per version over time: " + weightsText(d.weights),
-    });
-    $("weights-legend").replaceChildren(...d.colors.filter((c) => c.version).map((c) => {
-      const item = h("li", `${c.version} (${c.color}, ${c.role}) ${c.weight}%`);
-      item.prepend(swatch(c.color));
-      return item;
-    }));
-  }
-
-  function swatch(slot) {
-    const mark = h("span", null, { class: "swatch", "aria-hidden": "true", "data-color": slot });
-    mark.style.background = colorOf(slot);
-    return mark;
+    if (state.detail) P.drawWeights(state.samples, state.detail);
   }
 
   // --- the detail -----------------------------------------------------------------------------
@@ -335,65 +295,19 @@
     phase.textContent = d.phase || "not started";
     phase.dataset.phase = d.phase || "";
     $("rollout-message").textContent = d.message;
-    $("weights-now").textContent = weightsText(d.weights) || "no traffic yet";
+    $("weights-now").textContent = P.weightsText(d.weights) || "no traffic yet";
     drawWeights();
-    renderReplicas(d.colors);
-    renderSteps(d.steps);
+    P.renderReplicas(d.colors);
+    P.renderSteps(d.steps);
     window.SerinusJudgement.render(d.judgement, judgementContext());
     renderOperations(d.allowedOperations);
     renderFailures(d.notificationFailures || []);
   }
 
-  function renderReplicas(colors) {
-    $("replica-rows").replaceChildren(...colors.map((c) => {
-      const tr = h("tr");
-      const color = h("td");
-      color.append(swatch(c.color), document.createTextNode(c.color));
-      // Nothing desired: the color is scaled down (or on its way), not "3/0 ready".
-      let ready = `${c.ready}/${c.desired}`, label = `${c.ready} of ${c.desired} ready`;
-      if (c.desired === 0) {
-        ready = c.ready > 0 ? `scaling down (${c.ready} left)` : "scaled down";
-        label = ready;
-      }
-      tr.append(color, h("td", c.version), h("td", c.role), h("td", c.weight + "%"),
-        h("td", ready, { "aria-label": label }));
-      return tr;
-    }));
-  }
-
-  // Words for screen readers (the current step has aria-current).
-  const STATE_WORDS = { done: "done", failed: "stopped here" };
-
-  function renderSteps(steps) {
-    $("steps").replaceChildren(...steps.map((s) => {
-      const li = h("li", s.description, { "data-state": s.state });
-      if (s.state === "current") li.setAttribute("aria-current", "step");
-      if (STATE_WORDS[s.state]) li.appendChild(h("span", ` (${STATE_WORDS[s.state]})`, { class: "sr-only" }));
-      if (s.state === "current" && s.pauseSeconds && s.startedAt) {
-        li.appendChild(h("span", "", { class: "countdown", "data-until": s.startedAt + s.pauseSeconds, "data-prefix": "continues in " }));
-      }
-      return li;
-    }));
-    if (!steps.length) $("steps").replaceChildren(h("li", "this strategy has no steps"));
-    tick();
-  }
-
-  // Live countdowns and waiting times: every element with data-until or data-since.
-  function tick() {
-    const now = Date.now() / 1000;
-    for (const node of document.querySelectorAll("[data-until]")) {
-      const left = Number(node.dataset.until) - now;
-      node.textContent = left > 0 ? ` ${node.dataset.prefix || ""}${duration(left)}` : ` ${node.dataset.due || "due now"}`;
-    }
-    for (const node of document.querySelectorAll("[data-since]")) {
-      node.textContent = `${node.dataset.prefix || ""}${duration(now - Number(node.dataset.since))}`;
-    }
-  }
-
   function judgementContext() {
     return {
       api, rolloutPath, confirm: window.SerinusConfirm.ask, connected: () => state.connected,
-      name: state.name, detail: state.detail, lastJudge: state.lastJudge, refreshAudit, tick,
+      name: state.name, detail: state.detail, lastJudge: state.lastJudge, refreshAudit, tick: P.tick,
     };
   }
 
@@ -450,22 +364,16 @@
     const key = `${e.at}|${e.type}|${e.message}`;
     if (state.seen.has(key)) return; // a reconnect's snapshot repeats what is listed
     state.seen.add(key);
-    const weights = weightsOf(e);
+    if (e.type === "RolloutStarted" && e.data && e.data.version) {
+      state.started.push({ at: e.at, version: e.data.version });
+      state.started.sort((x, y) => x.at - y.at);
+    }
+    const weights = P.weightsOf(e);
     if (weights) state.samples.push({ at: e.at, weights });
     const li = h("li", null, { "data-severity": e.severity });
     li.append(h("time", stamp(e.at), { datetime: new Date(e.at * 1000).toISOString() }), document.createTextNode(e.message));
     $("events").prepend(li);
   }
-
-  function appliedTo(a) {
-    if (a.revision === null || a.revision === undefined) return "";
-    const status = (state.detail && state.detail.status) || {};
-    const canary = status.canary || status.stable;
-    const version = status.revision === a.revision && canary ? `${canary.version}, ` : "";
-    return `${version}revision ${a.revision}` + (a.step === null || a.step === undefined ? "" : `, step ${a.step + 1}`);
-  }
-
-  const AUDIT_COLUMNS = ["Time", "Operation", "Applied to", "By", "Source", "Inputs", "Comment", "Outcome"];
 
   async function refreshAudit() {
     const name = state.name;
@@ -474,17 +382,7 @@
     if (name !== state.name) return;
     const judged = entries.filter((a) => a.kind === "judge");
     state.lastJudge = judged.length ? judged[judged.length - 1] : null;
-    $("audit-rows").replaceChildren(...entries.slice().reverse().map((a) => {
-      const tr = h("tr");
-      const kind = a.kind === "judge" ? `judge: ${a.approve ? "approve" : "reject"}` : a.kind;
-      const inputs = Object.entries(a.inputs).map(([k, v]) => `${k}=${v}`).join(", ");
-      const cells = [stamp(a.at), kind, appliedTo(a), a.actor, a.source, inputs, a.comment, a.outcome || "pending"];
-      // Each cell names its column: on a phone the rows stack and the header is hidden.
-      tr.append(...cells.map((text, i) => h("td", text, {
-        "data-label": AUDIT_COLUMNS[i], class: i === 5 || i === 6 ? "free" : "",
-      })));
-      return tr;
-    }));
+    $("audit-rows").replaceChildren(...P.auditRows(entries, state.started));
     if (state.detail) window.SerinusJudgement.render(state.detail.judgement, judgementContext());
   }
 
