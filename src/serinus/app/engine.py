@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from serinus.app.analysis import ProviderRegistry, advance, default_providers
 from serinus.app.gates import GateRunner, local_gates
-from serinus.app.metrics import observe_events, observe_status, timed_reconcile
+from serinus.app.metrics import (
+    observe_events,
+    observe_status,
+    record_measurements,
+    record_reconcile_error,
+    timed_reconcile,
+)
 from serinus.core.actions import (
     Action,
     EnsureVersion,
@@ -89,17 +95,23 @@ class Engine:
 
     async def reconcile(self, name: str) -> Reconciled:
         with timed_reconcile(name):
-            try:
-                return await self._reconcile(name)
-            except NotFound:
-                raise
-            except SerinusError as exc:  # the store (or a provider) failed: the driver retries
-                log.warning("%s: reconcile failed: %s", name, exc)
-                return Reconciled(await self._last_status(name), Observed(), None, str(exc))
-            except Exception as exc:  # an adapter's bug must not end `serinus run`
-                log.exception("%s: unexpected error in a reconcile", name)
-                error = f"unexpected {type(exc).__name__} in a reconcile: {exc}"
-                return Reconciled(await self._last_status(name), Observed(), None, error)
+            result = await self._contained(name)
+        if result.error is not None:
+            record_reconcile_error(name)
+        return result
+
+    async def _contained(self, name: str) -> Reconciled:
+        try:
+            return await self._reconcile(name)
+        except NotFound:
+            raise
+        except SerinusError as exc:  # the store (or a provider) failed: the driver retries
+            log.warning("%s: reconcile failed: %s", name, exc)
+            return Reconciled(await self._last_status(name), Observed(), None, str(exc))
+        except Exception as exc:  # an adapter's bug must not end `serinus run`
+            log.exception("%s: unexpected error in a reconcile", name)
+            error = f"unexpected {type(exc).__name__} in a reconcile: {exc}"
+            return Reconciled(await self._last_status(name), Observed(), None, error)
 
     async def _last_status(self, name: str) -> RolloutStatus:
         try:
@@ -154,6 +166,7 @@ class Engine:
         if step is not None and run is not None and current and not run.completed:
             template = template_for(rollout.spec, step)
             measured["analysis"] = await advance(template, run, self.providers, self.clock())
+            record_measurements(rollout.name, run, measured["analysis"])
         background = background_analysis_of(rollout.spec.strategy)
         run = status.background_analysis
         if background is not None and run is not None and not run.completed:
@@ -161,6 +174,7 @@ class Engine:
             measured["background_analysis"] = await advance(
                 template, run, self.providers, self.clock()
             )
+            record_measurements(rollout.name, run, measured["background_analysis"])
         return measured
 
     async def _perform(self, action: Action) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from serinus.core.analysis.run import AnalysisRunState
 from serinus.core.events import Event, EventType
 from serinus.core.status import COLORS, Phase, RolloutStatus
 
@@ -205,6 +206,18 @@ class SerinusMetrics:
         """Count one analysis outcome (e.g. Successful, Failed, Inconclusive, Error)."""
         self.analysis_outcomes.labels(name, metric, outcome).inc()
 
+    def record_measurements(
+        self, name: str, before: AnalysisRunState, after: AnalysisRunState
+    ) -> None:
+        """Count the measurements a tick added to a run, by metric and outcome."""
+        previous = {metric.name: metric for metric in before.metrics}
+        for metric in after.metrics:
+            old = previous.get(metric.name)
+            for outcome in _OUTCOMES:
+                added = getattr(metric, outcome) - (getattr(old, outcome) if old else 0)
+                if added > 0:
+                    self.analysis_outcomes.labels(name, metric.name, outcome.title()).inc(added)
+
     def record_notification_failure(self, failure: DeliveryFailure) -> None:
         """The dispatcher's `on_failure` hook."""
         self.notification_failures.labels(failure.rollout, failure.channel, failure.kind).inc()
@@ -240,6 +253,7 @@ def _label_sets(metric: Gauge) -> list[tuple[str, ...]]:
     return sorted(labels)
 
 
+_OUTCOMES = ("successful", "failed", "inconclusive", "error")
 DEFAULT = SerinusMetrics()
 
 
@@ -254,6 +268,15 @@ def observe_events(name: str, events: Sequence[Event]) -> None:
 
 def record_analysis_outcome(name: str, metric: str, outcome: str) -> None:
     DEFAULT.record_analysis_outcome(name, metric, outcome)
+
+
+def record_measurements(name: str, before: AnalysisRunState, after: AnalysisRunState) -> None:
+    DEFAULT.record_measurements(name, before, after)
+
+
+def record_reconcile_error(name: str) -> None:
+    """A reconcile that ended on an error (the engine contains them; it does not raise)."""
+    DEFAULT.reconcile_errors.labels(name).inc()
 
 
 def record_notification_failure(failure: DeliveryFailure) -> None:
