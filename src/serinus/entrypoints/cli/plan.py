@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from serinus.app.plan_objects import ObjectChange, object_changes
 from serinus.app.planning import ASSUMPTIONS, Plan, PlanEntry, PlannedAction, plan_rollout
 from serinus.core.spec import Rollout
 from serinus.core.status import RolloutStatus
@@ -24,6 +23,9 @@ from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import check_output, print_json
 from serinus.entrypoints.cli.rollouts import read_rollout
 from serinus.entrypoints.cli.steps import step_summary
+
+if TYPE_CHECKING:  # the objects module loads the Kubernetes client: only for such workloads
+    from serinus.app.plan_objects import ObjectChange
 
 KUBERNETES_NOTE = {
     "deployment": "the Deployments and Services are derived from the recorded status, not read "
@@ -46,7 +48,11 @@ def plan(
 def show_plan(rollout: Rollout, output: str) -> None:
     """Plan `rollout` from the local store's state and print it (also `run --dry-run`)."""
     result = run_async(lambda: _plan(rollout))
-    objects = object_changes(rollout, result.start, result.actions())
+    objects = None
+    if rollout.spec.workload.deployment is not None:
+        from serinus.app.plan_objects import object_changes
+
+        objects = object_changes(rollout, result.start, result.actions())
     note = KUBERNETES_NOTE.get(rollout.spec.workload.kind)
     if output == "json":
         data = result.to_data()
