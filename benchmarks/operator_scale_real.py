@@ -3,7 +3,8 @@
 See operator_scale.py for the scenario and the figures. Here the server is real
 (tests/support/real_kube.py), the test-only Deployment controller creates real Pod objects and
 writes Deployment status, and the operator's requests are counted from the server's audit log
-(the operator authenticates as its own ServiceAccount).
+(the operator authenticates as its own ServiceAccount). SERINUS_BENCH_OPERATOR_SRC=<src folder>
+runs the operator from another checkout (`git worktree add`), for before/after figures.
 """
 
 from __future__ import annotations
@@ -106,30 +107,28 @@ def breakdown(events: list[Any]) -> dict[str, int]:
 async def main(rollouts: int, poll: float, timeout: float, idle_window: float) -> None:
     names = [f"r{i:04d}" for i in range(rollouts)]
     watched = Watched()
-    with tempfile.TemporaryDirectory(prefix="serinus-scale-real-") as folder:
-        with RealKube.running(Path(folder) / "kube") as kube:
-            kube.install_crds(SERINUS_CRDS, ISTIO_CRDS)
-            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-            token = kube.service_account_token(NAMESPACE, ACCOUNT)
-            kube.apply(
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": {"name": "bench-operator"},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": "cluster-admin",
-                    },
-                    "subjects": [
-                        {"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}
-                    ],
-                }
-            )
-            kubeconfig = kube.write_kubeconfig(Path(folder) / "op.kc", token, namespace=NAMESPACE)
-            figures = await run(
-                kube, kubeconfig, names, watched, poll, timeout, idle_window, folder
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="serinus-scale-real-") as folder,
+        RealKube.running(Path(folder) / "kube") as kube,
+    ):
+        kube.install_crds(SERINUS_CRDS, ISTIO_CRDS)
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        token = kube.service_account_token(NAMESPACE, ACCOUNT)
+        kube.apply(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "bench-operator"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "cluster-admin",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}],
+            }
+        )
+        kubeconfig = kube.write_kubeconfig(Path(folder) / "op.kc", token, namespace=NAMESPACE)
+        figures = await run(kube, kubeconfig, names, watched, poll, timeout, idle_window, folder)
     print(f"operator scale (real API server): {rollouts} rollouts, poll {poll:g} s")
     for key, value in figures.items():
         print(f"  {key:34} {value}")
@@ -158,6 +157,8 @@ async def run(
         ]
         log = (Path(folder) / "operator.log").open("w")
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "SERINUS_STATE_DIR": folder}
+        if os.environ.get("SERINUS_BENCH_OPERATOR_SRC"):  # e.g. a worktree of the version before
+            env["PYTHONPATH"] = os.environ["SERINUS_BENCH_OPERATOR_SRC"]
         operator = subprocess.Popen(
             [sys.executable, "-m", "serinus.entrypoints.cli", "operator", "-n", NAMESPACE,
              "--no-leader-election", "--no-api", "--metrics-port", "0", "--bind-address",

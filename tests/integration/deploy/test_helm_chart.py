@@ -30,15 +30,15 @@ RELEASE_NAMESPACE = "serinus-system"
 WATCHED_RULES: dict[tuple[str, str], set[str]] = {
     ("serinus.io", "rollouts"): {"get", "list", "watch"},
     ("serinus.io", "rollouts/status"): {"get", "update"},
-    ("apps", "deployments"): {"get", "list", "create", "update", "delete"},
-    ("", "services"): {"get", "list", "create", "update", "delete"},
+    ("apps", "deployments"): {"get", "list", "watch", "create", "update", "delete"},
+    ("", "services"): {"get", "list", "watch", "create", "update", "delete"},
     ("", "configmaps"): {"get", "list", "create", "update", "delete"},
-    ("", "pods"): {"list"},
+    ("", "pods"): {"list", "watch"},
     ("", "events"): {"create"},
-    ("networking.istio.io", "virtualservices"): {"get", "update"},
-    ("networking.istio.io", "destinationrules"): {"get", "update"},
-    ("gateway.networking.k8s.io", "httproutes"): {"get", "update"},
-    ("networking.k8s.io", "ingresses"): {"get", "list", "create", "update", "delete"},
+    ("networking.istio.io", "virtualservices"): {"get", "list", "watch", "update"},
+    ("networking.istio.io", "destinationrules"): {"get", "list", "watch", "update"},
+    ("gateway.networking.k8s.io", "httproutes"): {"get", "list", "watch", "update"},
+    ("networking.k8s.io", "ingresses"): {"get", "list", "watch", "create", "update", "delete"},
 }
 JOB_RULES = {("batch", "jobs"): {"get", "create", "delete"}}
 

@@ -51,12 +51,14 @@ The rules the operator needs in the namespaces it watches, each verb justified:
   user's chart the helm platform applies and removes; ingresses also carry the NGINX canary.
 - events: one per rollout transition (create), kopf aggregates repeats (patch).
 - Istio VirtualServices and DestinationRules, Gateway API HTTPRoutes: read and rewritten with
-  optimistic concurrency (get/update), never created or deleted by serinus; list/watch to
-  notice edits.
+  optimistic concurrency (get/update), never created or deleted by serinus.
+- list/watch on deployments, services, pods, ingresses and the routing objects: the operator's
+  watch cache (adapters/kube/cache.py) lists each once and watches it instead of reading it
+  on every reconcile.
 */}}
 {{- define "serinus.rules" -}}
 # Exactly what the operator calls (tests/integration/realkube derives it from the API server's
-# audit log of a full pipeline per workload and router): no watch or patch, which it never does.
+# audit log of a full pipeline per workload and router): no patch, which it never does.
 - apiGroups: ["serinus.io"]
   resources: ["rollouts"]
   verbs: ["get", "list", "watch"]
@@ -65,25 +67,28 @@ The rules the operator needs in the namespaces it watches, each verb justified:
   verbs: ["get", "update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 - apiGroups: [""]
-  resources: ["services", "configmaps"]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
+- apiGroups: [""]
+  resources: ["configmaps"]
   verbs: ["get", "list", "create", "update", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices", "destinationrules"]
-  verbs: ["get", "update"]
+  verbs: ["get", "list", "watch", "update"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
-  verbs: ["get", "update"]
+  verbs: ["get", "list", "watch", "update"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
-  verbs: ["get", "list", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 {{- if .Values.analysis.jobs }}
 - apiGroups: ["batch"]
   resources: ["jobs"]

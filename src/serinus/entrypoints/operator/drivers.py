@@ -1,10 +1,12 @@
 """One driver per Rollout: reconcile with the app Engine when something changed or is due.
 
 kopf tells the drivers what it sees (`Drivers.on_event`); a driver wakes at once when the spec
-changed (a new generation) or someone recorded an operation (a new pending intent), and
-otherwise at the time the engine asked for (a timed pause ending) or after `poll_seconds` (to
-notice Deployments becoming ready: their status is not watched). The operator's own status
-writes come back as events too; they wake nobody, since they bring neither.
+changed (a new generation) or someone recorded an operation (a new pending intent), when one of
+its Deployments or pods changed (the watch cache, see adapters/kube/cache.py, which also serves
+the platforms' and routers' reads), and otherwise at the time the engine asked for (a timed
+pause ending), after `poll_seconds` while it progresses, or after `idle_seconds` once finished
+(a slow safety resync). The operator's own status writes come back as events too; they wake
+nobody, since they bring neither.
 
 A driver keeps one Engine for its rollout and builds a new one (router, platform and metric
 providers from the registry) only when the spec's routing or workload changes.
@@ -32,8 +34,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from serinus.adapters.egress import EgressGuard
-from serinus.adapters.kube.client import KubeClient
+from serinus.adapters.kube.client import KubeClient, Object
+from serinus.adapters.kube.resources import (
+    DEPLOYMENTS,
+    DESTINATION_RULES,
+    HTTP_ROUTES,
+    INGRESSES,
+    PODS,
+    SERVICES,
+    VIRTUAL_SERVICES,
+)
 from serinus.adapters.kube.secrets import KubeSecretResolver
+from serinus.adapters.platforms.kube_workloads import ROLLOUT_LABEL
 from serinus.adapters.stores import rollout_resource as documents
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.app.cluster_policy import cluster_refusals, describe
@@ -57,12 +69,19 @@ log = logging.getLogger("serinus.operator")
 
 Key = tuple[str, str]  # namespace, name
 
+# What the platforms and routers read on every reconcile: served from watch caches. Not
+# Rollouts (the store reads them back after its own writes, and kopf watches them already),
+# nor Secrets (never held in memory longer than a read) or the charts' ConfigMaps.
+CACHED = (DEPLOYMENTS, PODS, SERVICES, INGRESSES, VIRTUAL_SERVICES, DESTINATION_RULES, HTTP_ROUTES)
+
 
 @dataclass(frozen=True)
 class DriverSettings:
     state_dir: Path
     poll_seconds: float = 1.0
-    idle_seconds: float = 30.0  # a finished rollout: only a spec change or an operation wakes it
+    # A finished rollout: a spec change, an operation or its workload changing wakes it; this is
+    # the safety resync (e.g. someone edited its routing object).
+    idle_seconds: float = 600.0
     max_backoff_seconds: float = 30.0
     max_concurrent_reconciles: int = 32
     allow_author_commands: bool = False  # dangerous: Rollout authors run code in the operator
@@ -138,6 +157,10 @@ class RolloutDriver:
         if generation != self._signature[0] or pending - self._signature[1]:
             self._woken.set()
         self._signature = (generation, pending)
+
+    def wake(self) -> None:
+        """Something the rollout depends on changed: reconcile now."""
+        self._woken.set()
 
     async def run(self) -> None:
         try:
@@ -268,6 +291,7 @@ class Drivers:
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
         self._closed = False
+        client.enable_cache(CACHED).subscribe(self._dependency_changed)
 
     def __len__(self) -> int:
         return len(self._running)
@@ -297,6 +321,14 @@ class Drivers:
             self._running[key] = entry
             log.info("%s/%s: watching", *key)
         entry[0].notice(body)
+
+    def _dependency_changed(self, kind: str, obj: Object) -> None:
+        """A cached object changed: wake the rollout whose workload it belongs to (by label)."""
+        metadata = obj.get("metadata") or {}
+        owner = (metadata.get("labels") or {}).get(ROLLOUT_LABEL)
+        entry = self._running.get((str(metadata.get("namespace") or ""), str(owner)))
+        if owner and entry is not None:
+            entry[0].wake()
 
     def stop(self, key: Key) -> None:
         entry = self._running.pop(key, None)
