@@ -230,7 +230,11 @@ def test_an_sre_can_trust_the_dashboard_through_analysis_judgement_and_abort(
     failed = page.locator("#steps li[data-state=failed]")
     expect(failed).to_contain_text("pause 600s")
     expect(page.locator("#steps li[aria-current]")).to_have_count(0)
-    assert failed.evaluate("li => getComputedStyle(li, '::after').content") == '" ✗"'
+    # Read in one go: a status update may replace the list (a detached item has no style).
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#steps li[data-state=failed]'),"
+        " '::after').content === '\" ✗\"'"
+    )
     v2_row = page.locator("#replica-rows tr").filter(has_text="v2")
     expect(v2_row).to_contain_text("scaled down", timeout=30_000)
     assert_dropped_at_the_abort(series(page))

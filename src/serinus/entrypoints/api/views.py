@@ -6,11 +6,9 @@ itself is never returned whole: a workload's environment may hold credentials.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from serinus.core.analysis.spec import Metric
 from serinus.core.authorization import Denial, denial, needs
 from serinus.core.events import Event
 from serinus.core.intents import Grants, Intent, IntentKind, refusal
@@ -18,6 +16,7 @@ from serinus.core.spec import Judgement, Rollout, Step
 from serinus.core.status import COLORS, Phase, RolloutStatus
 from serinus.core.strategy.analysis_step import BACKGROUND_RUN
 from serinus.core.strategy.plan import plan_for
+from serinus.entrypoints.api.analysis_specs import metric_specs
 from serinus.entrypoints.api.auth import Principal
 from serinus.entrypoints.api.markdown import render_markdown
 from serinus.entrypoints.api.models import (
@@ -27,7 +26,6 @@ from serinus.entrypoints.api.models import (
     EventView,
     JudgementInputView,
     JudgementView,
-    MetricSpecView,
     RolloutDetail,
     RolloutSummary,
     StepPosition,
@@ -355,64 +353,3 @@ def run_title(rollout: Rollout, name: str) -> str:
     if index.isdigit() and int(index) < len(steps):
         return f"step {int(index) + 1}: {describe(steps[int(index)])}"
     return name or "analysis"
-
-
-# `result < 0.5`, `result[0] >= 99`: a condition with one number to draw as a threshold line.
-_SIMPLE_CONDITION = re.compile(
-    r"^\s*result(?:\[0\])?\s*(?:<|<=|>|>=)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$"
-)
-_UNITS = (("second", "s"), ("latency", "s"), ("duration", "s"), ("percent", "%"), ("bytes", "B"))
-
-
-def metric_specs(rollout: Rollout) -> list[MetricSpecView]:
-    return [
-        _metric_spec(metric)
-        for template in rollout.spec.analysis_templates
-        for metric in template.metrics
-    ]
-
-
-def _metric_spec(metric: Metric) -> MetricSpecView:
-    condition = metric.success_condition or metric.failure_condition or ""
-    simple = _SIMPLE_CONDITION.match(condition)
-    judge = None
-    if metric.comparison is not None:
-        comparison = metric.comparison
-        provider: str | None = "prometheus"
-        query = f"baseline: {comparison.baseline_query}\ncanary: {comparison.canary_query}"
-        judge = {
-            **comparison.judge.model_dump(mode="json", by_alias=True),
-            **comparison.canary_config.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
-    elif metric.provider is not None:
-        provider = metric.provider.kind
-        query = _query_of(metric)
-    else:
-        provider, query = None, ""
-    words = f"{metric.name} {query}".lower()
-    return MetricSpecView(
-        name=metric.name,
-        provider=provider,
-        query=query,
-        success_condition=metric.success_condition,
-        failure_condition=metric.failure_condition,
-        threshold=float(simple.group(1)) if simple else None,
-        unit=next((unit for word, unit in _UNITS if word in words), ""),
-        interval_seconds=metric.interval,
-        count=metric.count,
-        failure_limit=metric.failure_limit,
-        judge=judge,
-    )
-
-
-def _query_of(metric: Metric) -> str:
-    provider = metric.provider
-    if provider is None:
-        return ""
-    if provider.prometheus is not None:
-        return provider.prometheus.query
-    if provider.web is not None:
-        return f"{provider.web.method} {provider.web.url}"
-    if provider.command is not None:
-        return " ".join(provider.command.command)
-    return "a Kubernetes Job"

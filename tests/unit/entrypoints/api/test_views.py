@@ -19,15 +19,9 @@ from serinus.core.events import Event, EventType
 from serinus.core.intents import Grants
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, Revision, RolloutStatus
+from serinus.entrypoints.api.analysis_specs import _metric_spec, metric_specs
 from serinus.entrypoints.api.auth import Principal
-from serinus.entrypoints.api.views import (
-    _metric_spec,
-    allowed_operations,
-    judgement_view,
-    metric_specs,
-    run_title,
-    timeline,
-)
+from serinus.entrypoints.api.views import allowed_operations, judgement_view, run_title, timeline
 
 TEMPLATE: dict[str, Any] = {
     "name": "latency",
