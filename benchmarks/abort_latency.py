@@ -13,6 +13,7 @@ send time of the first request answered by stable after the last one answered by
 engine's reconcile that applied the abort returned ("applied").
 
     python benchmarks/abort_latency.py [--aborts 20] [--replicas 2]
+    python benchmarks/abort_latency.py --operator [--aborts 20]   # see abort_latency_operator.py
 """
 
 from __future__ import annotations
@@ -161,7 +162,17 @@ def main() -> None:
     parser.add_argument(
         "--startup-delay", type=float, default=0.3, help="seconds each replica takes to be ready"
     )
+    parser.add_argument(
+        "--operator",
+        action="store_true",
+        help="the operator on a real kube-apiserver: operation recorded -> VirtualService written",
+    )
     args = parser.parse_args()
+    if args.operator:
+        from abort_latency_operator import main as operator_main
+
+        asyncio.run(operator_main(args.aborts, timeout=120.0))
+        return
     if args.aborts < 1 or args.replicas < 1 or args.startup_delay < 0:
         parser.error("--aborts and --replicas must be >= 1; --startup-delay must be >= 0")
     figures = asyncio.run(run(args))

@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 from real_kube import ISTIO_CRDS, RealKube
 from tests.contract.platforms.kube_controller import DeploymentController
-from tests.integration.operator.world import OperatorProcess, until
+from tests.integration.operator.world import (
+    OperatorProcess,
+    deployment_rollout,
+    until,
+    virtual_service,
+)
 from tests.integration.realkube.chart import deploy_chart_rbac, helm_binary, operator_kubeconfig
+from tests.integration.realkube.pipeline import in_namespace
 
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.resources import VIRTUAL_SERVICES, ObjectRef
@@ -30,42 +36,11 @@ ROLLOUTS_N = 10
 IDLE_WINDOW = 40.0  # seconds; longer than the 30 s timer that used to re-list every Rollout
 
 
+STEPS: list[dict[str, Any]] = [{"setWeight": 50}, {"pause": {"duration": "1s"}}, {"setWeight": 100}]
+
+
 def rollout(name: str, namespace: str, version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "serinus.io/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "version": version,
-            "workload": {
-                "deployment": {
-                    "replicas": 1,
-                    "selector": {"app": name},
-                    "template": {"spec": {"containers": [{"name": "app", "image": "app:1"}]}},
-                    "service": {"ports": [{"port": 80}]},
-                }
-            },
-            "strategy": {
-                "blueGreenCanary": {
-                    "scaleDownDelay": "0s",
-                    "steps": [{"setWeight": 50}, {"pause": {"duration": "1s"}}, {"setWeight": 100}],
-                }
-            },
-            "trafficRouting": {"istio": {"virtualService": {"name": name}}},
-        },
-    }
-
-
-def virtual_service(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "hosts": [name],
-            "http": [{"route": [{"destination": {"host": f"{name}-blue"}, "weight": 100}]}],
-        },
-    }
+    return in_namespace(deployment_rollout(name, version, STEPS), namespace)
 
 
 async def completed(client: KubeClient, namespace: str, names: list[str], version: str) -> bool:
@@ -98,7 +73,11 @@ def test_the_cached_operator_completes_rollouts_and_an_idle_one_costs_no_list(
     async def scenario() -> None:
         async with real_kube.client(namespace=watched) as admin:
             for name in names:
-                await admin.create(VIRTUAL_SERVICES, watched, virtual_service(name, watched))
+                await admin.create(
+                    VIRTUAL_SERVICES,
+                    watched,
+                    in_namespace(virtual_service(name, {"host": f"{name}-blue"}), watched),
+                )
                 await admin.create(ROLLOUTS, watched, rollout(name, watched, "1"))
             await operator.start()
             try:
@@ -112,9 +91,9 @@ def test_the_cached_operator_completes_rollouts_and_an_idle_one_costs_no_list(
                     await until(lambda: completed(admin, watched, names, "2"), "v2", 180, log)
                     for name in names:
                         vs = await admin.get(ObjectRef(VIRTUAL_SERVICES, watched, name))
+                        primary = next(r for r in vs["spec"]["http"] if r["name"] == "primary")
                         weights = {
-                            d["destination"]["host"]: d.get("weight", 100)
-                            for d in vs["spec"]["http"][0]["route"]
+                            d["destination"]["host"]: d.get("weight", 100) for d in primary["route"]
                         }
                         assert max(weights.values()) == 100, (name, weights)
                     settled = len(real_kube.audit_events(rbac.user))
