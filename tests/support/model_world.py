@@ -141,7 +141,9 @@ class GuardedPlatform:
         if current is not None and current.version != version:
             self.model.check_not_serving(color, f"replaced {current.version} by {version}")
         STATS["provisionings checked"] += 1
-        if (color, version) in self.model.torn:
+        if (color, version) in self.model.torn and version != self.model.stable_before:
+            # (the stable version may always come back: an abort of a rolling update scales it
+            # up again after it was scaled to zero)
             self.model.violate(f"provisioned {version} on {color} again while tearing it down")
         await self.inner.ensure(color, version, replicas)
 
@@ -214,6 +216,7 @@ class ModelWorld:
         self.metric_mode = "good"
         self.phase_before: Phase | None = None
         self.live_before = False
+        self.stable_before: str | None = None
         self.torn: set[tuple[Color, str]] = set()  # cleared when a new rollout may reuse them
         self.restarts = 0
         self.violations: list[str] = []
@@ -270,6 +273,8 @@ class ModelWorld:
         before = await self.store.load(NAME)
         self.phase_before = before.phase if before is not None else None
         self.live_before = before is not None and went_live(before)
+        stable = before.stable if before is not None else None
+        self.stable_before = stable.version if stable is not None else None
         self.reconciles += 1
         try:
             result = await self.engine.reconcile(NAME)

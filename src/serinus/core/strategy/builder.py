@@ -13,7 +13,7 @@ from serinus.core.actions import Action
 from serinus.core.events import Event, EventType
 from serinus.core.intents import Intent
 from serinus.core.spec import RolloutSpec, Step
-from serinus.core.status import Observed, Phase, Revision, RolloutStatus
+from serinus.core.status import Observed, Phase, Revision, RolloutStatus, ScheduledTeardown
 from serinus.core.strategy.plan import Plan
 
 
@@ -39,6 +39,9 @@ class Builder:
     consumed: list[Intent] = field(default_factory=list)
     route_actions: list[Action] = field(default_factory=list)
     wake_at: float | None = None
+    # Teardowns already in the persisted status: only these are carried out, so a teardown is
+    # performed only once its record is stored (a failed save then repeats it, never undoes it).
+    recorded_teardowns: tuple[ScheduledTeardown, ...] = ()
 
     def update(self, **changes: Any) -> None:
         self.status = self.status.model_copy(update=changes)

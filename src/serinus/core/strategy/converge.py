@@ -32,8 +32,9 @@ def scale_down_when_due(b: Builder) -> None:
             remaining.append(teardown)
             b.wake(teardown.due)
             continue
-        if carries_traffic(b, teardown.color):
-            remaining.append(teardown)  # first the traffic moves off it
+        if carries_traffic(b, teardown.color) or teardown not in b.recorded_teardowns:
+            remaining.append(teardown)  # first the traffic moves off it, and the record is saved
+            b.wake(b.now)
             continue
         if b.status.version_of(teardown.color) == teardown.version:
             replicas = dict(b.status.replicas)

@@ -39,6 +39,7 @@ def decide(
         plan=plan_for(rollout.spec),
         now=now,
         deadline=rollout.spec.progress_deadline_seconds,
+        recorded_teardowns=tuple(status.teardowns) if status is not None else (),
     )
     for intent in intents:
         apply_intent(builder, intent)
