@@ -3,8 +3,9 @@
 In the cluster (the operator, `serinus lint --cluster`) whoever can write a Rollout must not be
 able to run code in the operator's pod or read its environment:
 
-- `ExecutionNotAllowed`: the `process` workload, the `command` metric provider and every
-  author-chosen binary (`trafficRouting.haproxy.binary`, `workload.helm.helmBinary`). Checks
+- `ExecutionNotAllowed`: the `process` workload, the `command` metric provider, the `haproxy`
+  router (it runs HAProxy in the operator's pod with the author's ports and paths) and every
+  author-chosen binary (`workload.helm.helmBinary`). Checks
   that run code are Kubernetes Jobs (`provider.job`). Only an operator started with
   `--allow-author-commands` lets these through;
 - `SecretSourceNotAllowed`: secret references to the environment (`{env: NAME}`); in the
@@ -29,7 +30,7 @@ from serinus.core.workload_spec import HelmWorkload
 EXECUTION = "ExecutionNotAllowed"
 SECRET_SOURCE = "SecretSourceNotAllowed"
 ALLOW_FLAG = "--allow-author-commands"
-DEFAULT_HAPROXY = HaproxyRouting.model_fields["binary"].default
+DEFAULT_HAPROXY = HaproxyRouting.model_fields["binary"].default  # the factory's own check
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,14 @@ def _refusal_of(model: BaseModel, path: str) -> Refusal | None:
         return _execution(
             path, "the command provider runs a command in the operator's pod; use job"
         )
-    if isinstance(model, HaproxyRouting) and model.binary != DEFAULT_HAPROXY:
-        why = "an author-chosen binary; the operator runs only the haproxy on its PATH"
-        return _execution(_join(path, "binary"), why)
+    if isinstance(model, HaproxyRouting):
+        # Even its own haproxy would run in the operator's pod with the author's configuration
+        # (ports, bind address, admin socket path, attach to any socket).
+        why = (
+            "the haproxy router runs HAProxy in the operator's pod with the Rollout's "
+            "configuration; in a cluster use istio, gatewayAPI or nginx"
+        )
+        return _execution(path, why)
     if isinstance(model, HelmWorkload) and model.helm_binary is not None:
         why = "an author-chosen binary; the operator runs only its own helm ($SERINUS_HELM)"
         return _execution(_join(path, "helmBinary"), why)

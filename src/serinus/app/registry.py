@@ -129,6 +129,7 @@ def _haproxy(context: AdapterContext) -> TrafficRouter:
     assert routing is not None
     if routing.binary != DEFAULT_HAPROXY:
         _refuse_execution(context, "spec.trafficRouting.haproxy.binary")
+    _refuse_execution(context, "spec.trafficRouting.haproxy")  # HAProxy in the operator's pod
     surge = rollout.spec.strategy.rolling_update
     # Spare slots let a restarted replica take a fresh slot instead of re-addressing a serving one.
     slots = 2 * (rollout.spec.workload.replicas + (surge.max_surge if surge else 0))

@@ -89,7 +89,12 @@ SLACK_ENV = {
     [
         (rollout(workload=PROCESS), EXECUTION, "spec.workload.process"),
         (rollout(workload=HELM_BINARY), EXECUTION, "spec.workload.helm.helmBinary"),
-        (rollout(routing=HAPROXY_BINARY), EXECUTION, "spec.trafficRouting.haproxy.binary"),
+        (rollout(routing=HAPROXY_BINARY), EXECUTION, "spec.trafficRouting.haproxy"),
+        (
+            rollout(routing={"haproxy": {"adminSocket": "/run/other.sock", "attach": True}}),
+            EXECUTION,
+            "spec.trafficRouting.haproxy",
+        ),
         (
             rollout(provider=COMMAND),
             EXECUTION,
@@ -125,7 +130,7 @@ def test_what_the_cluster_runs_is_not_refused() -> None:
     secret_header["web"]["headers"][0]["valueFrom"] = {"secretKeyRef": {"name": "k", "key": "v"}}
     assert cluster_refusals(rollout(provider={"job": JOB})) == []
     assert cluster_refusals(rollout(provider=secret_header)) == []
-    assert cluster_refusals(rollout(routing={"haproxy": {}})) == []  # its own haproxy
+    assert cluster_refusals(rollout(routing={"istio": {"virtualService": {"name": "vs"}}})) == []
 
 
 def test_the_flag_allows_commands_but_never_the_environment() -> None:
@@ -153,6 +158,7 @@ def test_the_factories_refuse_even_when_nothing_checked_before(tmp_path: Path) -
         (rollout(workload=PROCESS), build_platform, "spec.workload.process"),
         (rollout(workload=HELM_BINARY), build_platform, "spec.workload.helm.helmBinary"),
         (rollout(routing=HAPROXY_BINARY), build_router, "spec.trafficRouting.haproxy.binary"),
+        (rollout(routing={"haproxy": {}}), build_router, "spec.trafficRouting.haproxy"),
     ]
     for spec, build, field in cases:
         context = AdapterContext(rollout=spec, state_dir=tmp_path, allow_commands=False)
