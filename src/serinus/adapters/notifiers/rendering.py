@@ -2,7 +2,8 @@
 
 The format is chosen by the template's name so a template cannot forget to escape: `*.html.j2`
 is HTML-autoescaped, `*.mrkdwn.j2` escapes Slack's control characters (`&`, `<`, `>`) in every
-`{{ expression }}`, `*.txt.j2` is plain text. Event messages and data carry user input (judgement
+`{{ expression }}`, `*.md.j2` backslash-escapes markdown (Teams cards: no injected links or
+emphasis), `*.txt.j2` is plain text. Event messages and data carry user input (judgement
 comments, inputs), so escaping is not optional. A templates directory given by the operator
 overrides the built-in templates of the same name.
 """
@@ -27,6 +28,15 @@ def escape_mrkdwn(value: Any) -> str:
     """Slack's rule: in mrkdwn text, `&`, `<` and `>` must be entities, nothing else."""
     text = "" if value is None else str(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def escape_markdown(value: Any) -> str:
+    """Every markdown control character backslash-escaped, so user text stays text."""
+    text = "" if value is None else str(value)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def event_title(event: Event) -> str:
@@ -74,6 +84,7 @@ class MessageRenderer:
         self._environments = {
             "html": jinja2.Environment(autoescape=True, **common),
             "mrkdwn": jinja2.Environment(autoescape=False, finalize=escape_mrkdwn, **common),
+            "md": jinja2.Environment(autoescape=False, finalize=escape_markdown, **common),
             "txt": jinja2.Environment(autoescape=False, **common),
         }
 

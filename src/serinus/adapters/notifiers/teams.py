@@ -46,7 +46,7 @@ class TeamsNotifier:
                 },
                 {
                     "type": "TextBlock",
-                    "text": self._renderer.render("teams.txt.j2", context),
+                    "text": self._renderer.render("teams.md.j2", context),
                     "wrap": True,
                 },
             ],

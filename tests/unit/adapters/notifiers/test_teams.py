@@ -27,3 +27,16 @@ def test_adaptive_card_has_title_colour_text_and_link() -> None:
         {"type": "Action.OpenUrl", "title": "Open rollout", "url": "https://dash/rollouts/shop"}
     ]
     assert "actions" not in teams.payload("shop", event)["attachments"][0]["content"]  # type: ignore[index]
+
+
+def test_user_text_cannot_inject_markdown_into_the_card() -> None:
+    teams = TeamsNotifier(
+        webhook_url="https://x.test/w", http=httpx.AsyncClient(), renderer=MessageRenderer()
+    )
+    comment = "looks fine [details](https://evil.test/phish) **urgent** `code`"
+    event = Event(type=EventType.JUDGED, message=f"approved by bob: {comment}", at=0, data={})
+    payload = teams.payload("shop", event)
+    text = payload["attachments"][0]["content"]["body"][1]["text"]  # type: ignore[index]
+    assert "[details](https://evil.test/phish)" not in text
+    assert r"\[details\]\(https://evil\.test/phish\)" in text
+    assert r"\*\*urgent\*\*" in text and r"\`code\`" in text
