@@ -67,6 +67,16 @@ def revisions(status: RolloutStatus) -> list[RevisionRow]:
     return sorted(rows, key=lambda row: order[row.role])
 
 
+def preview_url(rollout: Rollout) -> str | None:
+    """Where people reach the previewed version (HAProxy's preview port), if the router has one."""
+    haproxy = rollout.spec.traffic_routing.haproxy
+    if haproxy is None or haproxy.preview_port is None:
+        return None
+    host = "127.0.0.1" if haproxy.bind_address in ("0.0.0.0", "::") else haproxy.bind_address
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{haproxy.preview_port}/"
+
+
 def _revision_node(row: RevisionRow, status: RolloutStatus, now: float) -> Text:
     style = COLOR_STYLE[row.color]
     text = Text()
@@ -128,6 +138,10 @@ def render_tree(
     for row in revisions(status):
         node = tree.add(_revision_node(row, status, now))
         node.add(_replicas_node(row))
+    if status.preview is not None:
+        version = status.version_of(status.preview) or "?"
+        where = preview_url(rollout) or "the router's preview entry"
+        tree.add(Text(f"preview: {where} -> {version} ({status.preview}), no user traffic"))
     if status.mirror:
         tree.add(Text(f"mirror: {status.mirror}% of requests copied to the canary"))
     for route in status.header_routes:

@@ -164,3 +164,28 @@ def test_a_converged_status_shows_the_actual_weight_equal_to_the_desired_one(sta
 
     assert "90% desired = actual" in shown and "10% desired = actual" in shown
     assert [r["actualWeight"] for r in data["revisions"]] == [90, 10]
+
+
+def test_a_previewed_version_says_where_people_reach_it(state: State) -> None:
+    previewing = judging().model_copy(
+        update={"preview": "green", "weights": {"blue": 100, "green": 0}}
+    )
+    state.put(previewing)
+    shown = state.cli("get", "web").stdout
+    assert "preview: the router's preview entry -> v2 (green), no user traffic" in shown
+
+
+def test_the_preview_url_is_haproxys_preview_port() -> None:
+    from serinus.core.documents import load_rollout
+    from serinus.entrypoints.cli.tree import preview_url
+
+    def rollout(haproxy: str) -> str:
+        return (
+            "apiVersion: serinus.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n"
+            "  version: v1\n  workload: {process: {command: [sleep, '1'], replicas: 1}}\n"
+            f"  trafficRouting: {{haproxy: {haproxy}}}\n  strategy: {{blueGreen: {{}}}}\n"
+        )
+
+    with_port = load_rollout(rollout("{port: 18080, previewPort: 18081}"), "test")
+    assert preview_url(with_port) == "http://127.0.0.1:18081/"
+    assert preview_url(load_rollout(rollout("{port: 18080}"), "test")) is None
