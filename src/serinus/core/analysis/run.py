@@ -359,8 +359,8 @@ def assess_run(results: Sequence[MetricResult]) -> tuple[AnalysisPhase, str]:
     for phase in _DECIDING:
         hit = [r for r in deciding if r.phase is phase]
         if hit:
-            reasons = "; ".join(f"{r.name}: {r.message}" for r in hit)
-            return phase, f"{phase.value}: {reasons}"
+            # The phase is the run's own field; the message says why (callers name the phase).
+            return phase, "; ".join(f"{r.name}: {r.message}" for r in hit)
     if all(r.phase.completed for r in results):
         return AnalysisPhase.SUCCESSFUL, "all metrics successful"
     return AnalysisPhase.RUNNING, ""

@@ -22,8 +22,13 @@ from serinus.core.status import RolloutStatus
 
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps to the terminal's width (80 without one, as in CI): tests read whole lines."""
+    """Rich wraps to the terminal's width (80 without one, as in CI, or whatever COLUMNS said
+    when the console was made, as under xdist): tests read whole lines."""
+    from serinus.entrypoints.cli import output
+
     monkeypatch.setenv("COLUMNS", "250")
+    for console in (output.console, output.err_console):
+        monkeypatch.setattr(console, "width", 250)
 
 
 def rollout_yaml(name: str = "web", version: str = "v2", steps: str | None = None) -> str:
