@@ -45,6 +45,11 @@ def touch_private(path: Path) -> None:
     os.close(open_private(path, os.O_RDONLY))
 
 
+def narrow_private(path: Path) -> None:
+    """Set an existing file to 0600 without opening it (an open/close would drop locks)."""
+    path.chmod(FILE_MODE)
+
+
 def write_private(path: Path, text: str) -> None:
     """Replace `path` atomically with `text` (temporary file + rename), mode 0600."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from serinus.adapters.private import private_folder, touch_private
+from serinus.adapters.private import narrow_private, private_folder, touch_private
 from serinus.adapters.stores.arguments import check_consumed, check_limit
 from serinus.core.errors import Conflict, NotFound, SerinusError, StoreError
 from serinus.core.events import Event
@@ -110,9 +110,13 @@ class SqliteStateStore:
                 f"state store {self.path}: cannot create its directory: {exc}"
             ) from exc
         try:
+            # Never open and close a file SQLite may hold locks on: closing any descriptor of a
+            # file drops every POSIX lock this process holds on it (another connection's).
+            if not self.path.exists():
+                touch_private(self.path)
             for path in (self.path, *_sidecars(self.path)):
-                if path is self.path or path.exists():
-                    touch_private(path)
+                if path.exists():
+                    narrow_private(path)
         except OSError as exc:
             raise StoreError(f"state store {self.path}: cannot create the file: {exc}") from exc
         try:
