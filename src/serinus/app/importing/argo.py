@@ -289,9 +289,9 @@ def _step(
             return None
         return {"pause": {"duration": duration}}
     if "analysis" in step:
-        return _analysis_step(
-            step["analysis"], f"{path}.analysis", documents, templates, source, report
-        )
+        where = f"{path}.analysis"
+        converted = _analysis(step["analysis"], where, documents, templates, source, report)
+        return {"analysis": converted} if converted is not None else None
     if "setHeaderRoute" in step:
         route = step["setHeaderRoute"]
         matches = [
@@ -316,18 +316,6 @@ def _step(
             return None
     report.unsupported(source, path, f"unknown step {', '.join(step)}")
     return None
-
-
-def _analysis_step(
-    analysis: dict[str, Any],
-    path: str,
-    documents: list[dict[str, Any]],
-    templates: dict[str, dict[str, Any]],
-    source: str,
-    report: Report,
-) -> dict[str, Any] | None:
-    converted = _analysis(analysis, path, documents, templates, source, report)
-    return {"analysis": converted} if converted is not None else None
 
 
 def _analysis(
