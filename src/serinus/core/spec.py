@@ -45,6 +45,7 @@ from serinus.core.spec_base import (
     keys_matching,
     plain_document,
 )
+from serinus.core.window_spec import RollbackWindow, window_problems
 from serinus.core.workload_spec import MAX_REPLICAS, DeploymentWorkload, HelmWorkload
 
 API_VERSION = "serinus.io/v1alpha1"
@@ -290,6 +291,7 @@ class BlueGreenCanary(SpecModel):
     analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
+    rollback_window: RollbackWindow | None = None
     hooks: list[Hook] = Field(default_factory=list, max_length=MAX_LIST)
 
 
@@ -300,6 +302,7 @@ class Canary(SpecModel):
     analysis: BackgroundAnalysis | None = None
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
+    rollback_window: RollbackWindow | None = None
     hooks: list[Hook] = Field(default_factory=list, max_length=MAX_LIST)
 
 
@@ -310,6 +313,7 @@ class BlueGreen(SpecModel):
     auto_promotion_seconds: Duration = 0.0
     scale_down_delay: Duration = 30.0
     abort_scale_down_delay: Duration = 30.0
+    rollback_window: RollbackWindow | None = None
     hooks: list[Hook] = Field(default_factory=list, max_length=MAX_LIST)
 
 
@@ -318,6 +322,16 @@ class RollingUpdate(SpecModel):
 
     max_surge: int = Field(default=1, ge=0, le=MAX_REPLICAS, strict=True)
     max_unavailable: int = Field(default=0, ge=0, le=MAX_REPLICAS, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_window(cls, data: object) -> object:
+        if isinstance(data, dict) and "rollbackWindow" in data:
+            raise ValueError(
+                "rollbackWindow: a rolling update replaces the replicas in place, so no previous "
+                "version is kept to go back to; use blueGreenCanary, canary or blueGreen"
+            )
+        return data
 
     @model_validator(mode="after")
     def _can_progress(self) -> RollingUpdate:
@@ -382,7 +396,7 @@ class RolloutSpec(SpecModel):
                     f"last step (there are {len(steps)}); the analysis would never start"
                 )
             uses.append((f"{strategy}.analysis", background))
-        problems: list[str] = []
+        problems = window_problems(strategy, window_of(self.strategy), self.workload.replicas)
         hook_names = [(hook.type, hook.name) for hook in hooks_of(self.strategy)]
         for kind, name in sorted(set(h for h in hook_names if hook_names.count(h) > 1)):
             problems.append(f"{strategy}.hooks: two {kind} hooks are named {name!r}")
@@ -430,6 +444,12 @@ def hooks_of(strategy: Strategy) -> list[Hook]:
     """The strategy's webhook hooks; rollingUpdate has none."""
     chosen = strategy.blue_green_canary or strategy.canary or strategy.blue_green
     return list(chosen.hooks) if chosen is not None else []
+
+
+def window_of(strategy: Strategy) -> RollbackWindow | None:
+    """The strategy's rollback window; rollingUpdate has none."""
+    chosen = strategy.blue_green_canary or strategy.canary or strategy.blue_green
+    return chosen.rollback_window if chosen is not None else None
 
 
 def background_analysis_of(strategy: Strategy) -> BackgroundAnalysis | None:

@@ -50,6 +50,27 @@ class ScheduledTeardown(StatusModel):
     due: float
 
 
+class RollbackWindowState(StatusModel):
+    """The previous version kept after completion for an instant undo (`rollbackWindow`).
+
+    Its color runs `replicas` of `version` with weight 0 until `until`; `serinus undo` before
+    then moves traffic back to it without provisioning. Not a teardown: the rollout is complete.
+    """
+
+    color: Color
+    version: str
+    replicas: int
+    until: float
+
+
+class RouterOutage(StatusModel):
+    """The router could not be read since `since`: nothing advances, and past the progress
+    deadline the rollout fails (its abort is carried out once the router answers)."""
+
+    since: float
+    error: str
+
+
 class HeaderRouteState(StatusModel):
     name: str
     matches: list[dict[str, Any]]
@@ -77,6 +98,8 @@ class RolloutStatus(StatusModel):
     paused_by_user: bool = False
     teardowns: list[ScheduledTeardown] = Field(default_factory=list)
     previous_version: str | None = None
+    rollback_window: RollbackWindowState | None = None
+    router_outage: RouterOutage | None = None
     revision: int = 0
     # Whether the world matched this status when it was decided (weights read back as desired,
     # every color with weight ready, nothing left to scale down); what it waits for if not.
@@ -99,13 +122,17 @@ class RolloutStatus(StatusModel):
         )
 
     def version_of(self, color: Color) -> str | None:
-        """The version a color should run: stable, canary or one waiting for its scale-down."""
+        """The version a color should run: stable, canary, one waiting for its scale-down, or
+        the previous version kept by an open rollback window."""
         for revision in (self.stable, self.canary):
             if revision is not None and revision.color == color:
                 return revision.version
         for teardown in self.teardowns:
             if teardown.color == color:
                 return teardown.version
+        window = self.rollback_window
+        if window is not None and window.color == color:
+            return window.version
         return None
 
 
@@ -136,6 +163,7 @@ class Observed(StatusModel):
     analysis: AnalysisRunState | None = None  # the status's run, advanced by measurements
     background_analysis: AnalysisRunState | None = None
     gates: list[GateState] = Field(default_factory=list)  # gates the app has just called
+    router_error: str | None = None  # the router could not be read (weights is then None)
 
     def color(self, color: Color) -> ColorState:
         return self.colors.get(color, ColorState())
