@@ -20,7 +20,7 @@ from tests.contract.stores.contract import (
     make_status,
 )
 
-from serinus.adapters.stores import sqlite as sqlite_store
+from serinus.adapters.stores import sqlite_file as sqlite_store
 from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.core.errors import StoreError
 

@@ -5,14 +5,8 @@ Several processes share the file: `serinus run` drives a rollout while a second 
 database lock (up to the busy timeout) instead of failing half-way or losing an intent, and
 readers never block thanks to the WAL journal.
 
-Durability: `journal_mode=WAL` with `synchronous=FULL`, so a commit is fsynced to the WAL before
-`save` returns. NORMAL would already survive `kill -9` (the OS keeps the written pages), but not
-a power cut; the store writes once per reconcile, so the extra fsync is cheap.
-
-Permissions: the folder holding the database is the state folder; it is made 0700 and the
-database, its WAL and shared-memory files 0600 (specs and statuses may hold credentials). The
-file is created 0600 before SQLite opens it, and SQLite gives the WAL and SHM files the
-database's mode.
+Opening the file (private modes, the WAL journal with `synchronous=FULL`, the schema) and
+recording an intent are in `sqlite_file`, shared with the CLI's fast path for operations.
 
 Threads: the async methods hand each call to one dedicated worker thread that owns the
 connection. Statements are fast, but a write can wait up to the busy timeout for another
@@ -26,16 +20,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from serinus.adapters.private import narrow_private, private_folder, touch_private
+from serinus.adapters.stores import sqlite_file
 from serinus.adapters.stores.arguments import check_consumed, check_limit
+from serinus.adapters.stores.sqlite_file import (
+    DEFAULT_BUSY_TIMEOUT,
+    dumps,
+    insert_intent,
+    transaction,
+)
 from serinus.core.errors import Conflict, NotFound, SerinusError, StoreError
 from serinus.core.events import Event
 from serinus.core.intents import Intent
@@ -43,47 +42,6 @@ from serinus.core.spec import Rollout
 from serinus.core.status import RolloutStatus
 
 T = TypeVar("T")
-
-DEFAULT_BUSY_TIMEOUT = 5.0
-
-# Each entry upgrades the schema by one version (entry i: version i -> i + 1), applied in one
-# transaction with the version bump. Append new entries; never edit a released one.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE rollouts (
-            name   TEXT PRIMARY KEY,
-            spec   TEXT NOT NULL,
-            status TEXT
-        )""",
-        # AUTOINCREMENT: ids are never reused, even after a delete, so the audit stays unambiguous.
-        """CREATE TABLE events (
-            id      INTEGER PRIMARY KEY AUTOINCREMENT,
-            rollout TEXT NOT NULL REFERENCES rollouts(name) ON DELETE CASCADE,
-            body    TEXT NOT NULL
-        )""",
-        "CREATE INDEX events_by_rollout ON events (rollout, id)",
-        """CREATE TABLE intents (
-            id       INTEGER PRIMARY KEY AUTOINCREMENT,
-            rollout  TEXT NOT NULL REFERENCES rollouts(name) ON DELETE CASCADE,
-            body     TEXT NOT NULL,
-            consumed INTEGER NOT NULL DEFAULT 0 CHECK (consumed IN (0, 1)),
-            outcome  TEXT
-        )""",
-        "CREATE INDEX intents_by_rollout ON intents (rollout, consumed, id)",
-    ),
-]
-
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-
-
-def _sidecars(path: Path) -> tuple[Path, Path]:
-    """The WAL and shared-memory files SQLite keeps next to the database."""
-    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 class SqliteStateStore:
@@ -100,109 +58,13 @@ class SqliteStateStore:
             self._executor.shutdown(wait=False)
             raise
 
-    # --- opening, schema ---------------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            private_folder(self.path.parent)
-        except OSError as exc:
-            raise StoreError(
-                f"state store {self.path}: cannot create its directory: {exc}"
-            ) from exc
-        try:
-            # Never open and close a file SQLite may hold locks on: closing any descriptor of a
-            # file drops every POSIX lock this process holds on it (another connection's).
-            if not self.path.exists():
-                touch_private(self.path)
-            for path in (self.path, *_sidecars(self.path)):
-                if path.exists():
-                    narrow_private(path)
-        except OSError as exc:
-            raise StoreError(f"state store {self.path}: cannot create the file: {exc}") from exc
-        try:
-            # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE.
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise self._error(exc, "opening") from exc
-        try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(
-                    f"state store {self.path}: cannot use the WAL journal (SQLite chose {mode!r}); "
-                    "put the state directory on a local filesystem"
-                )
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._error(exc, "opening") from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    @staticmethod
-    def _schema_version(conn: sqlite3.Connection) -> int:
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        ).fetchone()
-        if exists is None:
-            return 0
-        row = conn.execute("SELECT version FROM schema_version WHERE id = 1").fetchone()
-        return int(row[0]) if row is not None else 0
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        target = len(MIGRATIONS)
-        if self._schema_version(conn) == target:
-            return
-        with self._transaction(conn):
-            # Re-read under the write lock: another process may have migrated meanwhile.
-            current = self._schema_version(conn)
-            if current > target:
-                raise StoreError(
-                    f"state store {self.path}: schema version {current} is newer than this "
-                    f"serinus understands ({target}); upgrade serinus"
-                )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
-            )
-            for statements in MIGRATIONS[current:]:
-                for statement in statements:
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_version (id, version) VALUES (1, ?)"
-                " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-                (target,),
-            )
-
     # --- plumbing ----------------------------------------------------------------------------
 
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-        # IMMEDIATE takes the write lock up front, waiting for it under the busy timeout; a
-        # deferred transaction that upgrades to a write would fail at once with SQLITE_BUSY.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _open(self) -> sqlite3.Connection:
+        return sqlite_file.connect(self.path, self.busy_timeout)
 
     def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
-            return StoreError(
-                f"state store {self.path}: {doing}: the database stayed locked by another "
-                f"process for more than {self.busy_timeout:g}s ({exc})"
-            )
-        return StoreError(f"state store {self.path}: {doing}: {exc}")
+        return sqlite_file.error(self.path, self.busy_timeout, exc, doing)
 
     async def _run(self, doing: str, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -225,10 +87,10 @@ class SqliteStateStore:
     # --- StateStore --------------------------------------------------------------------------
 
     async def submit(self, rollout: Rollout) -> None:
-        spec = _dumps(rollout.model_dump(mode="json", by_alias=True, exclude_none=True))
+        spec = dumps(rollout.model_dump(mode="json", by_alias=True, exclude_none=True))
 
         def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     "INSERT INTO rollouts (name, spec) VALUES (?, ?)"
                     " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
@@ -261,11 +123,11 @@ class SqliteStateStore:
         consumed: Sequence[Intent],
     ) -> None:
         check_consumed(consumed)
-        status_json = _dumps(status.to_storage())
-        event_rows = [(name, _dumps(event.model_dump(mode="json"))) for event in events]
+        status_json = dumps(status.to_storage())
+        event_rows = [(name, dumps(event.model_dump(mode="json"))) for event in events]
 
         def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):
+            with transaction(conn):
                 updated = conn.execute(
                     "UPDATE rollouts SET status = ? WHERE name = ?", (status_json, name)
                 ).rowcount
@@ -298,19 +160,12 @@ class SqliteStateStore:
         return await self._run("listing rollouts", work)
 
     async def record_intent(self, name: str, intent: Intent) -> Intent:
-        body = _dumps(intent.model_dump(mode="json", exclude={"id", "outcome"}))
+        body = dumps(intent.model_dump(mode="json", exclude={"id", "outcome"}))
 
         def work(conn: sqlite3.Connection) -> Intent:
-            with self._transaction(conn):
-                known = conn.execute("SELECT 1 FROM rollouts WHERE name = ?", (name,)).fetchone()
-                if known is None:
-                    raise NotFound(f"rollout {name!r} not found")
-                cursor = conn.execute(
-                    "INSERT INTO intents (rollout, body, outcome) VALUES (?, ?, ?)",
-                    (name, body, intent.outcome),
-                )
-            assert cursor.lastrowid is not None
-            return intent.model_copy(update={"id": cursor.lastrowid})
+            with transaction(conn):
+                intent_id = insert_intent(conn, name, body, intent.outcome)
+            return intent.model_copy(update={"id": intent_id})
 
         return await self._run(f"recording a {intent.kind} intent for rollout {name!r}", work)
 
@@ -351,7 +206,7 @@ class SqliteStateStore:
 
     async def delete(self, name: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):
+            with transaction(conn):
                 # Events and intents go with it: ON DELETE CASCADE (foreign_keys is on).
                 deleted = conn.execute("DELETE FROM rollouts WHERE name = ?", (name,)).rowcount
                 if deleted == 0:
@@ -367,7 +222,7 @@ class SqliteStateStore:
         def work(conn: sqlite3.Connection) -> dict[str, Any]:
             return {
                 "path": str(self.path),
-                "schemaVersion": self._schema_version(conn),
+                "schemaVersion": sqlite_file.schema_version(conn),
                 "journalMode": conn.execute("PRAGMA journal_mode").fetchone()[0],
                 "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[
                     conn.execute("PRAGMA synchronous").fetchone()[0]
