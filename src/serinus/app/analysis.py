@@ -7,13 +7,18 @@ of a shape nobody foresaw, a bug) is reported by its type only, so nothing a dep
 reaches the status.
 Providers are chosen by a registry keyed by the provider's kind string (`prometheus`, `web`,
 `command`), so a new provider is one registry entry, never an edit here.
+
+A sequential metric's look reads its counter queries and hands the raw results to the core
+(`CounterReading`), which judges them against the evidence the run carries. A provider that can
+read several queries at one instant (`measure_together`, Prometheus' does) is asked to, so the
+counters of a look are consistent with each other.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from serinus.adapters.egress import EgressGuard
 from serinus.adapters.metrics.command import CommandProvider
@@ -24,6 +29,7 @@ from serinus.app.secret_headers import SecretHeaders
 from serinus.core.analysis.comparison import judge_comparison
 from serinus.core.analysis.run import (
     AnalysisRunState,
+    CounterReading,
     Measurement,
     due_measurements,
     judge,
@@ -33,7 +39,7 @@ from serinus.core.analysis.run import (
     start_run,
     terminate,
 )
-from serinus.core.analysis.spec import AnalysisTemplateSpec, Metric
+from serinus.core.analysis.spec import AnalysisTemplateSpec, Metric, Sequential
 from serinus.core.errors import DependencyError, InvalidInput
 from serinus.core.ports import KeyedMetricProvider, MetricProvider
 
@@ -74,6 +80,26 @@ async def _take(
     return await asyncio.wait_for(provider.measure(source), timeout + TIMEOUT_GRACE_SECONDS)
 
 
+@runtime_checkable
+class TogetherProvider(Protocol):
+    """A provider that reads several sources as of one instant."""
+
+    async def measure_together(self, sources: Sequence[Any]) -> list[list[float]]: ...
+
+
+async def _read_counters(
+    sequential: Sequential, provider: MetricProvider[Any] | KeyedMetricProvider[Any]
+) -> CounterReading:
+    sources = sequential.sources()
+    timeout = max(source.timeout for source in sources.values()) + TIMEOUT_GRACE_SECONDS
+    if isinstance(provider, TogetherProvider):
+        taking = provider.measure_together(list(sources.values()))
+        values = await asyncio.wait_for(taking, timeout)
+    else:
+        values = await asyncio.gather(*(_take(provider, s, s.timeout) for s in sources.values()))
+    return CounterReading(dict(zip(sources, values, strict=True)))
+
+
 async def _check_on(
     provider: KeyedMetricProvider[Any], source: Any, run: str, metric: str, index: int
 ) -> list[float] | None:
@@ -84,12 +110,16 @@ async def _check_on(
 
 async def measure(
     metric: Metric, providers: ProviderRegistry, now: float, *, run: str = "", index: int = 0
-) -> Measurement | None:
+) -> Measurement | CounterReading | None:
     """One measurement of a rendered metric; every failure becomes an Error measurement.
 
     None: a keyed provider's measurement (number `index` of this metric in `run`) is pending.
+    A sequential metric's look is the counters it read, for the core to judge.
     """
     try:
+        if metric.sequential is not None:
+            provider = _provider(providers, "prometheus", metric.name)
+            return await _read_counters(metric.sequential, provider)
         if metric.comparison is not None:
             provider = _provider(providers, "prometheus", metric.name)
             baseline_source, canary_source = metric.comparison.sources()
@@ -131,6 +161,8 @@ async def advance(
     for metric in due:
         if metric.provider is not None:
             _provider(providers, metric.provider.kind, metric.name)
+        elif metric.sequential is not None:
+            _provider(providers, "prometheus", metric.name)
     run = f"{state.name}@{state.started_at!r}"
     taken = {result.name: result.count + result.error for result in state.metrics}
     measurements = await asyncio.gather(

@@ -42,125 +42,52 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, Field, PlainSerializer
 
 from serinus.core.analysis.expressions import EvaluationError, parse_condition
+from serinus.core.analysis.looks import CounterReading, enough_samples, judge_look
 from serinus.core.analysis.spec import AnalysisTemplateSpec, Metric
+from serinus.core.analysis.state import (
+    AnalysisPhase,
+    AnalysisRunState,
+    JsonFloat,
+    Measurement,
+    MeasurementPhase,
+    MetricResult,
+)
 from serinus.core.analysis.templating import render_data
 from serinus.core.documents import validate_model
 from serinus.core.errors import InvalidInput
-from serinus.core.spec_base import StatusModel
+
+# the state's models are what callers of the run read: importers find them here too
+__all__ = [
+    "ERROR_RETRY_SECONDS",
+    "MEASUREMENT_RETENTION",
+    "AnalysisPhase",
+    "AnalysisRunState",
+    "CounterReading",
+    "JsonFloat",
+    "Measurement",
+    "MeasurementPhase",
+    "MetricResult",
+    "Tick",
+    "assess_metric",
+    "assess_run",
+    "due_measurements",
+    "due_metrics",
+    "judge",
+    "metric_due_at",
+    "next_due",
+    "provider_error",
+    "record",
+    "record_tick",
+    "render_metric",
+    "resolve_args",
+    "start_run",
+    "terminate",
+]
 
 ERROR_RETRY_SECONDS = 10.0
 MEASUREMENT_RETENTION = 50
-
-_SPECIAL_FLOATS = {"NaN": math.nan, "+Inf": math.inf, "Inf": math.inf, "-Inf": -math.inf}
-
-
-def _float_from_json(value: Any) -> Any:
-    if isinstance(value, str) and value in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[value]
-    return value
-
-
-def _float_to_json(value: float) -> float | str:
-    # JSON (and the Kubernetes status) has no NaN or infinity; Prometheus' spelling is used.
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return value
-
-
-JsonFloat = Annotated[
-    float,
-    BeforeValidator(_float_from_json),
-    PlainSerializer(_float_to_json, return_type=float | str, when_used="json"),
-]
-
-
-class MeasurementPhase(StrEnum):
-    SUCCESSFUL = "Successful"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
-    ERROR = "Error"
-
-
-class AnalysisPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCESSFUL = "Successful"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
-    ERROR = "Error"
-
-    @property
-    def completed(self) -> bool:
-        return self not in (AnalysisPhase.PENDING, AnalysisPhase.RUNNING)
-
-
-class Measurement(StatusModel):
-    phase: MeasurementPhase
-    at: float
-    value: list[JsonFloat] = Field(default_factory=list)
-    message: str = ""
-    # the comparative judge's figures (pValue, estimate, ciLow, ...); empty for conditions
-    details: dict[str, JsonFloat | str] = Field(default_factory=dict)
-
-
-class MetricResult(StatusModel):
-    name: str
-    phase: AnalysisPhase = AnalysisPhase.PENDING
-    dry_run: bool = False
-    count: int = 0  # measurements that were not errors
-    successful: int = 0
-    failed: int = 0
-    inconclusive: int = 0
-    error: int = 0
-    consecutive_errors: int = 0
-    message: str = ""
-    measurements: list[Measurement] = Field(default_factory=list)  # the newest ones
-
-    @property
-    def last(self) -> Measurement | None:
-        return self.measurements[-1] if self.measurements else None
-
-
-class AnalysisRunState(StatusModel):
-    name: str = ""
-    phase: AnalysisPhase = AnalysisPhase.RUNNING
-    message: str = ""
-    started_at: float
-    finished_at: float | None = None
-    background: bool = False  # runs across steps until terminated (the engine decides where)
-    args: dict[str, str] = Field(default_factory=dict)
-    metrics: list[MetricResult] = Field(default_factory=list)
-
-    @property
-    def completed(self) -> bool:
-        return self.phase.completed
-
-    @property
-    def failed(self) -> bool:
-        """Failed or errored out: the rollout must not go on."""
-        return self.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR)
-
-    def result(self, name: str) -> MetricResult:
-        for result in self.metrics:
-            if result.name == name:
-                return result
-        raise KeyError(name)
-
-    def to_storage(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
-
-    @classmethod
-    def from_storage(cls, data: Mapping[str, Any]) -> AnalysisRunState:
-        return cls.model_validate(data)
-
 
 # --- starting: arguments -----------------------------------------------------------------------
 
@@ -347,8 +274,19 @@ def assess_metric(metric: Metric, result: MetricResult) -> tuple[AnalysisPhase, 
         )
     count = metric.effective_count
     if count is not None and result.count >= count:
+        if metric.sequential is not None and not enough_samples(metric, result.sequential):
+            return AnalysisPhase.INCONCLUSIVE, _too_few(metric, result, f"{result.count} looks")
         return AnalysisPhase.SUCCESSFUL, f"{result.count} measurements within limits"
     return AnalysisPhase.RUNNING, ""
+
+
+def _too_few(metric: Metric, result: MetricResult, after: str) -> str:
+    assert metric.sequential is not None
+    seen = result.sequential.seen.canary_requests if result.sequential is not None else 0.0
+    return (
+        f"{after} with {seen:g} canary requests, fewer than minSamples "
+        f"{metric.sequential.min_samples}: not enough to pass"
+    )
 
 
 _DECIDING = (AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE)
@@ -399,7 +337,21 @@ def _reassessed(
     )
 
 
-Tick = Sequence[tuple[str, Measurement]]
+# A sequential metric's look arrives as the raw counters it read; the core judges them against
+# the evidence the run carries (`looks.judge_look`).
+Tick = Sequence[tuple[str, Measurement | CounterReading]]
+
+
+def _folded(
+    metric: Metric, result: MetricResult, taken: Measurement | CounterReading, now: float
+) -> tuple[MetricResult, Measurement]:
+    if isinstance(taken, Measurement):
+        return _with_measurement(result, taken), taken
+    if metric.sequential is None:
+        raise ValueError(f"metric {metric.name} is not sequential: it takes measurements")
+    measurement, sequential = judge_look(metric, result.sequential, taken, now)
+    updated = _with_measurement(result, measurement)
+    return updated.model_copy(update={"sequential": sequential}), measurement
 
 
 def record_tick(
@@ -420,12 +372,13 @@ def record_tick(
     by_name = dict(tick)
     results: list[MetricResult] = []
     for result in state.metrics:
-        measurement = by_name.pop(result.name, None)
-        if measurement is None or result.phase.completed:
+        taken = by_name.pop(result.name, None)
+        if taken is None or result.phase.completed:
             results.append(result)
             continue
-        updated = _with_measurement(result, measurement)
-        phase, message = assess_metric(spec.metric(result.name), updated)
+        metric = spec.metric(result.name)
+        updated, measurement = _folded(metric, result, taken, now)
+        phase, message = assess_metric(metric, updated)
         results.append(
             updated.model_copy(update={"phase": phase, "message": message or measurement.message})
         )
@@ -449,8 +402,13 @@ def terminate(
         return state
     results: list[MetricResult] = []
     for result in state.metrics:
+        metric = spec.metric(result.name)
         if result.phase.completed:
             results.append(result)
+        elif metric.sequential is not None and not enough_samples(metric, result.sequential):
+            message = _too_few(metric, result, f"{reason} after {result.count} looks")
+            update = {"phase": AnalysisPhase.INCONCLUSIVE, "message": message}
+            results.append(result.model_copy(update=update))
         elif result.successful > 0:
             results.append(
                 result.model_copy(

@@ -15,12 +15,25 @@ that can be checked without running is checked here, so `serinus lint` rejects i
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from serinus.core.analysis.expressions import ExpressionError, parse_condition
-from serinus.core.analysis.jsonpath import JsonPathError, parse_json_path
+from serinus.core.analysis.providers import (
+    MAX_RANGE_POINTS,
+    BasicAuth,
+    CommandSource,
+    FromEnv,
+    JobSource,
+    PrometheusAuthentication,
+    PrometheusRange,
+    PrometheusSource,
+    Provider,
+    TlsOptions,
+    WebHeader,
+    WebSource,
+)
 from serinus.core.analysis.templating import (
     ARGS_PREFIX,
     VARIABLE,
@@ -30,36 +43,48 @@ from serinus.core.analysis.templating import (
 from serinus.core.documents import parse_text, validate_model
 from serinus.core.errors import InvalidInput
 from serinus.core.judge.canary_config import CanaryAnalysis, JudgeConfigurations
-from serinus.core.notification_spec import SecretRef
 from serinus.core.spec_base import (
-    DNS_LABEL,
     MAX_COUNT,
     MAX_LIST,
-    Command,
     Count,
     Duration,
-    EnvMap,
-    EnvName,
-    FilePath,
-    HeaderName,
-    Line,
     Metadata,
+    PositiveCount,
     PositiveDuration,
     SpecModel,
     Text,
-    Url,
-    _exactly_one,
     duplicated,
-    free_form,
     json_data_problem,
     plain_document,
 )
 
+# the providers' models are part of a template's vocabulary: importers find them here too
+__all__ = [
+    "MAX_RANGE_POINTS",
+    "AnalysisArg",
+    "AnalysisTemplate",
+    "AnalysisTemplateSpec",
+    "BasicAuth",
+    "CommandSource",
+    "Comparison",
+    "CounterQueries",
+    "FromEnv",
+    "JobSource",
+    "Metric",
+    "PrometheusAuthentication",
+    "PrometheusRange",
+    "PrometheusSource",
+    "Provider",
+    "Sequential",
+    "TlsOptions",
+    "WebHeader",
+    "WebSource",
+    "load_template",
+]
+
 TEMPLATE_KIND = "AnalysisTemplate"
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 ARG_PATTERN = r"^[A-Za-z_][-A-Za-z0-9_]*$"
-# Prometheus refuses range queries of more than 11,000 points per series.
-MAX_RANGE_POINTS = 11_000
 
 
 class AnalysisArg(SpecModel):
@@ -67,163 +92,6 @@ class AnalysisArg(SpecModel):
 
     name: str = Field(pattern=ARG_PATTERN, max_length=63)
     value: Text | None = None
-
-
-# --- providers ---------------------------------------------------------------------------------
-
-
-class FromEnv(SpecModel):
-    """A secret read from the environment of the process that measures (never stored in specs)."""
-
-    env: EnvName
-
-
-class BasicAuth(SpecModel):
-    username: Line = Field(min_length=1)
-    password_from: FromEnv
-
-
-class PrometheusAuthentication(SpecModel):
-    bearer_token_from: FromEnv | None = None
-    basic: BasicAuth | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> PrometheusAuthentication:
-        _exactly_one(self, "authentication")
-        return self
-
-
-class TlsOptions(SpecModel):
-    insecure_skip_verify: bool = False
-    ca_file: FilePath | None = None
-
-
-class PrometheusRange(SpecModel):
-    """A range query over [now - start, now - end] every `step` (durations before now)."""
-
-    start: PositiveDuration
-    end: Duration = 0.0
-    step: PositiveDuration
-
-    @model_validator(mode="after")
-    def _sensible(self) -> PrometheusRange:
-        if self.end >= self.start:
-            raise ValueError("range.end must be more recent (smaller) than range.start")
-        if (self.start - self.end) / self.step > MAX_RANGE_POINTS:
-            raise ValueError(f"range gives more than {MAX_RANGE_POINTS} points; raise the step")
-        return self
-
-
-class PrometheusSource(SpecModel):
-    """A PromQL query; every sample of every returned series is one value of `result`."""
-
-    address: Url
-    query: Text = ""
-    timeout: PositiveDuration = 10.0
-    authentication: PrometheusAuthentication | None = None
-    tls: TlsOptions = Field(default_factory=TlsOptions)
-    range: PrometheusRange | None = None
-
-
-class WebHeader(SpecModel):
-    """A request header; a secret one (an API key) comes from `valueFrom`, never inline."""
-
-    key: HeaderName
-    value: Line = ""
-    value_from: SecretRef | None = None
-
-    @model_validator(mode="after")
-    def _one_value(self) -> WebHeader:
-        if self.value and self.value_from is not None:
-            raise ValueError("give value or valueFrom, not both")
-        return self
-
-
-class WebSource(SpecModel):
-    """An HTTP endpoint returning JSON; `jsonPath` selects the number(s)."""
-
-    url: Url
-    method: Literal["GET", "POST", "PUT"] = "GET"
-    headers: list[WebHeader] = Field(default_factory=list, max_length=MAX_LIST)
-    body: Text | None = None
-    json_path: Line = "$"
-    timeout: PositiveDuration = 10.0
-    insecure: bool = False
-
-    @model_validator(mode="after")
-    def _valid_path(self) -> WebSource:
-        try:
-            parse_json_path(self.json_path)
-        except JsonPathError as exc:
-            raise ValueError(f"jsonPath: {exc}") from exc
-        return self
-
-
-class CommandSource(SpecModel):
-    """A local command (no shell).
-
-    `output: exitCode` (default): the measurement is `[1]` when it exits 0 and `[0]` otherwise,
-    so conditions read `result[0] == 1`. `output: stdout`: it must exit 0 and print numbers
-    (whitespace or comma separated, or a JSON number or list); a non-zero exit is an Error.
-    """
-
-    command: Command
-    timeout: PositiveDuration = 30.0
-    output: Literal["exitCode", "stdout"] = "exitCode"
-    env: EnvMap = Field(default_factory=dict)
-
-
-class JobSource(SpecModel):
-    """A check run as a Kubernetes Job in the rollout's namespace (the cluster's `command`).
-
-    `spec` is a batch/v1 JobSpec; its pods run under `serviceAccountName`. The measurement is
-    `[1]` when the Job completes and `[0]` when it fails, so conditions read `result[0] == 1`;
-    while it runs no measurement is recorded. A Job still running after `timeout` is an Error.
-    """
-
-    spec: dict[str, Any] = Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
-    service_account_name: str = Field(pattern=DNS_LABEL, max_length=63)
-    timeout: PositiveDuration = 600.0
-
-    @model_validator(mode="after")
-    def _runnable(self) -> JobSource:
-        free_form(self.spec)
-        template = self.spec.get("template")
-        pod = template.get("spec") if isinstance(template, dict) else None
-        if not isinstance(pod, dict) or not isinstance(pod.get("containers"), list):
-            raise ValueError("spec.template.spec.containers: a Job needs at least one container")
-        if not pod["containers"]:
-            raise ValueError("spec.template.spec.containers: a Job needs at least one container")
-        if pod.get("restartPolicy", "Never") not in ("Never", "OnFailure"):
-            raise ValueError("spec.template.spec.restartPolicy: a Job's is Never or OnFailure")
-        for field in ("serviceAccountName", "serviceAccount"):
-            if pod.get(field) not in (None, self.service_account_name):
-                raise ValueError(
-                    f"spec.template.spec.{field}: set provider.job.serviceAccountName instead"
-                )
-        return self
-
-
-class Provider(SpecModel):
-    prometheus: PrometheusSource | None = None
-    web: WebSource | None = None
-    command: CommandSource | None = None
-    job: JobSource | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Provider:
-        _exactly_one(self, "provider")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """The registry key of the adapter that measures this source."""
-        return _exactly_one(self, "provider")
-
-    @property
-    def source(self) -> SpecModel:
-        source: SpecModel = getattr(self, self.kind)
-        return source
 
 
 class Comparison(SpecModel):
@@ -271,6 +139,84 @@ class Comparison(SpecModel):
         )
 
 
+class CounterQueries(SpecModel):
+    """One side's cumulative counters, each a PromQL query that returns one value.
+
+    `requests` counts every request; `errors` the failed ones, or `bucket` (a histogram's
+    cumulative bucket at the latency threshold, `le`) the ones answered within the threshold, so
+    the slow ones are `requests - bucket`. Give `errors` or `bucket`, not both.
+    """
+
+    requests: Text = Field(min_length=1)
+    errors: Text | None = Field(default=None, min_length=1)
+    bucket: Text | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _errors_or_bucket(self) -> CounterQueries:
+        if (self.errors is None) == (self.bucket is None):
+            raise ValueError("give errors (failed requests) or bucket (fast requests), not both")
+        return self
+
+    @property
+    def counts(self) -> Literal["errors", "bucket"]:
+        return "errors" if self.errors is not None else "bucket"
+
+
+Alpha = Annotated[float, Field(gt=0.0, le=0.5)]
+
+
+class Sequential(SpecModel):
+    """Fail a canary as soon as its error (or slow-request) ratio is shown worse than baseline's.
+
+    Every look reads both sides' cumulative counters (`canary`, `baseline`) with instant queries
+    of `provider` (a Prometheus source without a `query`). A mixture sequential probability
+    ratio test (`serinus.core.judge.sequential`) weighs the evidence that the canary's ratio is
+    above the baseline's; the metric fails at the first look where it reaches `1 / alpha`, and
+    the chance that a canary no worse than baseline ever fails is at most `alpha`, however many
+    looks there are. It passes only when its `count` of looks ends (or the run is terminated)
+    and the canary has had at least `minSamples` requests since the first look.
+    """
+
+    provider: Provider
+    alpha: Alpha = 0.05
+    min_samples: PositiveCount
+    canary: CounterQueries
+    baseline: CounterQueries
+
+    @model_validator(mode="after")
+    def _counters(self) -> Sequential:
+        source = self.provider.prometheus
+        if source is None:
+            raise ValueError("sequential supports the prometheus provider only")
+        if source.query:
+            raise ValueError(
+                "sequential: leave provider.prometheus.query empty; the canary and baseline "
+                "queries replace it"
+            )
+        if source.range is not None:
+            raise ValueError(
+                "sequential: provider.prometheus.range is not allowed; each counter is read "
+                "at the time of the look"
+            )
+        if self.canary.counts != self.baseline.counts:
+            raise ValueError(
+                f"sequential: canary counts {self.canary.counts} and baseline counts "
+                f"{self.baseline.counts}; both sides must count the same thing"
+            )
+        return self
+
+    def sources(self) -> dict[str, PrometheusSource]:
+        """Each counter's Prometheus source, by name (`canary.requests`, `baseline.errors`, ...)."""
+        source = self.provider.prometheus
+        assert source is not None  # checked by the validator
+        queries: dict[str, PrometheusSource] = {}
+        for side, counters in (("canary", self.canary), ("baseline", self.baseline)):
+            for field in ("requests", counters.counts):
+                query = getattr(counters, field)
+                queries[f"{side}.{field}"] = source.model_copy(update={"query": query})
+        return queries
+
+
 # --- metrics and templates ---------------------------------------------------------------------
 
 
@@ -287,11 +233,13 @@ class Metric(SpecModel):
     dry_run: bool = False
     provider: Provider | None = None
     comparison: Comparison | None = None
+    sequential: Sequential | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Metric:
-        if (self.provider is None) == (self.comparison is None):
-            raise ValueError("a metric needs exactly one of: provider, comparison")
+        kinds = [self.provider, self.comparison, self.sequential]
+        if sum(kind is not None for kind in kinds) != 1:
+            raise ValueError("a metric needs exactly one of: provider, comparison, sequential")
         # Argo Rollouts' rules: a limit the count cannot reach makes the outcome a foregone
         # success, and repeated measurements need an interval between them.
         if self.count is not None:
@@ -322,6 +270,8 @@ class Metric(SpecModel):
             )
         if self.comparison is not None and has_condition:
             raise ValueError("a comparison metric is judged by its canaryConfig, not conditions")
+        if self.sequential is not None:
+            self._sequential_rules(has_condition)
         if (
             self.provider is not None
             and self.provider.prometheus is not None
@@ -329,6 +279,21 @@ class Metric(SpecModel):
         ):
             raise ValueError("provider.prometheus.query is required")
         return self
+
+    def _sequential_rules(self, has_condition: bool) -> None:
+        if has_condition:
+            raise ValueError("a sequential metric is judged by its evidence, not conditions")
+        if self.interval is None:
+            raise ValueError("interval must be set for a sequential metric: the time between looks")
+        if self.count is not None and self.count < 2:
+            raise ValueError(
+                "count must be >= 2 for a sequential metric: the first look only starts counting"
+            )
+        if self.failure_limit != 0:
+            raise ValueError(
+                "failureLimit must be 0 for a sequential metric: the evidence reaching 1/alpha "
+                "is the failure (set alpha to make it stricter or looser)"
+            )
 
     @property
     def effective_count(self) -> int | None:
