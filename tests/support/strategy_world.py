@@ -63,13 +63,15 @@ class World:
     decisions: list[Decision] = field(default_factory=list)
     analysis: AnalysisRunState | None = None  # what the engine's measurements made of the run
     background_analysis: AnalysisRunState | None = None
+    router_error: str | None = None  # the router cannot be read (nor written) while set
 
     def observed(self) -> Observed:
         return Observed(
             colors=dict(self.colors),
-            weights=self.weights,
+            weights=None if self.router_error is not None else self.weights,
             analysis=self.analysis,
             background_analysis=self.background_analysis,
+            router_error=self.router_error,
         )
 
     def step(self, advance: float = 0.0) -> Decision:
@@ -112,13 +114,19 @@ class World:
             assert (self.weights or {}).get(action.color, 0) == 0, "tore down a serving color"
             self.colors.pop(action.color, None)
         elif isinstance(action, SetWeights):
+            assert self.router_error is None, "wrote weights to an unreachable router"
             assert sum(action.weights.values()) == 100
             for color, weight in action.weights.items():
                 if weight > 0:
                     state = self.colors.get(color)
                     assert state is not None and state.ready > 0, f"traffic to unready {color}"
             self.weights = dict(action.weights)
-        elif isinstance(action, SetHeaderRoute):
+        elif isinstance(action, SetHeaderRoute | RemoveHeaderRoute | SetPreview | SetMirror):
+            assert self.router_error is None, "changed routes on an unreachable router"
+            self._route(action)
+
+    def _route(self, action: Action) -> None:
+        if isinstance(action, SetHeaderRoute):
             self.header_routes[action.name] = action.color
         elif isinstance(action, RemoveHeaderRoute):
             self.header_routes.pop(action.name, None)

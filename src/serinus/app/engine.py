@@ -36,7 +36,7 @@ from serinus.core.actions import (
 )
 from serinus.core.analysis.run import AnalysisRunState
 from serinus.core.authorization import vouched
-from serinus.core.errors import NotFound, RouterError, SerinusError
+from serinus.core.errors import DependencyError, NotFound, RouterError, SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import MirroringRouter, Platform, StateStore, TrafficRouter
 from serinus.core.spec import Rollout, background_analysis_of
@@ -85,12 +85,20 @@ class Engine:
         self.gates = gates if gates is not None else local_gates()
 
     async def observe(self) -> Observed:
+        """The platform's colors and the router's weights; a router that cannot be read is
+        reported in `router_error` (the core counts the outage against the progress deadline)
+        rather than ending the reconcile before anything is decided."""
         colors = await self.platform.observe()
-        for color in COLORS:
-            # A color the platform no longer reports has no endpoints: the router must know.
-            state = colors.get(color)
-            await self.router.sync_endpoints(color, state.endpoints if state is not None else [])
-        weights = await self.router.read_weights()
+        try:
+            for color in COLORS:
+                # A color the platform no longer reports has no endpoints: the router must know.
+                state = colors.get(color)
+                await self.router.sync_endpoints(
+                    color, state.endpoints if state is not None else []
+                )
+            weights = await self.router.read_weights()
+        except DependencyError as exc:
+            return Observed(colors=colors, router_error=str(exc) or type(exc).__name__)
         return Observed(colors=colors, weights=weights)
 
     async def reconcile(self, name: str) -> Reconciled:
@@ -129,7 +137,7 @@ class Engine:
         except SerinusError as exc:
             log.warning("%s: cannot observe: %s", name, exc)
             return Reconciled(status or RolloutStatus(), Observed(), None, str(exc))
-        if status is not None:
+        if status is not None and observed.router_error is None:
             observed = observed.model_copy(update=await self._measure(rollout, status))
             gates = await self.gates.call_due(rollout, status, self.clock())
             observed = observed.model_copy(update={"gates": gates})
@@ -150,6 +158,9 @@ class Engine:
         if decision.events:
             for sink in self.sinks:
                 sink(name, decision.events)
+        if observed.router_error is not None:  # decided and saved, yet the driver must retry
+            error = f"cannot reach the router: {observed.router_error}"
+            return Reconciled(new_status, observed, decision, error)
         return Reconciled(new_status, observed, decision)
 
     async def _measure(

@@ -32,6 +32,11 @@ class EventType(StrEnum):
     GATE_PASSED = "GatePassed"  # a webhook gate answered 2xx
     GATE_HELD = "GateHeld"  # it did not; called again after its interval
     GATE_FAILED = "GateFailed"  # it did not and will not be called again
+    ROLLBACK_WINDOW_OPENED = "RollbackWindowOpened"  # the previous version kept after completion
+    ROLLBACK_WINDOW_CLOSED = "RollbackWindowClosed"
+    ROLLED_BACK = "RolledBack"  # an undo within the rollback window
+    ROUTER_UNREACHABLE = "RouterUnreachable"
+    ROUTER_REACHABLE = "RouterReachable"
 
 
 class Severity(StrEnum):
@@ -54,6 +59,8 @@ SEVERITY_OF: dict[EventType, Severity] = {
     EventType.ANALYSIS_SUCCESSFUL: Severity.SUCCESS,
     EventType.GATE_HELD: Severity.WARNING,
     EventType.GATE_FAILED: Severity.ERROR,
+    EventType.ROLLED_BACK: Severity.WARNING,
+    EventType.ROUTER_UNREACHABLE: Severity.ERROR,
 }
 
 

@@ -13,7 +13,15 @@ from serinus.core.actions import Action
 from serinus.core.events import Event, EventType
 from serinus.core.intents import Intent
 from serinus.core.spec import RolloutSpec, Step
-from serinus.core.status import Observed, Phase, Revision, RolloutStatus, ScheduledTeardown
+from serinus.core.status import (
+    COLORS,
+    Color,
+    Observed,
+    Phase,
+    Revision,
+    RolloutStatus,
+    ScheduledTeardown,
+)
 from serinus.core.strategy.plan import Plan
 
 
@@ -56,6 +64,27 @@ class Builder:
 
     def emit(self, kind: EventType, message: str, **data: Any) -> None:
         self.events.append(Event(type=kind, message=message, at=self.now, data=data))
+
+    def set_weights(self, weights: dict[Color, int]) -> None:
+        """Change the desired weights; a WeightsChanged event says so when they differ."""
+        before = {color: self.status.weights.get(color, 0) for color in COLORS}
+        self.update(weights=weights)
+        after = {color: weights.get(color, 0) for color in COLORS}
+        if before == after:
+            return
+        stable = self.status.stable
+        # The version leaving or arriving first, then stable, as the promotion's event reads.
+        order = sorted(COLORS, key=lambda c: stable is not None and c == stable.color)
+        shares = {
+            version: after[color]
+            for color in order
+            if (version := self.status.version_of(color)) is not None
+        }
+        self.emit(
+            EventType.WEIGHTS_CHANGED,
+            " / ".join(f"{version} {weight}%" for version, weight in shares.items()),
+            weights=shares,
+        )
 
     def wake(self, at: float) -> None:
         self.wake_at = at if self.wake_at is None else min(self.wake_at, at)

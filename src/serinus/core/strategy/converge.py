@@ -14,10 +14,13 @@ from serinus.core.events import EventType
 from serinus.core.status import COLORS, TERMINAL_PHASES, Color, Phase
 from serinus.core.strategy.builder import Builder
 from serinus.core.strategy.capacity import complete, in_force, ready_of, target_weights
+from serinus.core.strategy.window import keeps_window, open_window
 
 
 def carries_traffic(b: Builder, color: Color) -> bool:
     """Whether removing the color's replicas now could drop requests."""
+    if b.observed.router_error is not None:
+        return True  # the router cannot say where traffic goes: assume it is there
     if not b.status.weights:
         return False  # serinus never routed: a first deployment is replaced in place
     after = in_force(b.status, b.observed, b.plan.replicas).get(color, 0)
@@ -36,6 +39,9 @@ def scale_down_when_due(b: Builder) -> None:
             remaining.append(teardown)  # first the traffic moves off it, and the record is saved
             b.wake(b.now)
             continue
+        if keeps_window(b, teardown):
+            open_window(b, teardown)  # kept at weight 0 instead: the rollout completes
+            continue
         if b.status.version_of(teardown.color) == teardown.version:
             replicas = dict(b.status.replicas)
             replicas.pop(teardown.color, None)
@@ -49,7 +55,9 @@ def scale_down_when_due(b: Builder) -> None:
         )
     b.update(teardowns=remaining)
     if not remaining and b.status.phase is Phase.SCALING_DOWN:
-        b.enter(Phase.COMPLETED, f"{b.stable.version} is live")
+        window = b.status.rollback_window
+        kept = f"; {window.version} kept for an instant undo" if window is not None else ""
+        b.enter(Phase.COMPLETED, f"{b.stable.version} is live{kept}")
         b.emit(EventType.COMPLETED, f"{b.stable.version} is live", version=b.stable.version)
 
 
@@ -75,6 +83,8 @@ def converge(b: Builder) -> list[Action]:
         elif have.version == version or not carries_traffic(b, color):
             shrink.append(ensure)
     actions: list[Action] = grow
+    if observed.router_error is not None:
+        return actions  # nothing can be routed or safely removed until the router answers
     target = target_weights(status, observed, b.plan.replicas)
     if target is not None and target != complete(observed.weights or {}):
         actions.append(SetWeights(weights=target))
@@ -98,6 +108,8 @@ def note_convergence(b: Builder, actions: list[Action]) -> None:
 
 def _waiting_for(b: Builder) -> str:
     status, observed = b.status, b.observed
+    if observed.router_error is not None:
+        return f"waiting for the router to answer ({observed.router_error[:120]})"
     if status.weights:
         desired = complete(status.weights)
         target = target_weights(status, observed, b.plan.replicas) or {}

@@ -17,6 +17,7 @@ from serinus.core.strategy.stopping import (
     stop_background_analysis,
     stop_step_analysis,
 )
+from serinus.core.strategy.window import roll_back_within_window, yield_window
 
 # A first deployment that never went live is replaced in place by a newer version.
 _NEVER_LIVE = (Phase.PROVISIONING, Phase.FAILED, Phase.ABORTED)
@@ -38,6 +39,10 @@ def follow_version(b: Builder, target: str) -> None:
     stable = status.stable
     canary = status.canary
     if canary is not None and target == canary.version:
+        return
+    window = status.rollback_window
+    if window is not None and canary is None and target == window.version:
+        roll_back_within_window(b, "(the spec's version is back on it)")
         return
     if target == stable.version:
         if canary is not None:
@@ -69,7 +74,6 @@ def _drop_canary(b: Builder, reason: str) -> None:
         replicas[canary.color] = b.status.replicas[canary.color]
     b.update(
         canary=None,
-        weights={stable.color: 100, canary.color: 0},
         replicas=replicas,
         teardowns=[t for t in b.status.teardowns if t.color != canary.color]
         + [_leaving(b, canary)],
@@ -77,6 +81,7 @@ def _drop_canary(b: Builder, reason: str) -> None:
         step_started_at=None,
         paused_by_user=False,
     )
+    b.set_weights({stable.color: 100, canary.color: 0})
     b.enter(Phase.COMPLETED, reason)
     b.emit(EventType.ABORTED, f"{reason}; {canary.version} removed", canary=canary.version)
 
@@ -94,6 +99,8 @@ def _start_rollout(b: Builder, target: str) -> None:
     teardowns = [t for t in b.status.teardowns if t.color != color]
     if superseded is not None:
         teardowns.append(_leaving(b, superseded))  # drained before its color is reused
+    if (kept := yield_window(b, target)) is not None:
+        teardowns.append(kept)  # the same: drained before the new version replaces it
     b.update(
         canary=Revision(version=target, color=color),
         weights={stable.color: 100, color: 0},

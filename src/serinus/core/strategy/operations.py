@@ -1,7 +1,8 @@
 """Acting on the operations people asked for: abort, retry, pause/resume, promote, judge.
 
 Each intent is checked again here (the rollout may have moved on since it was requested) and
-consumed with its outcome; undo needs nothing here, it changed the spec's version.
+consumed with its outcome; undo changed the spec's version, and is acted on here only when an
+open rollback window keeps that version (else following the spec rolls it out).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from serinus.core.intents import Intent, IntentKind
 from serinus.core.status import Phase
 from serinus.core.strategy.builder import Builder
 from serinus.core.strategy.stopping import abort, roll_back_promotion, stop_step_analysis
+from serinus.core.strategy.window import roll_back_within_window
 
 
 def apply_intent(b: Builder, intent: Intent) -> None:
@@ -47,6 +49,9 @@ def apply_intent(b: Builder, intent: Intent) -> None:
         b.emit(EventType.PROMOTED, f"full promotion {who}: skipping the remaining steps", full=True)
     elif intent.kind is IntentKind.JUDGE:
         _judge(b, intent)
+    elif intent.kind is IntentKind.UNDO and _within_window(b):
+        b.consume(intent, roll_back_within_window(b, who))
+        return
     b.consume(intent, "done")
 
 
@@ -68,6 +73,13 @@ def _resume(b: Builder, who: str, actor: str) -> None:
         b.update(background_analysis=None)
     b.enter(Phase.PROVISIONING if b.status.step_started_at is None else Phase.PROGRESSING)
     b.emit(EventType.RESUMED, f"resumed {who}", actor=actor)
+
+
+def _within_window(b: Builder) -> bool:
+    """An undo the open rollback window serves: the spec went back to the kept version (else
+    undo is a new rollout of the previous version, which following the spec starts)."""
+    window = b.status.rollback_window
+    return window is not None and b.status.canary is None and b.spec.version == window.version
 
 
 def _at_pause(b: Builder) -> bool:

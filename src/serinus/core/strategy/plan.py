@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from serinus.core.spec import Pause, RollingUpdate, RolloutSpec, Step, steps_of
+from serinus.core.window_spec import RollbackWindow
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Plan:
     scale_down_delay: float
     abort_scale_down_delay: float
     rolling: RollingUpdate | None = None
+    window: RollbackWindow | None = None  # keep the previous version after completion
 
     def canary_replicas(self, weight: int) -> int:
         """Replicas the canary needs to carry `weight` percent of the traffic."""
@@ -46,6 +48,7 @@ def plan_for(spec: RolloutSpec) -> Plan:
             preview=True,
             scale_down_delay=chosen.scale_down_delay,
             abort_scale_down_delay=chosen.abort_scale_down_delay,
+            window=chosen.rollback_window,
         )
     if strategy.rolling_update is not None:
         return Plan(
@@ -68,4 +71,5 @@ def plan_for(spec: RolloutSpec) -> Plan:
         preview=False,
         scale_down_delay=stepped.scale_down_delay,
         abort_scale_down_delay=stepped.abort_scale_down_delay,
+        window=stepped.rollback_window,
     )

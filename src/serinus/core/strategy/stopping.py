@@ -33,11 +33,11 @@ def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
     replicas = dict(b.status.replicas)
     replicas[stable.color] = b.plan.replicas
     b.update(
-        weights={stable.color: 100, canary.color: 0},
         replicas=replicas,
         teardowns=[t for t in b.status.teardowns if t.color != canary.color] + [teardown],
         paused_by_user=False,
     )
+    b.set_weights({stable.color: 100, canary.color: 0})
     b.enter(phase, reason)
     if ready_of(b.status, b.observed, stable.color) >= b.plan.replicas:
         moved = f"all traffic back on {stable.version}"
