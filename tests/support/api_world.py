@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -183,3 +184,14 @@ async def serving(
     )
     async with client_of(app) as client:
         yield Api(app, store, client, metrics, throttle)
+
+
+async def next_event(lines: AsyncIterator[str]) -> tuple[str, Any]:
+    """The next server-sent event of a live stream's lines: (its name, its data)."""
+    kind = ""
+    async for line in lines:
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: "):
+            return kind, json.loads(line[6:])
+    raise AssertionError("the stream ended")

@@ -3,13 +3,9 @@ embedded server the demo runs beside a rollout."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
-from api_world import auth_header, seed, users
+from api_world import auth_header, next_event, seed, users
 
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.app.metrics import SerinusMetrics
@@ -20,16 +16,6 @@ from serinus.entrypoints.api.auth import AuthConfig
 from serinus.entrypoints.api.server import background
 
 pytestmark = pytest.mark.integration
-
-
-async def next_event(lines: AsyncIterator[str]) -> tuple[str, Any]:
-    kind = ""
-    async for line in lines:
-        if line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("data: "):
-            return kind, json.loads(line[6:])
-    raise AssertionError("the stream ended")
 
 
 async def test_the_live_stream_over_http_follows_the_store() -> None:

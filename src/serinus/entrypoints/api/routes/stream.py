@@ -3,7 +3,9 @@
 The stream opens with a `snapshot` (the rollout in detail plus its recent events), then, polling
 the store every `poll_seconds`, sends `status` (the rollout in detail, stamped with the server's
 time, when its status changed) and `events` (events recorded since). A comment line keeps idle
-connections open through proxies; `gone` ends the stream when the rollout is deleted.
+connections open through proxies; `gone` ends the stream when the rollout is deleted, and
+`signed-out` (with the reason) when the caller's token stops being accepted (it is checked again
+at every poll: expired, revoked or removed from the tokens file).
 
 Polling the store (rather than hooking the engine) works whichever process drives the rollout:
 in the local mode `serinus run` and `serinus serve` only share the SQLite file.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import Request
 
 from serinus.core.authorization import READ
+from serinus.core.errors import DependencyError
 from serinus.core.events import Event
 from serinus.core.status import RolloutStatus
 from serinus.entrypoints.api.auth import Principal
@@ -34,10 +38,11 @@ from serinus.entrypoints.api.routes.rollouts import (
     detail_grants,
     load,
 )
-from serinus.entrypoints.api.security import authenticated
+from serinus.entrypoints.api.security import authenticated, presented_token, refusal
 from serinus.entrypoints.api.views import detail, event_view
 
 HISTORY_WINDOW = 200
+log = logging.getLogger("serinus.api")
 
 router = APIRouter(
     prefix="/api/v1/rollouts",
@@ -70,7 +75,11 @@ async def rollout_stream(
     disconnected: Callable[[], Awaitable[bool]],
     clock: Callable[[], float] = time.time,
     namespace: str | None = None,
+    still_accepted: Callable[[], Awaitable[str | None]] | None = None,
 ) -> AsyncIterator[str]:
+    """`still_accepted()` says why the caller's token is no longer accepted (None: it is); when
+    it cannot tell (DependencyError: the identity source failed), the stream ends and the
+    client's reconnect gets that source's answer."""
     store, rollout, status = await load(context, caller, name, namespace)
 
     async def snapshot(status: RolloutStatus | None) -> dict[str, Any] | None:
@@ -92,6 +101,14 @@ async def rollout_stream(
     quiet_since = time.monotonic()
     while not await disconnected():
         await asyncio.sleep(context.poll_seconds)
+        try:
+            reason = await still_accepted() if still_accepted is not None else None
+        except DependencyError as exc:
+            log.warning("live stream of %s ended: %s", name, exc)
+            return
+        if reason is not None:
+            yield sse("signed-out", {"detail": reason})
+            return
         current_spec = await store.get_spec(name)
         if current_spec is None:
             yield sse("gone", {"name": name})
@@ -131,8 +148,24 @@ async def events(
     namespace: Namespace = None,
 ) -> StreamingResponse:
     await load(context, caller, name, namespace)  # a missing rollout is a 404, not a stream
+    token = presented_token(request)
+
+    async def still_accepted() -> str | None:
+        outcome = await context.access.authenticate(token)
+        if isinstance(outcome, Principal) and outcome.name == caller.name:
+            return None
+        return refusal(None if isinstance(outcome, Principal) else outcome, context, request)
+
+    stream = rollout_stream(
+        context,
+        name,
+        caller,
+        request.is_disconnected,
+        namespace=namespace,
+        still_accepted=still_accepted,
+    )
     return StreamingResponse(
-        rollout_stream(context, name, caller, request.is_disconnected, namespace=namespace),
+        stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
