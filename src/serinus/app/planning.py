@@ -42,10 +42,12 @@ PLAN_ACTOR = "serinus plan"
 class PlannedAction:
     kind: str  # the action's class name: EnsureVersion, SetWeights, ...
     fields: dict[str, Any]
+    # The action itself, to perform it again against a cluster with dry-run (plan_cluster.py).
+    action: Action | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, action: Action) -> PlannedAction:
-        return cls(type(action).__name__, action.model_dump(mode="json"))
+        return cls(type(action).__name__, action.model_dump(mode="json"), action)
 
     def to_data(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.fields}

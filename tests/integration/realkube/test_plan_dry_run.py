@@ -1,0 +1,215 @@
+"""`serinus plan` on the real API server: every object write is a server-side dry-run.
+
+For each router (Istio host-level, Gateway API, NGINX) and the deployment workload: v1 is rolled
+out by the engine with the real adapters (the test plays the Deployment controller); the plan of
+v2 is checked by the server with `dryRun=All`, and then the engine rolls v2 out for real. The
+test asserts that
+- the plan wrote nothing: every object's resourceVersion is unchanged, and each write the plan
+  sent is in the audit log with `dryRun=All`;
+- the plan's writes (verb, kind, name) are the writes the engine then makes, in order, and each
+  object's spec as the dry-run answered it is its spec on the server after the rollout;
+- a write the server refuses (an invalid image pull policy) stops the plan, naming the object.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from real_kube import GATEWAY_API_CRDS, ISTIO_CRDS, AuditEvent, RealKube
+from tests.contract.platforms.kube_controller import DeploymentController
+from tests.integration.operator.world import until
+from tests.integration.realkube.pipeline import NAME, rollout_document, seed_objects
+
+from serinus.adapters.kube.client import KubeClient
+from serinus.adapters.kube.connection import from_kubeconfig
+from serinus.adapters.kube.dry_run import USER_AGENT, DryRunClient
+from serinus.adapters.kube.resources import (
+    DEPLOYMENTS,
+    HTTP_ROUTES,
+    INGRESSES,
+    SERVICES,
+    VIRTUAL_SERVICES,
+    ObjectRef,
+    Resource,
+)
+from serinus.adapters.stores.memory import MemoryStateStore
+from serinus.app import operations
+from serinus.app.engine import Engine
+from serinus.app.plan_cluster import CheckedObjects, check_objects
+from serinus.app.planning import Plan, plan_rollout
+from serinus.app.registry import AdapterContext, build_platform, build_router
+from serinus.core.intents import IntentKind
+from serinus.core.spec import Rollout
+from serinus.core.status import Phase, RolloutStatus
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("realkube-plan")]
+
+ROUTED: dict[str, Resource] = {
+    "istio-host": VIRTUAL_SERVICES,
+    "gatewayAPI": HTTP_ROUTES,
+    "nginx": INGRESSES,
+}
+WRITES = frozenset({"create", "update", "patch", "delete"})
+
+
+def rollout(router: str, version: str, namespace: str) -> Rollout:
+    document = rollout_document("deployment", router, version, namespace)
+    return Rollout.model_validate(document)
+
+
+async def drive(engine: Engine, store: MemoryStateStore, target: Rollout) -> RolloutStatus:
+    """Submit `target` and reconcile until it completes, approving its judgement."""
+    await operations.submit(store, target)
+    deadline = time.monotonic() + 120
+
+    async def completed() -> RolloutStatus | None:
+        result = await engine.reconcile(target.name)
+        status = result.status
+        if status.phase is Phase.AWAITING_JUDGEMENT and not await store.pending_intents(NAME):
+            await operations.request(
+                store, NAME, IntentKind.JUDGE, actor="ana", source="test", approve=True
+            )
+        assert time.monotonic() < deadline, f"{target.spec.version}: {status.message}"
+        return status if status.phase is Phase.COMPLETED else None
+
+    found: RolloutStatus = await until(completed, f"{target.spec.version} completed", 120)
+    return found
+
+
+async def versions(client: KubeClient, namespace: str) -> dict[tuple[str, str], str]:
+    """Every object's resourceVersion in the namespace (the plan must change none)."""
+    found: dict[tuple[str, str], str] = {}
+    for resource in (DEPLOYMENTS, SERVICES, *ROUTED.values()):
+        for item in (await client.list(resource, namespace, cached=False)).items:
+            found[(resource.kind, item["metadata"]["name"])] = item["metadata"]["resourceVersion"]
+    return found
+
+
+def writes(events: list[AuditEvent], namespace: str, agent: str) -> list[AuditEvent]:
+    return [
+        e
+        for e in events
+        if e.namespace == namespace
+        and e.verb in WRITES
+        and e.user_agent.startswith(agent)
+        and not e.subresource
+        and e.resource != "pods"
+    ]
+
+
+KINDS = {"deployments": "Deployment", "services": "Service"} | {
+    r.plural: r.kind for r in ROUTED.values()
+}
+
+
+@pytest.fixture(scope="module")
+def kube(real_kube: RealKube) -> RealKube:
+    real_kube.install_crds(ISTIO_CRDS, GATEWAY_API_CRDS)
+    return real_kube
+
+
+@pytest.mark.parametrize("router", sorted(ROUTED))
+async def test_the_plan_is_dry_run_and_is_what_the_engine_writes(
+    kube: RealKube, tmp_path: Path, router: str
+) -> None:
+    namespace = kube.new_namespace("plan")
+    for obj in seed_objects("deployment", router, namespace):
+        kube.apply(obj)
+    v1, v2 = rollout(router, "1.0.0", namespace), rollout(router, "1.1.0", namespace)
+    store = MemoryStateStore()
+    async with (
+        kube.client() as client,
+        DeploymentController(client, namespace, period=0.1).running(),
+    ):
+        context = AdapterContext(rollout=v1, state_dir=tmp_path, kube=client)
+        engine = Engine(store, build_router(context), build_platform(context))
+        start = await drive(engine, store, v1)
+
+        before = await versions(client, namespace)
+        seen = len(kube.audit_events())  # what follows is the plan's
+        plan = await plan_rollout(v2, (v1, start), time.time())
+        assert plan.stopped is None, plan.stopped
+        checked = await dry_run(kube, plan, tmp_path)
+        assert checked.stopped is None, checked.stopped
+        assert await versions(client, namespace) == before
+        sent = writes(kube.audit_events()[seen:], namespace, USER_AGENT)
+        seen = len(kube.audit_events())
+        assert sent, "the plan sent no write to check"
+        assert all("dryRun=All" in event.uri for event in sent), [e.uri for e in sent]
+        planned = [(c.verb, c.kind, c.name) for c in checked.all()]
+        assert len(sent) == len(planned)  # creates, updates and deletes all went to the server
+        assert all(change.checked for change in checked.all())
+        edits = [c for c in checked.all() if c.kind == ROUTED[router].kind and c.verb == "update"]
+        assert edits and all(c.changes for c in edits), "each routing edit shows its diff"
+        assert any("weight" in line for c in edits for line in c.changes), edits
+
+        context = AdapterContext(rollout=v2, state_dir=tmp_path, kube=client)
+        engine = Engine(store, build_router(context), build_platform(context))
+        await drive(engine, store, v2)
+        performed = [
+            (e.verb, KINDS[e.resource], e.name)
+            for e in writes(kube.audit_events()[seen:], namespace, "serinus")
+            if not e.user_agent.startswith(USER_AGENT)
+        ]
+        assert performed == planned
+        await assert_final_specs(client, checked, namespace)
+
+
+async def dry_run(kube: RealKube, plan: Plan, folder: Path) -> CheckedObjects:
+    client = DryRunClient(from_kubeconfig(kube.admin_kubeconfig))
+    try:
+        return await check_objects(plan, client, state_dir=folder)
+    finally:
+        await client.close()
+
+
+async def assert_final_specs(client: KubeClient, checked: CheckedObjects, namespace: str) -> None:
+    last: dict[tuple[str, str], Any] = {}
+    for change in checked.all():
+        last[(change.kind, change.name)] = change.body
+    resources = {r.kind: r for r in (DEPLOYMENTS, SERVICES, *ROUTED.values())}
+    for (kind, name), body in last.items():
+        live = await client.get_or_none(ObjectRef(resources[kind], namespace, name))
+        if body is None:
+            assert live is None, f"{kind} {name} was to be deleted"
+        else:
+            assert live is not None, f"{kind} {name} was to be written"
+            assert allocated(live["spec"]) == allocated(body["spec"]), f"{kind} {name}"
+
+
+def allocated(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec without the cluster IPs, which a dry-run create does not allocate."""
+    return {key: value for key, value in spec.items() if key not in ("clusterIP", "clusterIPs")}
+
+
+async def test_a_write_the_server_refuses_stops_the_plan(kube: RealKube, tmp_path: Path) -> None:
+    namespace = kube.new_namespace("plan")
+    for obj in seed_objects("deployment", "istio-host", namespace):
+        kube.apply(obj)
+    v1 = rollout("istio-host", "1.0.0", namespace)
+    document = rollout_document("deployment", "istio-host", "1.1.0", namespace)
+    bad = copy.deepcopy(document)
+    container = bad["spec"]["workload"]["deployment"]["template"]["spec"]["containers"][0]
+    container["imagePullPolicy"] = "Sometimes"  # the server's enum: Always, Never, IfNotPresent
+    v2 = Rollout.model_validate(bad)
+    store = MemoryStateStore()
+    async with (
+        kube.client() as client,
+        DeploymentController(client, namespace, period=0.1).running(),
+    ):
+        context = AdapterContext(rollout=v1, state_dir=tmp_path, kube=client)
+        start = await drive(
+            Engine(store, build_router(context), build_platform(context)), store, v1
+        )
+        before = await versions(client, namespace)
+        plan = await plan_rollout(v2, (v1, start), time.time())
+        checked = await dry_run(kube, plan, tmp_path)
+        assert await versions(client, namespace) == before
+    assert checked.stopped is not None and "imagePullPolicy" in checked.stopped
+    refused = [c for c in checked.all() if c.error is not None]
+    assert [(c.kind, c.name) for c in refused] == [("Deployment", f"{NAME}-green")]
+    assert not refused[0].checked
