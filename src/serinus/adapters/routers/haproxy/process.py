@@ -2,6 +2,9 @@
 
 HAProxy runs detached in master-worker mode (`-W -D`), so it keeps serving when serinus exits
 or is killed; the next serinus adopts it through the pid file instead of starting another.
+It carries the same kind of environment markers as the process platform's replicas
+(`SERINUS_STATE_DIR`: the router's state folder, `SERINUS_ROLLOUT`, `SERINUS_COMPONENT`), so
+whoever looks at the process table (tests, an operator) can tell what started it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -62,11 +65,19 @@ def check_ports_free(address: str, ports: Sequence[int]) -> None:
 class HaproxyProcess:
     """One HAProxy master process identified by its pid file and configuration file."""
 
-    def __init__(self, binary: str, config: Path, pid_file: Path, log_file: Path) -> None:
+    def __init__(
+        self,
+        binary: str,
+        config: Path,
+        pid_file: Path,
+        log_file: Path,
+        markers: Mapping[str, str] | None = None,
+    ) -> None:
         self.binary = binary
         self.config = config
         self.pid_file = pid_file
         self.log_file = log_file
+        self.markers = dict(markers or {})
 
     def running_pid(self) -> int | None:
         """The master's pid if it is alive and runs our configuration (pids get reused).
@@ -148,6 +159,7 @@ class HaproxyProcess:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **self.markers},
             )
             code = await process.wait()
         return self.log_file.read_text(), code

@@ -113,7 +113,15 @@ class HaproxyRouter:
         )
         self.runtime = RuntimeApi(self.inputs.admin_socket, on_command=on_command)
         self.process = HaproxyProcess(
-            routing.binary, self.config_path, state_dir / "haproxy.pid", state_dir / "haproxy.log"
+            routing.binary,
+            self.config_path,
+            state_dir / "haproxy.pid",
+            state_dir / "haproxy.log",
+            markers={
+                "SERINUS_STATE_DIR": str(state_dir),
+                "SERINUS_ROLLOUT": name,
+                "SERINUS_COMPONENT": "haproxy",
+            },
         )
         self._state: RouterState | None = None
         self._lock = asyncio.Lock()
