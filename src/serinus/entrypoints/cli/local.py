@@ -1,12 +1,12 @@
 """The local mode as the CLI sees it: where state lives and how to open the store.
 
 Imports of the store and the settings wait until a command needs them, so commands that never
-touch the local state (lint, shift, analyze) do not pay for them.
+touch the local state (lint, shift, analyze) do not pay for them; nothing here imports typer or
+rich, so the fast path for operations (`fast_path`) shares these functions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from serinus.core.errors import SerinusError
-from serinus.entrypoints.cli.cluster import ClusterTarget
-from serinus.entrypoints.cli.output import fail
 
 if TYPE_CHECKING:
     from serinus.adapters.stores.sqlite import SqliteStateStore
     from serinus.app.settings import LocalSettings
     from serinus.core.ports import StateStore
+    from serinus.entrypoints.cli.cluster import ClusterTarget
 
 T = TypeVar("T")
 
@@ -72,16 +71,20 @@ async def opened_store_for(cluster: ClusterTarget | None) -> AsyncIterator[State
 
 def driver_of(name: str) -> int | None:
     """The pid of the `serinus run` driving `name` in the local mode, or None."""
-    from serinus.app.driver import DriverLock
+    from serinus.app.driver_lock import DriverLock
 
     return DriverLock.holder(settings().rollout_dir(name))
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; serinus errors become a clear message and exit code 1."""
+    import asyncio
+
     try:
         return asyncio.run(_call(work))
     except SerinusError as exc:
+        from serinus.entrypoints.cli.output import fail
+
         fail(str(exc))
 
 

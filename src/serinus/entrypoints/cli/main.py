@@ -1,21 +1,26 @@
 """The `serinus` command: a thin layer over app/ that parses arguments and renders results.
 
-Commands load lazily: `serinus abort` imports the module that defines abort and nothing else
-(not the engine, the API or scipy), so it starts fast; `serinus --help` lists every command from
-the summaries below without importing any of them. A command whose optional dependencies are
-missing answers with one line naming the extra to install.
+Start-up is most of what a command like `serinus abort web` costs, so nothing heavy loads before
+it is needed. The operations on a local rollout take the fast path first (`fast_path`: the
+standard library only, the same record written); everything else, and every case the fast path
+is not sure of, goes to the typer app (`group`). There commands load lazily: `serinus get`
+imports the module that defines get and nothing else (not the engine, the API or scipy), and
+`serinus --help` lists every command from the summaries below without importing any of them.
+A command whose optional dependencies are missing answers with one line naming the extra.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-from typer.core import TyperCommand, TyperGroup
+if TYPE_CHECKING:
+    from serinus.entrypoints.cli.group import app
+
+__all__ = ["COMMANDS", "Entry", "app", "main", "missing_extra"]
 
 
 @dataclass(frozen=True)
@@ -102,76 +107,13 @@ def missing_extra(entry: Entry) -> str | None:
     return None
 
 
-class LazyGroup(TyperGroup):
-    """Resolves a command by importing its module on first use (see the module docstring)."""
+def __getattr__(name: str) -> Any:
+    """`app` (the typer app), loaded on first use: `main()` may never need typer at all."""
+    if name == "app":
+        from serinus.entrypoints.cli.group import app
 
-    _listing = False  # True while --help is formatted: summaries only, nothing imported
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | COMMANDS.keys())
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        found = super().get_command(ctx, cmd_name)
-        entry = COMMANDS.get(cmd_name)
-        if found is not None or entry is None:
-            return found
-        if self._listing:
-            return TyperCommand(name=cmd_name, help=entry.summary)
-        if missing_extra(entry) is not None:
-            return _needs_extra(cmd_name, entry)
-        for module in entry.modules:
-            importlib.import_module(module)
-        command = typer.main.get_command(app)
-        assert isinstance(command, TyperGroup), "the serinus app is a group"
-        loaded = command.commands[cmd_name]
-        self.add_command(loaded, cmd_name)
-        return loaded
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
-
-
-def _needs_extra(name: str, entry: Entry) -> TyperCommand:
-    def explain() -> None:
-        from serinus.entrypoints.cli.output import fail
-
-        fail(f"serinus {name} needs the {entry.extra} extra: pip install 'serinus[{entry.extra}]'")
-
-    return TyperCommand(
-        name=name,
-        help=entry.summary,
-        callback=explain,
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
-
-
-app = typer.Typer(
-    name="serinus",
-    help="Blue-Green + Canary rollouts: shift traffic step by step, judge, promote or roll back.",
-    cls=LazyGroup,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def root(
-    state_dir: Path | None = typer.Option(
-        None,
-        "--state-dir",
-        envvar="SERINUS_STATE_DIR",
-        help="Where the local mode keeps rollouts (default ~/.local/state/serinus).",
-    ),
-) -> None:
-    """Blue-Green + Canary rollouts: shift traffic step by step, judge, promote or roll back."""
-    from serinus.entrypoints.cli.local import configure
-
-    configure(state_dir)
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _register() -> None:
@@ -183,4 +125,11 @@ def _register() -> None:
 
 
 def main() -> None:
+    from serinus.entrypoints.cli.fast_path import handled
+
+    code = handled(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
+    from serinus.entrypoints.cli.group import app
+
     app()

@@ -20,6 +20,7 @@ from serinus.app import operations
 from serinus.core.intents import Intent, IntentKind
 from serinus.entrypoints.cli.cluster import CONTEXT, KUBECONFIG, NAMESPACE, ClusterTarget
 from serinus.entrypoints.cli.cluster import cluster_target as target
+from serinus.entrypoints.cli.fast_path import recorded_line, who_acts
 from serinus.entrypoints.cli.local import actor, driver_of, opened_store_for, run_async
 from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import console, fail
@@ -95,7 +96,7 @@ def _request(
     intent = run_async(work)
     what = f"{kind} of {name}"
     if intent.outcome is None:
-        console.print(f"{what} recorded (#{intent.id}); {_who_acts(name, cluster, wait)}")
+        console.print(recorded_line(kind, name, intent.id, _who_acts(name, cluster, wait)))
         if wait is not None:
             raise typer.Exit(6)  # not done yet: the same code as `serinus status`
     elif intent.outcome.startswith("rejected"):
@@ -144,11 +145,8 @@ async def _through_api(
 
 def _who_acts(name: str, cluster: ClusterTarget | None, wait: float | None) -> str:
     waited = f"no outcome within {wait:g}s; " if wait is not None else ""
-    if cluster is not None:
-        return waited + "the operator acts on it at its next reconcile"
-    if driver_of(name) is None:
-        return waited + f"no driver is running: `serinus run {name}` acts on it"
-    return waited + f"the driver acts on it (`serinus get {name}` shows the outcome)"
+    local = cluster is None
+    return waited + who_acts(name, not local, driven=local and driver_of(name) is not None)
 
 
 @app.command()
