@@ -32,27 +32,10 @@ from serinus.entrypoints.api.models import (
     StepState,
     StepView,
 )
+from serinus.entrypoints.describing import spec_named
 
 # How a caller would get what they lack: the API's Access says (a role, or an RBAC verb).
 Explain = Callable[[Denial], str]
-
-
-def describe(step: Step) -> str:
-    if step.set_weight is not None:
-        return f"setWeight {step.set_weight}%"
-    if step.pause is not None:
-        if step.pause.duration is None:
-            return "pause until promoted"
-        return f"pause {step.pause.duration:g}s"
-    if step.judgement is not None:
-        roles = step.judgement.required_roles
-        return "judgement" + (f" (needs {', '.join(roles)})" if roles else "")
-    if step.set_header_route is not None:
-        route = step.set_header_route
-        return f"setHeaderRoute {route.name}" + ("" if route.match else " (remove)")
-    if step.analysis is not None:
-        return f"analysis {', '.join(step.analysis.templates)}"
-    return step.kind
 
 
 def template_variables(rollout: Rollout, status: RolloutStatus | None) -> dict[str, str]:
@@ -117,7 +100,7 @@ def _summary_fields(rollout: Rollout, status: RolloutStatus | None) -> dict[str,
     position = None
     if status is not None and status.canary is not None and steps:
         index = status.step_index
-        text = describe(steps[index]) if index < len(steps) else f"all {len(steps)} steps done"
+        text = spec_named(steps[index]) if index < len(steps) else f"all {len(steps)} steps done"
         position = StepPosition(index=index, total=len(steps), description=text)
     return {
         "name": rollout.name,
@@ -156,7 +139,7 @@ def _step_view(index: int, step: Step, status: RolloutStatus | None, total: int)
     return StepView(
         index=index,
         kind=step.kind,
-        description=describe(step),
+        description=spec_named(step),
         state=state,
         started_at=status.step_started_at if current and status is not None else None,
         pause_seconds=step.pause.duration if step.pause is not None else None,
@@ -169,7 +152,7 @@ def _effects(rollout: Rollout, status: RolloutStatus) -> tuple[str, str]:
     after = status.step_index + 1
     canary = status.canary.version if status.canary is not None else rollout.spec.version
     if after < len(steps):
-        approve = f"continue to step {after + 1} ({describe(steps[after])})"
+        approve = f"continue to step {after + 1} ({spec_named(steps[after])})"
     else:
         approve = f"promote {canary}: it takes all traffic"
     stable = status.stable.version if status.stable is not None else "the stable version"
@@ -351,5 +334,5 @@ def run_title(rollout: Rollout, name: str) -> str:
     steps = plan_for(rollout.spec).steps
     index = name.removeprefix("step-")
     if index.isdigit() and int(index) < len(steps):
-        return f"step {int(index) + 1}: {describe(steps[int(index)])}"
+        return f"step {int(index) + 1}: {spec_named(steps[int(index)])}"
     return name or "analysis"

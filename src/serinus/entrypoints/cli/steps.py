@@ -1,7 +1,8 @@
 """A rollout's position in words: the current step, how long it has waited, and what comes next.
 
 Everything here is a pure function of the spec, the status and the time `now`, so `get`, `list`,
-the live view and `-o json` say the same thing and tests can fix the clock.
+the live view and `-o json` say the same thing and tests can fix the clock. A step itself is put
+in words by `entrypoints.describing` (`spoken`), shared with the API.
 """
 
 from __future__ import annotations
@@ -10,29 +11,10 @@ from serinus.core.spec import Rollout, Step
 from serinus.core.status import Phase, RolloutStatus
 from serinus.core.strategy.plan import plan_for
 from serinus.entrypoints.cli.clock import duration
+from serinus.entrypoints.describing import spoken
 
-
-def step_summary(step: Step) -> str:
-    """One step as a person would say it (never a dump of its fields)."""
-    if step.set_weight is not None:
-        return f"set weight {step.set_weight}%"
-    if step.pause is not None:
-        if step.pause.duration is None:
-            return "pause until promoted"
-        return f"pause for {duration(step.pause.duration)}"
-    if step.judgement is not None:
-        timeout = step.judgement.timeout
-        if timeout is None:
-            return "judgement (no timeout)"
-        return f"judgement (times out after {duration(timeout)}: {step.judgement.on_timeout})"
-    if step.analysis is not None:
-        return f"analysis {', '.join(step.analysis.templates)}"
-    if step.set_header_route is not None:
-        route = step.set_header_route
-        return f"header route {route.name} {'on' if route.match else 'off'}"
-    if step.set_mirror is not None:
-        return f"mirror {step.set_mirror.percentage}% of requests"
-    return step.kind
+# Steps are put in words by `entrypoints.describing`, the one description the API uses too.
+step_summary = spoken
 
 
 def describe_step(rollout: Rollout, index: int) -> str:
