@@ -8,12 +8,15 @@ test asserts that
   sent is in the audit log with `dryRun=All`;
 - the plan's writes (verb, kind, name) are the writes the engine then makes, in order, and each
   object's spec as the dry-run answered it is its spec on the server after the rollout;
+- `serinus plan FILE -n NS` (the CLI, from the Rollout recorded in the cluster) shows the same
+  writes, and its weight edits;
 - a write the server refuses (an invalid image pull policy) stops the plan, naming the object.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 import pytest
 from real_kube import GATEWAY_API_CRDS, ISTIO_CRDS, AuditEvent, RealKube
 from tests.contract.platforms.kube_controller import DeploymentController
-from tests.integration.operator.world import until
+from tests.integration.operator.world import serinus, until
 from tests.integration.realkube.pipeline import NAME, rollout_document, seed_objects
 
 from serinus.adapters.kube.client import KubeClient
@@ -36,13 +39,16 @@ from serinus.adapters.kube.resources import (
     ObjectRef,
     Resource,
 )
+from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.adapters.stores.memory import MemoryStateStore
+from serinus.adapters.stores.rollout_resource import ROLLOUTS
 from serinus.app import operations
 from serinus.app.engine import Engine
 from serinus.app.plan_cluster import CheckedObjects, check_objects
 from serinus.app.planning import Plan, plan_rollout
 from serinus.app.registry import AdapterContext, build_platform, build_router
 from serinus.core.intents import IntentKind
+from serinus.core.ports import StateStore
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, RolloutStatus
 
@@ -61,7 +67,27 @@ def rollout(router: str, version: str, namespace: str) -> Rollout:
     return Rollout.model_validate(document)
 
 
-async def drive(engine: Engine, store: MemoryStateStore, target: Rollout) -> RolloutStatus:
+async def cli_plan(
+    kube: RealKube, target: Rollout, namespace: str, folder: Path
+) -> list[tuple[str, str, str]]:
+    """`serinus plan FILE -n NS -o json`: the writes it lists, each checked by the server."""
+    file = folder / "v2.json"
+    file.write_text(json.dumps(target.model_dump(mode="json", by_alias=True, exclude_none=True)))
+    code, output = await serinus(
+        "plan", str(file), "-n", namespace, "-o", "json", kubeconfig=kube.admin_kubeconfig
+    )
+    assert code == 0, output
+    data = json.loads(output)
+    code, text = await serinus("plan", str(file), "-n", namespace, kubeconfig=kube.admin_kubeconfig)
+    assert code == 0 and text.rstrip().endswith("Nothing was written."), text
+    assert "(checked)" in text and "weight" in text and "(refused)" not in text, text
+    objects = [obj for entry in data["entries"] for obj in entry["objects"]]
+    assert objects and all(obj["checked"] for obj in objects), output
+    assert data["objectsStopped"] is None and "dryRun=All" in data["note"]
+    return [(obj["verb"], obj["kind"], obj["name"]) for obj in objects]
+
+
+async def drive(engine: Engine, store: StateStore, target: Rollout) -> RolloutStatus:
     """Submit `target` and reconcile until it completes, approving its judgement."""
     await operations.submit(store, target)
     deadline = time.monotonic() + 120
@@ -83,7 +109,7 @@ async def drive(engine: Engine, store: MemoryStateStore, target: Rollout) -> Rol
 async def versions(client: KubeClient, namespace: str) -> dict[tuple[str, str], str]:
     """Every object's resourceVersion in the namespace (the plan must change none)."""
     found: dict[tuple[str, str], str] = {}
-    for resource in (DEPLOYMENTS, SERVICES, *ROUTED.values()):
+    for resource in (DEPLOYMENTS, SERVICES, ROLLOUTS, *ROUTED.values()):
         for item in (await client.list(resource, namespace, cached=False)).items:
             found[(resource.kind, item["metadata"]["name"])] = item["metadata"]["resourceVersion"]
     return found
@@ -120,11 +146,11 @@ async def test_the_plan_is_dry_run_and_is_what_the_engine_writes(
     for obj in seed_objects("deployment", router, namespace):
         kube.apply(obj)
     v1, v2 = rollout(router, "1.0.0", namespace), rollout(router, "1.1.0", namespace)
-    store = MemoryStateStore()
     async with (
         kube.client() as client,
         DeploymentController(client, namespace, period=0.1).running(),
     ):
+        store = KubernetesStateStore(client, namespace)  # the CLI's plan reads the Rollout
         context = AdapterContext(rollout=v1, state_dir=tmp_path, kube=client)
         engine = Engine(store, build_router(context), build_platform(context))
         start = await drive(engine, store, v1)
@@ -146,6 +172,8 @@ async def test_the_plan_is_dry_run_and_is_what_the_engine_writes(
         edits = [c for c in checked.all() if c.kind == ROUTED[router].kind and c.verb == "update"]
         assert edits and all(c.changes for c in edits), "each routing edit shows its diff"
         assert any("weight" in line for c in edits for line in c.changes), edits
+        assert await cli_plan(kube, v2, namespace, tmp_path) == planned
+        assert await versions(client, namespace) == before
 
         context = AdapterContext(rollout=v2, state_dir=tmp_path, kube=client)
         engine = Engine(store, build_router(context), build_platform(context))
@@ -153,7 +181,7 @@ async def test_the_plan_is_dry_run_and_is_what_the_engine_writes(
         performed = [
             (e.verb, KINDS[e.resource], e.name)
             for e in writes(kube.audit_events()[seen:], namespace, "serinus")
-            if not e.user_agent.startswith(USER_AGENT)
+            if not e.user_agent.startswith(USER_AGENT) and e.resource in KINDS  # not the store's
         ]
         assert performed == planned
         await assert_final_specs(client, checked, namespace)

@@ -1,12 +1,16 @@
 """`serinus plan FILE`: every write the rollout would make, step by step, and nothing written.
 
 The plan comes from `app/planning.py` (the real engine on in-memory adapters); this module reads
-the rollout's current spec and status from the local store and renders the plan as text or JSON.
+the rollout's current spec and status from the local store, or in the cluster mode (`-n`,
+`--kubeconfig`, `--context`) from the Rollout in the cluster, whose object writes the API server
+then checks with server-side dry-run (`app/plan_cluster.py`), and renders the plan as text or
+JSON.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,13 +22,22 @@ from serinus.core.spec import Rollout
 from serinus.core.status import RolloutStatus
 from serinus.core.strategy.plan import plan_for
 from serinus.entrypoints.cli.clock import duration
+from serinus.entrypoints.cli.cluster import (
+    CONTEXT,
+    KUBECONFIG,
+    NAMESPACE,
+    ClusterTarget,
+    cluster_target,
+    require_kubernetes_extra,
+)
 from serinus.entrypoints.cli.local import run_async, settings
 from serinus.entrypoints.cli.main import app
-from serinus.entrypoints.cli.output import check_output, print_json
+from serinus.entrypoints.cli.output import check_output, fail, print_json
 from serinus.entrypoints.cli.rollouts import read_rollout
 from serinus.entrypoints.cli.steps import step_summary
 
 if TYPE_CHECKING:  # the objects module loads the Kubernetes client: only for such workloads
+    from serinus.app.plan_cluster import CheckedObjects
     from serinus.app.plan_objects import ObjectChange
 
 KUBERNETES_NOTE = {
@@ -33,20 +46,31 @@ KUBERNETES_NOTE = {
     "helm": "the Helm release's objects and their diffs are not shown (no server-side dry-run "
     "yet): the plan lists the engine's actions only",
 }
+CLUSTER_NOTE = (
+    "every object write was sent to the API server as a server-side dry-run (dryRun=All): "
+    "checked by the server (schema, RBAC, admission), not persisted"
+)
 
 
 @app.command()
 def plan(
     file: Path = typer.Argument(..., help="Rollout YAML or JSON ('-' for stdin)."),
     output: str = typer.Option("table", "--output", "-o", help="Output format: table or json."),
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
 ) -> None:
     """Show every action a rollout would take from its current state."""
     check_output(output, ("table", "json"))
-    show_plan(read_rollout(file), output)
+    show_plan(read_rollout(file), output, cluster_target(namespace, kubeconfig, context))
 
 
-def show_plan(rollout: Rollout, output: str) -> None:
-    """Plan `rollout` from the local store's state and print it (also `run --dry-run`)."""
+def show_plan(rollout: Rollout, output: str, cluster: ClusterTarget | None = None) -> None:
+    """Plan `rollout` from the local store's state and print it (also `run --dry-run`); in the
+    cluster mode from the Rollout in the cluster, its writes checked with server-side dry-run."""
+    if cluster is not None:
+        _show_cluster_plan(_in_namespace(rollout, cluster), output, cluster)
+        return
     result = run_async(lambda: _plan(rollout))
     objects = None
     if rollout.spec.workload.deployment is not None:
@@ -71,6 +95,49 @@ def show_plan(rollout: Rollout, output: str) -> None:
         raise typer.Exit(1)
 
 
+def _in_namespace(rollout: Rollout, cluster: ClusterTarget) -> Rollout:
+    """The rollout in `-n`'s namespace; a file naming another one is refused (as kubectl)."""
+    wanted, named = cluster.namespace, rollout.metadata.namespace
+    if wanted is None or wanted == named:
+        return rollout
+    if named != "default":
+        fail(f"metadata.namespace: the file says {named!r}, --namespace says {wanted!r}", code=2)
+    metadata = rollout.metadata.model_copy(update={"namespace": wanted})
+    return rollout.model_copy(update={"metadata": metadata})
+
+
+def _show_cluster_plan(rollout: Rollout, output: str, cluster: ClusterTarget) -> None:
+    require_kubernetes_extra()
+    result, checked = run_async(lambda: _plan_on_cluster(rollout, cluster))
+    if output == "json":
+        data = result.to_data()
+        for index, entry in enumerate(data["entries"]):
+            entry["objects"] = [c.to_data() for c in checked.by_entry.get(index, [])]
+        data["objectsStopped"] = checked.stopped
+        data["note"] = CLUSTER_NOTE
+        print_json(data)
+    else:
+        for line in render(result, checked):
+            typer.echo(line)
+        typer.echo(f"Note: {CLUSTER_NOTE}.")
+        typer.echo("Nothing was written.")
+    if result.stopped is not None or checked.stopped is not None:
+        raise typer.Exit(1)
+
+
+async def _plan_on_cluster(rollout: Rollout, cluster: ClusterTarget) -> tuple[Plan, CheckedObjects]:
+    from serinus.adapters.kube.connection import auto
+    from serinus.adapters.kube.dry_run import DryRunClient
+    from serinus.app.plan_cluster import plan_on_cluster
+
+    client = DryRunClient(auto(cluster.kubeconfig, cluster.context))
+    try:
+        with tempfile.TemporaryDirectory(prefix="serinus-plan-") as folder:
+            return await plan_on_cluster(rollout, client, time.time(), state_dir=Path(folder))
+    finally:
+        await client.close()
+
+
 async def _plan(rollout: Rollout) -> Plan:
     return await plan_rollout(rollout, await _current(rollout.name), time.time())
 
@@ -88,7 +155,7 @@ async def _current(name: str) -> tuple[Rollout, RolloutStatus | None] | None:
         return recorded, await store.load(name)
 
 
-def render(result: Plan) -> list[str]:
+def render(result: Plan, checked: CheckedObjects | None = None) -> list[str]:
     rollout = result.rollout
     start = result.start
     origin = "nothing recorded" if start is None else f"{start.phase}"
@@ -101,24 +168,39 @@ def render(result: Plan) -> list[str]:
     ]
     first = start is None or start.stable is None  # nothing runs yet: no steps, one deploy
     shown: str | None = None
-    for entry in result.entries:
+    for index, entry in enumerate(result.entries):
         label = f"first deployment of {rollout.spec.version}" if first else _label(rollout, entry)
         if label != shown:
             lines.append(label)
             shown = label
         lines.extend(f"  {text}" for text in _entry_lines(entry))
+        if checked is not None:
+            lines.extend(f"    {text}" for text in _change_lines(checked.by_entry.get(index, [])))
+    if checked is not None and checked.stopped is not None:
+        lines.append(f"The API server's dry-run stops the plan: {checked.stopped}.")
     lines.append(_final(result))
     return lines
 
 
+def _change_lines(changes: list[ObjectChange], *, sent: bool = True) -> list[str]:
+    """Each write and its diff; `sent`: say what the API server's dry-run made of it."""
+    lines = []
+    for change in changes:
+        outcome = "refused" if change.error else "checked" if change.checked else "not sent"
+        suffix = f" ({outcome})" if sent else ""
+        lines.append(f"{change.verb} {change.kind} {change.namespace}/{change.name}{suffix}")
+        lines.extend(f"  {line}" for line in change.changes)
+        if change.error:
+            lines.append(f"  {change.error}")
+    return lines
+
+
 def _object_lines(objects: list[ObjectChange] | None) -> list[str]:
+    """The local mode's derived objects (not checked by a server), after the steps."""
     if objects is None:
         return []
-    lines = ["Kubernetes objects, in order:"]
-    for change in objects:
-        lines.append(f"  {change.verb} {change.kind} {change.namespace}/{change.name}")
-        lines.extend(f"    {line}" for line in change.changes)
-    return lines
+    changes = _change_lines(objects, sent=False)
+    return ["Kubernetes objects, in order:", *(f"  {line}" for line in changes)]
 
 
 def _label(rollout: Rollout, entry: PlanEntry) -> str:
