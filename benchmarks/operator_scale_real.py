@@ -4,7 +4,8 @@ See operator_scale.py for the scenario and the figures. Here the server is real
 (tests/support/real_kube.py), the test-only Deployment controller creates real Pod objects and
 writes Deployment status, and the operator's requests are counted from the server's audit log
 (the operator authenticates as its own ServiceAccount). SERINUS_BENCH_OPERATOR_SRC=<src folder>
-runs the operator from another checkout (`git worktree add`), for before/after figures.
+runs the operator from another checkout (`git worktree add`), for before/after figures;
+SERINUS_BENCH_OPERATOR_PREFIX="py-spy record -f raw -o /tmp/op.txt --" runs it under a profiler.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -159,8 +161,9 @@ async def run(
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "SERINUS_STATE_DIR": folder}
         if os.environ.get("SERINUS_BENCH_OPERATOR_SRC"):  # e.g. a worktree of the version before
             env["PYTHONPATH"] = os.environ["SERINUS_BENCH_OPERATOR_SRC"]
+        prefix = shlex.split(os.environ.get("SERINUS_BENCH_OPERATOR_PREFIX", ""))
         operator = subprocess.Popen(
-            [sys.executable, "-m", "serinus.entrypoints.cli", "operator", "-n", NAMESPACE,
+            [*prefix, sys.executable, "-m", "serinus.entrypoints.cli", "operator", "-n", NAMESPACE,
              "--no-leader-election", "--no-api", "--metrics-port", "0", "--bind-address",
              "127.0.0.1", "--poll-seconds", str(poll), "--log-level", "warning"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,

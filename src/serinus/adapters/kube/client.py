@@ -7,9 +7,7 @@ that was read; on 409 (someone else wrote in between) read again and recompute, 
 number of times with jittered backoff. Another writer's change is therefore never overwritten:
 it is part of the object the next attempt computes from.
 
-Errors name what was attempted: 401/403 -> Forbidden (verb, resource, namespace), 404 ->
-NotFound (the object), connection failures -> KubeError (the server).
-
+How requests travel (connection pools, authentication, error naming) is transport.py's.
 With `enable_cache(resources)`, GETs and LISTs of those resources are answered from watch caches
 (cache.py) once synced, and this client's writes update them; `cached=False` asks the server.
 """
@@ -19,10 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import importlib.util
-import json
 import random
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,25 +29,13 @@ import httpx
 from serinus.adapters.kube import connection as connections
 from serinus.adapters.kube.cache import SelectorError, WatchCache
 from serinus.adapters.kube.connection import Connection
-from serinus.adapters.kube.errors import StaleWrite, error_for
+from serinus.adapters.kube.errors import StaleWrite
 from serinus.adapters.kube.resources import ObjectRef, Resource
-from serinus.core.errors import KubeError
+from serinus.adapters.kube.transport import Transport
 
 Object = dict[str, Any]
 Mutation = Callable[[Object], Object | None]
 PatchKind = Literal["merge", "json", "strategic"]
-
-# httpcore tries `import sniffio` on every request; when it is not installed that is a failed
-# search of the whole import path each time (a tenth of the operator's busy time, profiled).
-# A None entry makes the import fail at once, as documented for sys.modules.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-# The pool keeps every connection it opened: with httpx's default of 20 idle connections, the
-# operator's concurrent reconciles closed and reopened TLS connections all the time.
-POOL_LIMITS = httpx.Limits(
-    max_connections=None, max_keepalive_connections=256, keepalive_expiry=120
-)
 
 _PATCH_CONTENT_TYPES: dict[PatchKind, str] = {
     "merge": "application/merge-patch+json",
@@ -102,14 +85,7 @@ class KubeClient:
         self.connection = connection
         self.retry = retry or RetryPolicy()
         self.cache: WatchCache | None = None
-        self._http = httpx.AsyncClient(
-            base_url=connection.server,
-            verify=connection.verify,
-            timeout=timeout,
-            transport=transport,
-            limits=POOL_LIMITS,
-            headers={"Accept": "application/json", "User-Agent": "serinus"},
-        )
+        self._http = Transport(connection, timeout=timeout, transport=transport)
 
     @classmethod
     def from_kubeconfig(
@@ -148,7 +124,7 @@ class KubeClient:
     async def close(self) -> None:
         if self.cache is not None:
             await self.cache.close()
-        await self._http.aclose()
+        await self._http.close()
 
     @property
     def default_namespace(self) -> str:
@@ -157,7 +133,7 @@ class KubeClient:
     # --- reads --------------------------------------------------------------------------------
 
     async def server_version(self) -> Object:
-        return await self._request("GET", "/version", verb="get", what="the server version")
+        return await self._http.request("GET", "/version", verb="get", what="the server version")
 
     async def get(
         self, ref: ObjectRef, subresource: str | None = None, *, cached: bool = True
@@ -167,7 +143,7 @@ class KubeClient:
             found = informer.get(ref.namespace, ref.name) if informer and informer.serving else None
             if found is not None:
                 return copy.deepcopy(found)
-        return await self._request(
+        return await self._http.request(
             "GET",
             ref.resource.path(ref.namespace, ref.name, subresource),
             verb="get",
@@ -201,7 +177,7 @@ class KubeClient:
                     items = informer.select(namespace, label_selector)
                     return ObjectList(copy.deepcopy(items), informer.resource_version)
         params = _selectors(label_selector, field_selector)
-        body = await self._request(
+        body = await self._http.request(
             "GET",
             resource.path(namespace),
             verb="list",
@@ -236,31 +212,22 @@ class KubeClient:
         }
         if resource_version:
             params["resourceVersion"] = resource_version
-        what = _collection(resource, namespace)
-        headers = await self._auth_headers()
-        try:
-            async with self._http.stream(
-                "GET",
-                resource.path(namespace),
-                params=params,
-                headers=headers,
-                timeout=httpx.Timeout(10.0, read=timeout_seconds + 10.0),
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self._error(response, "watch", what, resource, namespace)
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        event = json.loads(line)
-                        yield WatchEvent(str(event.get("type")), dict(event.get("object") or {}))
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
+        stream = self._http.stream(
+            resource.path(namespace),
+            params,
+            read_timeout=timeout_seconds + 10.0,
+            what=_collection(resource, namespace),
+            resource=resource,
+            namespace=namespace,
+        )
+        async for event in stream:
+            yield WatchEvent(str(event.get("type")), dict(event.get("object") or {}))
 
     # --- writes -------------------------------------------------------------------------------
 
     async def create(self, resource: Resource, namespace: str | None, body: Object) -> Object:
         name = (body.get("metadata") or {}).get("name", "")
-        created = await self._request(
+        created = await self._http.request(
             "POST",
             resource.path(namespace),
             verb="create",
@@ -273,7 +240,7 @@ class KubeClient:
 
     async def replace(self, ref: ObjectRef, body: Object, subresource: str | None = None) -> Object:
         """PUT the whole object; `metadata.resourceVersion` makes it conditional (409 if stale)."""
-        written = await self._request(
+        written = await self._http.request(
             "PUT",
             ref.resource.path(ref.namespace, ref.name, subresource),
             verb="update",
@@ -297,7 +264,7 @@ class KubeClient:
             raise TypeError("a JSON patch is a list of operations")
         if kind != "json" and not isinstance(patch, Mapping):
             raise TypeError(f"a {kind} patch is a dict")
-        patched = await self._request(
+        patched = await self._http.request(
             "PATCH",
             ref.resource.path(ref.namespace, ref.name, subresource),
             verb="patch",
@@ -316,7 +283,7 @@ class KubeClient:
         from serinus.core.errors import NotFound
 
         try:
-            deleted = await self._request(
+            deleted = await self._http.request(
                 "DELETE",
                 ref.path,
                 verb="delete",
@@ -381,77 +348,6 @@ class KubeClient:
         if self.cache is not None:
             stub = {"metadata": {"name": ref.name, "namespace": ref.namespace or ""}}
             self.cache.observe(ref.resource, ref.namespace, "DELETED", stub)
-
-    async def _auth_headers(self) -> dict[str, str]:
-        header = self.connection.header()
-        return {"Authorization": header} if header else {}
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        verb: str,
-        what: str,
-        resource: Resource | None = None,
-        namespace: str | None = None,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        content_type: str = "application/json",
-    ) -> Object:
-        headers = await self._auth_headers()
-        content = None
-        if json_body is not None:
-            headers["Content-Type"] = content_type
-            content = json.dumps(json_body).encode()
-        try:
-            response = await self._http.request(
-                method, path, params=params, headers=headers, content=content
-            )
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
-        if response.status_code >= 400:
-            raise self._error(response, verb, what, resource, namespace)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise KubeError(
-                f"{verb} {what}: the API server {self.connection.server} answered "
-                f"HTTP {response.status_code} with a body that is not JSON",
-                response.status_code,
-            ) from exc
-        if not isinstance(body, dict):
-            raise KubeError(f"{verb} {what}: expected a JSON object, got {type(body).__name__}")
-        return body
-
-    def _error(
-        self,
-        response: httpx.Response,
-        verb: str,
-        what: str,
-        resource: Resource | None,
-        namespace: str | None,
-    ) -> Exception:
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        return error_for(
-            response.status_code,
-            body,
-            verb=verb,
-            what=what,
-            resource=resource.qualified if resource else what,
-            namespace=namespace if resource is None or resource.namespaced else None,
-            server=self.connection.server,
-        )
-
-    def _unreachable(self, exc: httpx.TransportError) -> KubeError:
-        kind = "timed out talking to" if isinstance(exc, httpx.TimeoutException) else "cannot reach"
-        return KubeError(
-            f"{kind} the Kubernetes API server {self.connection.server}: "
-            f"{type(exc).__name__}: {exc or 'no detail'}"
-        )
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:

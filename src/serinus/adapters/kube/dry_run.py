@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 
-from serinus.adapters.kube.client import POOL_LIMITS, KubeClient, Object, ObjectList, PatchKind
+from serinus.adapters.kube.client import KubeClient, Object, ObjectList, PatchKind
 from serinus.adapters.kube.connection import Connection
 from serinus.adapters.kube.errors import AlreadyExists
 from serinus.adapters.kube.resources import ObjectRef, Resource
+from serinus.adapters.kube.transport import REQUEST_POOL
 from serinus.core.errors import KubeError, NotFound, SerinusError
 
 DRY_RUN = {"dryRun": "All"}
@@ -101,7 +102,7 @@ class DryRunClient(KubeClient):
     """A client of one API server that only ever sends dry-run writes; see the module doc."""
 
     def __init__(self, connection: Connection, **options: Any) -> None:
-        inner = httpx.AsyncHTTPTransport(verify=connection.verify, limits=POOL_LIMITS)
+        inner = httpx.AsyncHTTPTransport(verify=connection.verify, limits=REQUEST_POOL)
         super().__init__(connection, transport=DryRunTransport(inner), **options)
         self._view: dict[Key, Object | None] = {}  # None: deleted by the plan
         self._planned: set[Key] = set()  # created by the plan: not on the server
