@@ -62,6 +62,21 @@ def check_ports_free(address: str, ports: Sequence[int]) -> None:
                 raise RouterError(f"cannot use port {port} on {address}: {exc}") from exc
 
 
+async def wait_until_ports_free(address: str, ports: Sequence[int], timeout: float = 1.0) -> None:
+    """`check_ports_free`, tried again for up to `timeout` seconds (a killed HAProxy's workers
+    take a moment to let go of the ports)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            check_ports_free(address, ports)
+            return
+        except RouterError:
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 class HaproxyProcess:
     """One HAProxy master process identified by its pid file and configuration file."""
 

@@ -3,7 +3,13 @@
 Files in `state_dir`: `haproxy.cfg` (rendered), `haproxy.pid` (the master's pid),
 `haproxy.log` (HAProxy's start-up output), `state.json` (see `state`), `routes.map` and
 `preview.map` (loaded by HAProxy at start, rewritten after every runtime change so a restarted
-HAProxy keeps them), and by default the admin socket `admin.sock`.
+HAProxy keeps them), `haproxy.stopped` (written by `stop()`), and by default the admin socket
+`admin.sock`.
+
+A HAProxy the router runs that dies (kill -9, OOM) is started again from its configuration,
+which is rendered from the state, so weights, endpoints, header routes and preview are back at
+once: as soon as it dies (the router watches the master, see `watching`), and at the latest at
+the next port call. One that serinus stopped on purpose is not.
 
 Header routes must be declared up front (`header_routes`: the Rollout's `setHeaderRoute`
 steps) because HAProxy cannot add rules at runtime; see `headers`.
@@ -16,12 +22,11 @@ HAProxy must run a configuration rendered by serinus for the same state director
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
-import re
 import signal
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -45,9 +50,7 @@ from serinus.adapters.routers.haproxy.config import (
     render_routes_map,
 )
 from serinus.adapters.routers.haproxy.headers import declare, parse_matches
-from serinus.adapters.routers.haproxy.layout import (
-    MAIN_BACKEND,
-)
+from serinus.adapters.routers.haproxy.layout import MAIN_BACKEND, admin_socket
 from serinus.adapters.routers.haproxy.plan import (
     desired_servers,
 )
@@ -55,6 +58,7 @@ from serinus.adapters.routers.haproxy.process import (
     HaproxyProcess,
     check_ports_free,
     find_binary,
+    wait_until_ports_free,
 )
 from serinus.adapters.routers.haproxy.runtime import RuntimeApi
 from serinus.adapters.routers.haproxy.slots import assign_slots
@@ -64,15 +68,14 @@ from serinus.adapters.routers.haproxy.state import (
     load_state,
     save_state,
 )
+from serinus.adapters.routers.haproxy.watching import DeathWatch
 from serinus.adapters.routers.haproxy.weighting import color_shares
 from serinus.adapters.routers.inputs import parse_color, validate_weights
 from serinus.adapters.routers.readiness import refuse_unready
-from serinus.core.errors import InvalidInput, RouterError
+from serinus.core.errors import InvalidInput, RouterError, SerinusError
 from serinus.core.spec import HaproxyRouting, SetHeaderRoute
 from serinus.core.status import COLORS, Color, Endpoint
 
-# Unix socket paths are limited to 108 bytes; longer ones move to a short, stable location.
-_MAX_SOCKET_PATH = 100
 _RELOAD_TIMEOUT = 10.0
 
 log = logging.getLogger("serinus.haproxy")
@@ -90,6 +93,7 @@ class HaproxyRouter:
         header_routes: Sequence[SetHeaderRoute] = (),
         health_check_path: str | None = None,
         on_command: Callable[[str], None] | None = None,
+        watch: bool = True,
     ) -> None:
         if slots_per_color < 1:
             raise InvalidInput([f"slots_per_color: must be at least 1, got {slots_per_color}"])
@@ -102,10 +106,12 @@ class HaproxyRouter:
         self.state_dir = state_dir
         self.config_path = state_dir / "haproxy.cfg"
         self.state_path = state_dir / "state.json"
+        # Written by stop(): HAProxy ended on purpose, and no router's watch starts it again.
+        self.stopped_path = state_dir / "haproxy.stopped"
         self.inputs = ConfigInputs(
             name=name,
             routing=routing,
-            admin_socket=_admin_socket(routing, state_dir),
+            admin_socket=admin_socket(routing, state_dir),
             routes_map=state_dir / "routes.map",
             preview_map=state_dir / "preview.map",
             health_check_path=health_check_path,
@@ -126,6 +132,9 @@ class HaproxyRouter:
         self._state: RouterState | None = None
         self._lock = asyncio.Lock()
         self.restarts = 0  # times a dead HAProxy was started again after prepare()
+        # With `watch`, a dead HAProxy is started again as soon as it dies, not at the next call.
+        self._death = DeathWatch(self._on_death) if watch else None
+        self._reviving: asyncio.Task[None] | None = None
         self._layout_fingerprint()  # bad configuration input fails here, naming the field
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -134,6 +143,7 @@ class HaproxyRouter:
         """Start HAProxy, or adopt the one already running from this state directory."""
         async with self._lock:
             private_folder(self.state_dir)
+            self.stopped_path.unlink(missing_ok=True)
             await self._bring_up(load_state(self.state_path, self.slots_per_color))
 
     async def _bring_up(self, state: RouterState, *, reviving: bool = False) -> None:
@@ -149,6 +159,10 @@ class HaproxyRouter:
             await apply_map(self.runtime, self.inputs.preview_map, preview_entries(state))
         self._state = state
         self._persist(state)
+        if self._death is not None and not self.routing.attach:
+            pid = self.process.running_pid()
+            if pid is not None:
+                self._death.watch(pid)
 
     async def _live_state(self) -> RouterState:
         """The state, once an HAProxy this router runs is known to be alive: one that died
@@ -172,14 +186,45 @@ class HaproxyRouter:
         write_private(self.config_path, render_config(self.inputs, state))
         return self.config_path
 
+    @property
+    def watched_pid(self) -> int | None:
+        """The HAProxy master this router watches, if any (it stops when the master ends)."""
+        return None if self._death is None else self._death.pid
+
+    def _on_death(self) -> None:
+        """The watched master ended: start it again now (once; the lock orders it with calls)."""
+        if self._reviving is None or self._reviving.done():
+            self._reviving = asyncio.get_running_loop().create_task(self._revive())
+
+    async def _revive(self) -> None:
+        async with self._lock:
+            if self._state is None or self.stopped_path.exists():
+                return  # stopped (by this router or another): serinus ended the traffic
+            try:
+                await self._live_state()
+            except SerinusError as exc:  # the next port call tries again, and reports it
+                log.warning("HAProxy for %s died, not started again yet: %s", self.name, exc)
+
     async def close(self) -> None:
-        """Nothing to release: each runtime command uses its own connection; HAProxy runs on."""
+        """Stop watching HAProxy (a revival under way is finished first); HAProxy runs on.
+        Each runtime command uses its own connection: there is nothing else to release."""
+        if self._death is not None:
+            self._death.cancel()
+        if self._reviving is not None and not self._reviving.done():
+            with contextlib.suppress(Exception):
+                await self._reviving
 
     async def stop(self) -> None:
         """Stop the HAProxy this router started (tear-down and tests; ends the traffic)."""
         if self.routing.attach:
             raise RouterError("this router attached to an HAProxy it does not own; not stopping it")
-        await self.process.stop()
+        async with self._lock:  # after a revival under way, never before it
+            if self._death is not None:
+                self._death.cancel()
+            self._state = None  # a revival still queued finds it stopped
+            if self.state_dir.is_dir():
+                write_private(self.stopped_path, "stopped by serinus\n")
+            await self.process.stop()
 
     async def _attach(self) -> None:
         if self.routing.admin_socket is None:
@@ -201,7 +246,10 @@ class HaproxyRouter:
         if pid is not None:
             # Ours (pid file and configuration match) but deaf: replace it.
             await self.process.stop()
-        check_ports_free(self.routing.bind_address, ports_of(self.routing))
+        if reviving:  # the dead master's workers may hold the ports a moment longer
+            await wait_until_ports_free(self.routing.bind_address, ports_of(self.routing))
+        else:
+            check_ports_free(self.routing.bind_address, ports_of(self.routing))
         self._write_files(state)
         if not reviving:  # the layout was checked when first started; every second counts now
             await self.process.check_config()
@@ -224,33 +272,21 @@ class HaproxyRouter:
 
     async def _reload(self, master_pid: int, state: RouterState) -> None:
         """Seamless reload (the master re-reads the file, listeners are handed over)."""
-        old_worker = await self._worker_pid()
+        old_worker = await self.runtime.worker_pid()
+        if old_worker is None:
+            raise RouterError(f"HAProxy on {self.inputs.admin_socket} does not report its pid")
         self._write_files(state)
         await self.process.check_config()
         os.kill(master_pid, signal.SIGUSR2)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _RELOAD_TIMEOUT
-        while await self._worker_pid_or_none() in (None, old_worker):
+        while await self.runtime.worker_pid() in (None, old_worker):
             if loop.time() > deadline:
                 raise RouterError(
                     f"HAProxy (pid {master_pid}) did not reload {self.config_path} "
                     f"within {_RELOAD_TIMEOUT:g} s"
                 )
             await asyncio.sleep(0.05)
-
-    async def _worker_pid(self) -> int:
-        pid = await self._worker_pid_or_none()
-        if pid is None:
-            raise RouterError(f"HAProxy on {self.inputs.admin_socket} does not report its pid")
-        return pid
-
-    async def _worker_pid_or_none(self) -> int | None:
-        try:
-            info = await self.runtime.execute("show info")
-        except RouterError:
-            return None
-        found = re.search(r"^Pid: (\d+)$", info, re.MULTILINE)
-        return int(found.group(1)) if found else None
 
     async def _wait_for_socket(self) -> None:
         loop = asyncio.get_running_loop()
@@ -382,13 +418,3 @@ class HaproxyRouter:
         save_state(self.state_path, state)
         write_private(self.inputs.routes_map, render_routes_map(state))
         write_private(self.inputs.preview_map, render_preview_map(state))
-
-
-def _admin_socket(routing: HaproxyRouting, state_dir: Path) -> Path:
-    if routing.admin_socket is not None:
-        return Path(routing.admin_socket)
-    path = state_dir / "admin.sock"
-    if len(str(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"serinus-haproxy-{digest}.sock"

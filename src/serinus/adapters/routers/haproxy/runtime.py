@@ -76,6 +76,15 @@ class RuntimeApi:
         except RouterError:
             return False
 
+    async def worker_pid(self) -> int | None:
+        """The pid of the worker answering (it changes on a reload); None: no answer."""
+        try:
+            info = await self.execute("show info")
+        except RouterError:
+            return None
+        found = re.search(r"^Pid: (\d+)$", info, re.MULTILINE)
+        return int(found.group(1)) if found else None
+
     async def servers(self, backend: str) -> dict[ServerKey, ServerStatus]:
         output = await self.execute(f"show servers state {backend}")
         lines = output.splitlines()

@@ -8,6 +8,7 @@ import socket
 import stat
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -41,6 +42,7 @@ def make_router(
     routing: HaproxyRouting | None = None,
     routes: Sequence[SetHeaderRoute] = ROUTES,
     commands: list[str] | None = None,
+    watch: bool = True,
 ) -> HaproxyRouter:
     return HaproxyRouter(
         "web",
@@ -50,13 +52,20 @@ def make_router(
         header_routes=routes,
         health_check_path="/healthz",
         on_command=None if commands is None else commands.append,
+        watch=watch,
     )
 
 
 @pytest.fixture
 async def router(tmp_path: Path, backends: Backends) -> AsyncIterator[HaproxyRouter]:
     """Prepared, 3 blue and 2 green ready replicas (uneven on purpose), all traffic on blue."""
-    built = make_router(tmp_path / "state")
+    async with prepared_router(make_router(tmp_path / "state"), backends) as built:
+        yield built
+
+
+@asynccontextmanager
+async def prepared_router(built: HaproxyRouter, backends: Backends) -> AsyncIterator[HaproxyRouter]:
+    """`built` prepared as the `router` fixture's, and stopped at the end."""
     try:
         await built.prepare()
         await built.sync_endpoints("blue", backends.endpoints("blue"))
@@ -187,6 +196,7 @@ async def test_prepare_twice_and_a_restarted_serinus_adopt_the_running_haproxy(
     assert await successor.read_weights() == {"blue": 30, "green": 70}
     await successor.remove_header_route("testers")
     assert (await tally(router, 20, {"X-Canary": TESTERS[0]["headerValue"]["exact"]}))["blue"] > 0
+    await successor.close()  # its driver ends: it must not start HAProxy again after the stop
 
 
 async def worker_pid(router: HaproxyRouter) -> str:
