@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from serinus.adapters.kube.dry_run import DryRunClient
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
@@ -39,6 +40,23 @@ class CheckedObjects:
 
     def all(self) -> list[ObjectChange]:
         return [change for index in sorted(self.by_entry) for change in self.by_entry[index]]
+
+
+NOTE = (
+    "every object write was sent to the API server as a server-side dry-run (dryRun=All): "
+    "checked by the server (schema, RBAC, admission), not persisted"
+)
+
+
+def plan_data(plan: Plan, checked: CheckedObjects) -> dict[str, Any]:
+    """The plan as data (`serinus plan -n -o json`, the operator's dry-run ConfigMap): each
+    entry with the object writes its actions made."""
+    data = plan.to_data()
+    for index, entry in enumerate(data["entries"]):
+        entry["objects"] = [change.to_data() for change in checked.by_entry.get(index, [])]
+    data["objectsStopped"] = checked.stopped
+    data["note"] = NOTE
+    return data
 
 
 class _Performer(Engine):

@@ -10,6 +10,8 @@ test asserts that
   object's spec as the dry-run answered it is its spec on the server after the rollout;
 - `serinus plan FILE -n NS` (the CLI, from the Rollout recorded in the cluster) shows the same
   writes, and its weight edits;
+- the operator's dry-run annotation (`entrypoints/operator/dry_run.py`) writes the plan to a
+  ConfigMap and nothing else, plans a Rollout once, and refuses what the cluster policy refuses;
 - a write the server refuses (an invalid image pull policy) stops the plan, naming the object.
 """
 
@@ -31,6 +33,7 @@ from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.connection import from_kubeconfig
 from serinus.adapters.kube.dry_run import USER_AGENT, DryRunClient
 from serinus.adapters.kube.resources import (
+    CONFIGMAPS,
     DEPLOYMENTS,
     HTTP_ROUTES,
     INGRESSES,
@@ -51,6 +54,7 @@ from serinus.core.intents import IntentKind
 from serinus.core.ports import StateStore
 from serinus.core.spec import Rollout
 from serinus.core.status import Phase, RolloutStatus
+from serinus.entrypoints.operator.dry_run import ANNOTATION, plan_name, requested, show_dry_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("realkube-plan")]
 
@@ -241,3 +245,64 @@ async def test_a_write_the_server_refuses_stops_the_plan(kube: RealKube, tmp_pat
     refused = [c for c in checked.all() if c.error is not None]
     assert [(c.kind, c.name) for c in refused] == [("Deployment", f"{NAME}-green")]
     assert not refused[0].checked
+
+
+def annotated(current: dict[str, Any], spec: dict[str, Any], value: str) -> dict[str, Any]:
+    updated = copy.deepcopy(current)
+    updated["metadata"].setdefault("annotations", {})[ANNOTATION] = value
+    updated["spec"] = spec
+    return updated
+
+
+async def test_the_operator_dry_run_shows_the_plan_and_performs_nothing(
+    kube: RealKube, tmp_path: Path
+) -> None:
+    namespace = kube.new_namespace("plan")
+    for obj in seed_objects("deployment", "istio-host", namespace):
+        kube.apply(obj)
+    v1 = rollout("istio-host", "1.0.0", namespace)
+    v2 = rollout_document("deployment", "istio-host", "1.1.0", namespace)
+    ref = ObjectRef(ROLLOUTS, namespace, NAME)
+    shown_ref = ObjectRef(CONFIGMAPS, namespace, plan_name(NAME))
+    async with (
+        kube.client() as client,
+        DeploymentController(client, namespace, period=0.1).running(),
+    ):
+        store = KubernetesStateStore(client, namespace)
+        context = AdapterContext(rollout=v1, state_dir=tmp_path, kube=client)
+        await drive(Engine(store, build_router(context), build_platform(context)), store, v1)
+        await client.read_modify_write(ref, lambda c: annotated(c, v2["spec"], "true"))
+        body = await client.get(ref)
+        assert requested(body)
+        before = await versions(client, namespace)
+
+        result = await show_dry_run(client, body, allow_author_commands=False, state_dir=tmp_path)
+        assert result.decision is None and result.status.phase is Phase.COMPLETED
+        assert await versions(client, namespace) == before  # the Rollout's status included
+        shown = await client.get(shown_ref)
+        plan = json.loads(shown["data"]["plan.json"])
+        objects = [obj for entry in plan["entries"] for obj in entry["objects"]]
+        assert objects and all(obj["checked"] for obj in objects), plan
+        assert plan["final"]["stable"] == "1.1.0" and plan["stopped"] is None
+        summary = shown["data"]["summary"]
+        assert f"{len(objects)} of {len(objects)} object writes accepted" in summary, summary
+        assert shown["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"]
+
+        seen = len(kube.audit_events())
+        await show_dry_run(client, body, allow_author_commands=False, state_dir=tmp_path)
+        planned_again = [e for e in kube.audit_events()[seen:] if e.user_agent == USER_AGENT]
+        assert not planned_again, "the same Rollout is planned once"
+        again = await client.get(shown_ref)
+        assert again["metadata"]["resourceVersion"] == shown["metadata"]["resourceVersion"]
+
+        process = copy.deepcopy(v2["spec"])
+        process["workload"] = {"process": {"replicas": 1, "command": ["touch", "/tmp/x"]}}
+        await client.read_modify_write(ref, lambda c: annotated(c, process, "true"))
+        body = await client.get(ref)
+        before = await versions(client, namespace)
+        await show_dry_run(client, body, allow_author_commands=False, state_dir=tmp_path)
+        assert await versions(client, namespace) == before
+        summary = (await client.get(shown_ref))["data"]["summary"]
+        assert "nothing planned: ExecutionNotAllowed: spec.workload.process" in summary, summary
+        await client.read_modify_write(ref, lambda c: annotated(c, process, "false"))
+        assert not requested(await client.get(ref))

@@ -46,10 +46,6 @@ KUBERNETES_NOTE = {
     "helm": "the Helm release's objects and their diffs are not shown (no server-side dry-run "
     "yet): the plan lists the engine's actions only",
 }
-CLUSTER_NOTE = (
-    "every object write was sent to the API server as a server-side dry-run (dryRun=All): "
-    "checked by the server (schema, RBAC, admission), not persisted"
-)
 
 
 @app.command()
@@ -108,18 +104,15 @@ def _in_namespace(rollout: Rollout, cluster: ClusterTarget) -> Rollout:
 
 def _show_cluster_plan(rollout: Rollout, output: str, cluster: ClusterTarget) -> None:
     require_kubernetes_extra()
+    from serinus.app.plan_cluster import NOTE, plan_data
+
     result, checked = run_async(lambda: _plan_on_cluster(rollout, cluster))
     if output == "json":
-        data = result.to_data()
-        for index, entry in enumerate(data["entries"]):
-            entry["objects"] = [c.to_data() for c in checked.by_entry.get(index, [])]
-        data["objectsStopped"] = checked.stopped
-        data["note"] = CLUSTER_NOTE
-        print_json(data)
+        print_json(plan_data(result, checked))
     else:
         for line in render(result, checked):
             typer.echo(line)
-        typer.echo(f"Note: {CLUSTER_NOTE}.")
+        typer.echo(f"Note: {NOTE}.")
         typer.echo("Nothing was written.")
     if result.stopped is not None or checked.stopped is not None:
         raise typer.Exit(1)
