@@ -12,10 +12,17 @@ import re
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dashboard_world import ARTIFACTS, BROWSER_MARKS, TOKEN, VIEWER_TOKEN, Serve, sign_in
+from dashboard_world import (
+    ARTIFACTS,
+    BROWSER_MARKS,
+    TOKEN,
+    VIEWER_TOKEN,
+    Serve,
+    png_width,
+    sign_in,
+)
 from local_mode import LocalMode, free_port, rollout_document
 
 if TYPE_CHECKING:
@@ -87,12 +94,6 @@ def fits(page: Page, name: str) -> None:
         page.evaluate("scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / f"trust-{name}-{width}-top.png"))
     page.set_viewport_size({"width": DESKTOP, "height": 900})
-
-
-def png_width(path: Path) -> int:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    return int.from_bytes(header[16:20], "big")
 
 
 def swatch_colors(page: Page) -> dict[str, str]:

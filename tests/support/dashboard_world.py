@@ -5,18 +5,24 @@ alice holds every role and vera only views; their tokens are in a tokens file be
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import yaml
 from local_mode import SERINUS, LocalMode, free_port
 
+from serinus.adapters.stores.sqlite import SqliteStateStore
+from serinus.core.documents import validate_model
+from serinus.core.spec import Rollout
+from serinus.core.status import RolloutStatus
 from serinus.entrypoints.api.auth import hash_token
 
 if TYPE_CHECKING:
@@ -42,6 +48,7 @@ class Serve:
 
     def __init__(self, local: LocalMode) -> None:
         tokens = local.state_dir.parent / "tokens.yaml"
+        self.tokens = tokens
         users = [
             {
                 "name": "alice",
@@ -91,3 +98,31 @@ def sign_in(page: Page, url: str, token: str) -> None:
     page.goto(url)
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
+
+
+def png_width(path: Path) -> int:
+    """The width of a PNG screenshot, read back from its header."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big")
+
+
+def seed(local: LocalMode, document: dict[str, Any], status: RolloutStatus | None) -> Rollout:
+    """Store a rollout and its status in the local state, as a `serinus run` would have left it."""
+    rollout = validate_model(Rollout, document, "test")
+
+    async def save() -> None:
+        local.state_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStateStore(local.state_dir / "serinus.db")
+        try:
+            if await store.get_spec(rollout.name) is None:
+                await store.submit(rollout)
+            if status is not None:
+                await store.save(rollout.name, status, [], [])
+        finally:
+            await store.close()
+
+    # Playwright's sync API runs an event loop in the test's thread: save from another thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, save()).result()
+    return rollout

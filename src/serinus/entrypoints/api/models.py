@@ -85,7 +85,10 @@ class StepView(ApiModel):
 class ColorView(ApiModel):
     color: str
     version: str | None
-    role: Literal["stable", "canary", "old"]
+    role: Literal["stable", "canary", "preview", "old", "kept"] = Field(
+        description="preview: a blue-green canary reached only at the preview address; old: "
+        "scaling down; kept: the previous version a rollback window keeps."
+    )
     weight: int
     desired: int
     ready: int
@@ -126,10 +129,34 @@ class RolloutSummary(ApiModel):
     colors: list[ColorView]
 
 
+class PreviewView(ApiModel):
+    """The blue-green preview: the new version reached at its own address, no user traffic."""
+
+    version: str
+    color: str
+    url: str | None = Field(
+        description="Where people reach it (HAProxy's preview port); null: through the "
+        "router's preview entry (e.g. a preview Service)."
+    )
+
+
+class RollbackWindowView(ApiModel):
+    """The previous version kept after completion: undo moves traffic back at once."""
+
+    version: str
+    color: str
+    replicas: int = Field(description="Replicas kept (at weight 0).")
+    full_replicas: int = Field(description="The rollout's full size.")
+    ready: int
+    until: float = Field(description="When the window closes and the version is torn down.")
+
+
 class RolloutDetail(RolloutSummary):
     status: dict[str, Any] | None
     steps: list[StepView]
     judgement: JudgementView | None
+    preview: PreviewView | None = None
+    rollback_window: RollbackWindowView | None = None
     allowed_operations: list[str] = Field(
         description="Operations the caller's roles permit and the rollout's phase accepts now."
     )

@@ -32,6 +32,7 @@ from serinus.entrypoints.api.models import (
     StepState,
     StepView,
 )
+from serinus.entrypoints.api.standby import preview, rollback_window
 from serinus.entrypoints.describing import spec_named
 
 # How a caller would get what they lack: the API's Access says (a role, or an RBAC verb).
@@ -64,7 +65,9 @@ def _colors(status: RolloutStatus | None) -> list[ColorView]:
         if status.stable is not None and status.stable.color == color:
             role = "stable"
         elif status.canary is not None and status.canary.color == color:
-            role = "canary"
+            role = "preview" if status.preview == color else "canary"
+        elif status.rollback_window is not None and status.rollback_window.color == color:
+            role = "kept"
         else:
             role = "old"
         views.append(
@@ -250,6 +253,8 @@ def detail(
         status=status.to_storage() if status else None,
         steps=timeline(rollout, status),
         judgement=judgement_view(rollout, status, caller, grants, explain),
+        preview=preview(rollout, status),
+        rollback_window=rollback_window(rollout, status),
         allowed_operations=allowed_operations(rollout, status, caller, grants),
         notification_failures=[dict(f) for f in failures],
     )

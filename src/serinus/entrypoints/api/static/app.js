@@ -33,7 +33,8 @@
 
   async function api(path, options) {
     const opts = options || {};
-    const headers = { Accept: "application/json", Authorization: "Bearer " + (token() || "") };
+    const sent = token();
+    const headers = { Accept: "application/json", Authorization: "Bearer " + (sent || "") };
     if (opts.body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -54,7 +55,8 @@
       let detail = payload && typeof payload.detail === "string" ? payload.detail : response.statusText;
       const wait = Number(response.headers.get("Retry-After"));
       if (response.status === 429 && wait > 0) detail = `too many failed sign-ins: try again in ${duration(wait)}`;
-      if (response.status === 401) signOut(detail);
+      // Only the first refusal of a token signs out: the requests in flight beside it keep its words.
+      if (response.status === 401 && sent && token() === sent) signOut(state.me ? `You were signed out: ${detail}` : detail);
       throw new ApiError(response.status, detail);
     }
     return payload;
@@ -207,14 +209,9 @@
           credentials: "omit",
           cache: "no-store",
         });
-        if (response.status === 401) { signOut("your token is no longer valid"); return; }
+        if (response.status === 401) { signOut("You were signed out: " + await detailOf(response)); return; }
         if (response.status === 404) { unknownRollout(name); return; }
-        if (!response.ok) {
-          let detail = response.statusText;
-          try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
-          notice(detail);
-          return;
-        }
+        if (!response.ok) { notice(await detailOf(response)); return; }
         state.connected = false; // so that connection(true) re-renders and clears the notice
         connection(true);
         await readStream(response.body.getReader(), handleMessage);
@@ -225,6 +222,10 @@
       connection(false);
       await new Promise((resolve) => setTimeout(resolve, 1500));
     }
+  }
+
+  async function detailOf(response) {
+    try { return (await response.json()).detail || response.statusText; } catch (e) { return response.statusText; }
   }
 
   function unknownRollout(name) {
@@ -273,6 +274,8 @@
       data.forEach(addEvent);
       drawWeights();
       refreshAudit();
+    } else if (event === "signed-out") {
+      signOut("You were signed out: " + data.detail); // the token expired or was revoked
     } else if (event === "gone") {
       notice(`rollout ${data.name} was deleted`);
       disableActions();
@@ -299,6 +302,7 @@
     drawWeights();
     P.renderReplicas(d.colors);
     P.renderSteps(d.steps);
+    window.SerinusStandby.render(d);
     window.SerinusJudgement.render(d.judgement, judgementContext());
     renderOperations(d.allowedOperations);
     renderFailures(d.notificationFailures || []);
