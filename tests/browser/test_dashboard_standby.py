@@ -12,7 +12,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from dashboard_world import ARTIFACTS, BROWSER_MARKS, TOKEN, Serve, png_width, seed, sign_in
+from dashboard_world import (
+    ARTIFACTS,
+    BROWSER_MARKS,
+    PREVIEW_PORT,
+    TOKEN,
+    Serve,
+    blue_green,
+    png_width,
+    seed,
+    sign_in,
+)
 from local_mode import LocalMode
 
 from serinus.core.status import Phase, Revision, RollbackWindowState, RolloutStatus
@@ -21,21 +31,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = BROWSER_MARKS
-PREVIEW_PORT = 18081
-
-
-def blue_green(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "serinus.io/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name},
-        "spec": {
-            "version": "v2",
-            "workload": {"process": {"command": ["app", "{port}"], "replicas": 3}},
-            "trafficRouting": {"haproxy": {"port": 18080, "previewPort": PREVIEW_PORT}},
-            "strategy": {"blueGreen": {"autoPromotion": False}},
-        },
-    }
 
 
 def fits(page: Page, name: str) -> None:

@@ -107,6 +107,24 @@ def png_width(path: Path) -> int:
     return int.from_bytes(header[16:20], "big")
 
 
+PREVIEW_PORT = 18081
+
+
+def blue_green(name: str) -> dict[str, Any]:
+    """A blue-green rollout of 3 replicas behind HAProxy with a preview port, promoted by hand."""
+    return {
+        "apiVersion": "serinus.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "version": "v2",
+            "workload": {"process": {"command": ["app", "{port}"], "replicas": 3}},
+            "trafficRouting": {"haproxy": {"port": 18080, "previewPort": PREVIEW_PORT}},
+            "strategy": {"blueGreen": {"autoPromotion": False}},
+        },
+    }
+
+
 def seed(local: LocalMode, document: dict[str, Any], status: RolloutStatus | None) -> Rollout:
     """Store a rollout and its status in the local state, as a `serinus run` would have left it."""
     rollout = validate_model(Rollout, document, "test")
