@@ -1,0 +1,73 @@
+"""A real Prometheus (Debian's 2.42) started for a test module, scraping one local target."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningPrometheus:
+    address: str
+    process: subprocess.Popen[bytes]
+
+
+def start_prometheus(directory: Path, scrape_port: int | None) -> RunningPrometheus:
+    port = free_port()
+    targets = f"""
+scrape_configs:
+  - job_name: demo
+    static_configs:
+      - targets: ["127.0.0.1:{scrape_port}"]
+"""
+    config = directory / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        + (targets if scrape_port is not None else "")
+    )
+    log = (directory / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    address = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((directory / "prometheus.log").read_text()[-2000:])
+        try:
+            if httpx.get(f"{address}/-/ready", timeout=1).status_code == 200:
+                return RunningPrometheus(address, process)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_prometheus(process)
+    raise RuntimeError("prometheus did not become ready in 20 s")
+
+
+def stop_prometheus(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
