@@ -7,7 +7,7 @@ module that aborts on a failed gate.
 from __future__ import annotations
 
 from serinus.core.gates import NON_BLOCKING, GatePhase, GateState, Webhook
-from serinus.core.spec import hooks_of
+from serinus.core.spec import RolloutSpec, hooks_of
 from serinus.core.status import Phase
 from serinus.core.strategy.builder import Builder
 
@@ -19,6 +19,12 @@ def gate_variables(b: Builder) -> dict[str, str]:
             found[f"{role}.version"] = revision.version
             found[f"{role}.color"] = revision.color
     return found
+
+
+def holds_provisioning(spec: RolloutSpec) -> bool:
+    """True when the canary is provisioned only once confirmRollout passed (Flagger: "before
+    scaling up the canary"): a rollout start then leaves the canary's replicas out."""
+    return any(hook.type == "confirmRollout" for hook in hooks_of(spec.strategy))
 
 
 def current_gate(b: Builder, gate_id: str, since: float) -> GateState | None:

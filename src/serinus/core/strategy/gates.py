@@ -125,6 +125,24 @@ def rollout_gates_open(b: Builder) -> bool:
     )
 
 
+def confirm_rollout_open(b: Builder) -> bool:
+    """confirmRollout, before anything of the canary runs. Once every one passed, the canary's
+    replicas are set (provisioning starts) and its progress deadline counts from then, so the
+    time a gate held is never counted against the canary's readiness."""
+    gates = hooks(b, "confirmRollout")
+    if not gates_open(b, gates, b.status.rollout_started_at or 0.0):
+        return False
+    color = b.canary.color
+    if gates and b.status.replicas.get(color, 0) == 0 and not b.plan.canary_follows_weight:
+        b.update(replicas={**b.status.replicas, color: b.plan.replicas}, phase_since=b.now)
+    return True
+
+
+def pre_rollout_open(b: Builder) -> bool:
+    """preRollout: after the canary is provisioned, before any user traffic reaches it."""
+    return gates_open(b, hooks(b, "preRollout"), b.status.rollout_started_at or 0.0)
+
+
 def traffic_increase_open(b: Builder, weight: int) -> bool:
     """confirmTrafficIncrease before the canary's weight rises (not when it stays or falls)."""
     if weight <= b.status.weights.get(b.canary.color, 0):
