@@ -158,7 +158,7 @@ def summary(fail_at: np.ndarray, horizon: int) -> dict[str, Any]:
         "failRate": round(failed.size / fail_at.size, 4),
         "failRate95": [round(low, 4), round(high, 4)],
         "secondsToFailP50": float(np.median(failed)) if failed.size else None,
-        "secondsToFailP90": float(np.percentile(failed, 90)) if failed.size else None,
+        "secondsToFailP90": round(float(np.percentile(failed, 90)), 2) if failed.size else None,
         # the mean over every run, a run that never fails counted at the end of the analysis
         "secondsToFailMean": round(float(np.mean(np.minimum(fail_at, horizon))), 2),
     }
