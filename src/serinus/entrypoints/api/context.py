@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -35,6 +36,9 @@ class ApiContext:
     # The operator's intent key: operations recorded here are sealed with it, so the engine
     # trusts their grants (see core.authorization). None outside the operator.
     intent_key: bytes | None = None
+    # Set when the server shuts down: live streams end on their own instead of being cancelled
+    # (uvicorn waits for open responses, then cancels them with a traceback each).
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     def failures_of(self, name: str) -> list[dict[str, Any]]:
         if self.failures is None:

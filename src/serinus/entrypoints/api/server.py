@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from fastapi import FastAPI
 
 from serinus.core.errors import DependencyError
+from serinus.entrypoints.api.context import ApiContext
 
 STARTUP_TIMEOUT = 10.0
 
 
 def _config(app: FastAPI, host: str, port: int, access_log: bool) -> uvicorn.Config:
     # Access lines show method and path only: tokens travel in a header, never in the URL.
-    # Live streams never end on their own: give them a moment to close, then stop anyway.
+    # Live streams end when the shutdown begins (`_Server`); the timeout is only a backstop.
     return uvicorn.Config(
         app,
         host=host,
@@ -32,7 +34,22 @@ def _config(app: FastAPI, host: str, port: int, access_log: bool) -> uvicorn.Con
     )
 
 
-class _EmbeddedServer(uvicorn.Server):
+class _Server(uvicorn.Server):
+    """Ends the app's live streams as the shutdown begins, before uvicorn waits for open
+    responses: otherwise it cancels them after the grace period and logs a traceback each."""
+
+    def __init__(self, app: FastAPI, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        context = self._app.state.serinus
+        if isinstance(context, ApiContext):
+            context.closing.set()
+        await super().shutdown(sockets)
+
+
+class _EmbeddedServer(_Server):
     """Leaves signals to the host command (it has its own SIGINT/SIGTERM handling)."""
 
     @contextlib.contextmanager
@@ -49,7 +66,7 @@ def url_of(server: uvicorn.Server, host: str) -> str:
 
 async def serve(app: FastAPI, host: str, port: int, access_log: bool = True) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn handles the signals)."""
-    await uvicorn.Server(_config(app, host, port, access_log)).serve()
+    await _Server(app, _config(app, host, port, access_log)).serve()
 
 
 @contextlib.asynccontextmanager
@@ -57,7 +74,7 @@ async def background(
     app: FastAPI, host: str = "127.0.0.1", port: int = 0, access_log: bool = False
 ) -> AsyncIterator[str]:
     """Serve `app` while the block runs; yields the base URL (port 0 picks a free port)."""
-    server = _EmbeddedServer(_config(app, host, port, access_log))
+    server = _EmbeddedServer(app, _config(app, host, port, access_log))
     task = asyncio.create_task(server.serve())
     try:
         loop = asyncio.get_running_loop()

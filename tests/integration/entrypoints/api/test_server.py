@@ -3,6 +3,9 @@ embedded server the demo runs beside a rollout."""
 
 from __future__ import annotations
 
+import logging
+from contextlib import AbstractAsyncContextManager
+
 import httpx
 import pytest
 from api_world import auth_header, next_event, seed, users
@@ -50,3 +53,35 @@ async def test_the_live_stream_over_http_follows_the_store() -> None:
             kind, events = await next_event(lines)
             assert kind == "events"
             assert [e["message"] for e in events] == ["resumed by dan"]
+
+
+async def test_shutting_down_ends_open_live_streams_without_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStateStore()
+    await seed(store)
+    app = create_app(store, AuthConfig(users()), metrics=SerinusMetrics(), poll_seconds=0.05)
+    server = background(app)
+    url = await server.__aenter__()
+    uvicorn_log = logging.getLogger("uvicorn")  # it does not propagate to the root logger
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        await _stream_while_stopping(server, url)
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    assert "Shutting down" in caplog.text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]  # no cancelled task, no traceback
+
+
+async def _stream_while_stopping(server: AbstractAsyncContextManager[str], url: str) -> None:
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+        client.stream(
+            "GET", "/api/v1/rollouts/paused/events", headers=auth_header("vera")
+        ) as response,
+    ):
+        lines = response.aiter_lines()
+        assert (await next_event(lines))[0] == "snapshot"
+        await server.__aexit__(None, None, None)  # the server stops while the stream is open
+        assert [line async for line in lines if line.startswith("data:")] == []  # it ended

@@ -5,7 +5,8 @@ the store every `poll_seconds`, sends `status` (the rollout in detail, stamped w
 time, when its status changed) and `events` (events recorded since). A comment line keeps idle
 connections open through proxies; `gone` ends the stream when the rollout is deleted, and
 `signed-out` (with the reason) when the caller's token stops being accepted (it is checked again
-at every poll: expired, revoked or removed from the tokens file).
+at every poll: expired, revoked or removed from the tokens file). When the server shuts down
+(`ApiContext.closing`), every stream ends at once, so shutting down never waits on them.
 
 Polling the store (rather than hooking the engine) works whichever process drives the rollout:
 in the local mode `serinus run` and `serinus serve` only share the SQLite file.
@@ -57,6 +58,14 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
 def _new_events(seen: list[Event], current: list[Event]) -> list[Event]:
     """Events in `current` after the last one already sent (matched from the end)."""
     if not seen:
@@ -100,7 +109,8 @@ async def rollout_stream(
     yield sse("snapshot", first)
     quiet_since = time.monotonic()
     while not await disconnected():
-        await asyncio.sleep(context.poll_seconds)
+        if await _set_within(context.closing, context.poll_seconds):
+            return  # the server is shutting down: end the response, the client reconnects
         try:
             reason = await still_accepted() if still_accepted is not None else None
         except DependencyError as exc:
