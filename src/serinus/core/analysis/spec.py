@@ -2,15 +2,20 @@
 
 The shape follows Argo Rollouts' AnalysisTemplate (`args`, `metrics[]` with `interval`, `count`,
 `initialDelay`, `failureLimit`, `inconclusiveLimit`, `consecutiveErrorLimit`, `successCondition`,
-`failureCondition`, `dryRun`, and exactly one `provider`), so users find what they know. Everything
-that can be checked without running is checked here, so `serinus lint` rejects it:
+`failureCondition`, `dryRun`, and exactly one `provider`), so users find what they know. Two
+kinds are serinus's own: `comparison` (Kayenta's judge, canary samples against baseline samples)
+and `sequential` (an early-stopping test on both sides' cumulative counters). Everything that can
+be checked without running is checked here, so `serinus lint` rejects it:
 
 - conditions are parsed by the safe expression language (errors show the position);
 - a measured metric needs at least one condition: with none, a measurement would count as success
   whatever (or however little) it returned;
 - `{{args.NAME}}` variables must name a declared argument (other `{{x.y}}` variables, such as
   `{{canary.selector}}`, are supplied by the engine at run time);
-- the JSONPath of a web metric must be in the supported subset.
+- the JSONPath of a web metric must be in the supported subset;
+- a sequential metric has an interval (the time between looks), a count of at least 2, no
+  condition and failureLimit 0 (its evidence reaching 1/alpha is the failure), and both sides
+  count the same thing (errors, or requests within a histogram bucket).
 """
 
 from __future__ import annotations

@@ -16,6 +16,15 @@ inequality it reaches 1/alpha with probability at most alpha, whenever and howev
 looks, and whatever the traffic split does between looks. Fail when it does; the test never
 passes a canary early (passing waits for the run's own minimum, as a fixed window would).
 
+Given the requests of an interval and its total errors, a canary no worse than the baseline has
+its errors split hypergeometrically, not binomially; the hypergeometric is below the binomial in
+the convex order (Hoeffding, 1963) and each likelihood ratio is convex in the canary's errors, so
+its expectation stays at most 1: the evidence is then a supermartingale and the bound still holds.
+The same model counts requests slower than a latency threshold instead of errors.
+
+`advance` carries the evidence from one look to the next (one running log likelihood ratio per
+alternative), so a caller keeps a few numbers, never every look.
+
 Every look reports the evidence, the boundary and both error ratios, so a person sees why.
 """
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client import CollectorRegistry, start_http_server
 
 
 def free_port() -> int:
@@ -71,3 +75,45 @@ def stop_prometheus(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+@contextmanager
+def exporting(registry: CollectorRegistry, tick: Callable[[], None]) -> Iterator[int]:
+    """Serve `registry` on a local /metrics port while `tick` runs every 0.05 s."""
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.wait(0.05):
+            tick()
+
+    ticker = threading.Thread(target=serve, daemon=True)
+    ticker.start()
+    try:
+        yield int(server.server_port)
+    finally:
+        stop.set()
+        ticker.join(5)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@contextmanager
+def scraping(directory: Path, port: int, ready_query: str) -> Iterator[RunningPrometheus]:
+    """A Prometheus scraping `port`, once `ready_query` has a sample (within 25 s)."""
+    running = start_prometheus(directory, port)
+    try:
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            reply = httpx.get(
+                f"{running.address}/api/v1/query", params={"query": ready_query}, timeout=2
+            ).json()
+            if reply["data"]["result"]:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("no sample became queryable in 25 s")
+        yield running
+    finally:
+        stop_prometheus(running.process)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter
 from tests.integration.adapters.metrics.prometheus_process import (
     RunningPrometheus,
+    exporting,
+    scraping,
     start_prometheus,
     stop_prometheus,
 )
@@ -48,46 +48,22 @@ def exporter() -> Iterator[int]:
     """A local /metrics endpoint whose request counter grows 10 per tick, 1 of them a 500."""
     registry = CollectorRegistry()
     requests = Counter("demo_requests", "Requests served", ["code"], registry=registry)
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.wait(0.05):
-            requests.labels(code="200").inc(9)
-            requests.labels(code="500").inc(1)
+    def tick() -> None:
+        requests.labels(code="200").inc(9)
+        requests.labels(code="500").inc(1)
 
-    ticker = threading.Thread(target=serve, daemon=True)
-    ticker.start()
-    try:
-        yield int(server.server_port)
-    finally:
-        stop.set()
-        ticker.join(5)
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with exporting(registry, tick) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def prometheus(
     exporter: int, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningPrometheus]:
-    running = start_prometheus(tmp_path_factory.mktemp("prometheus"), exporter)
-    try:
-        # wait until the error ratio is queryable (two scrapes of the exporter)
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline:
-            reply = httpx.get(
-                f"{running.address}/api/v1/query", params={"query": ERROR_RATIO}, timeout=2
-            ).json()
-            if reply["data"]["result"]:
-                break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("no sample became queryable in 25 s")
+    # ready once the error ratio is queryable (two scrapes of the exporter)
+    with scraping(tmp_path_factory.mktemp("prometheus"), exporter, ERROR_RATIO) as running:
         yield running
-    finally:
-        stop_prometheus(running.process)
 
 
 def source(prometheus: RunningPrometheus, query: str, **fields: Any) -> PrometheusSource:

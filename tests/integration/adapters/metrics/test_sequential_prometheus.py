@@ -9,18 +9,16 @@ ratios, never exact counts or times.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from tests.integration.adapters.metrics.prometheus_process import (
     RunningPrometheus,
-    start_prometheus,
-    stop_prometheus,
+    exporting,
+    scraping,
 )
 
 from serinus.adapters.metrics.prometheus import PrometheusProvider
@@ -49,51 +47,27 @@ def exporter() -> Iterator[int]:
         buckets=(0.05, 0.25, 1.0),
         registry=registry,
     )
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
-    stop = threading.Event()
     served = dict.fromkeys(TRAFFIC, 0)
 
-    def serve() -> None:
-        while not stop.wait(0.05):
-            for version, (per_tick, error_every, slow_every) in TRAFFIC.items():
-                for _ in range(per_tick):
-                    served[version] += 1
-                    n = served[version]
-                    requests.labels(version, "500" if n % error_every == 0 else "200").inc()
-                    latency.labels(version).observe(0.5 if n % slow_every == 0 else 0.01)
+    def tick() -> None:
+        for version, (per_tick, error_every, slow_every) in TRAFFIC.items():
+            for _ in range(per_tick):
+                served[version] += 1
+                n = served[version]
+                requests.labels(version, "500" if n % error_every == 0 else "200").inc()
+                latency.labels(version).observe(0.5 if n % slow_every == 0 else 0.01)
 
-    ticker = threading.Thread(target=serve, daemon=True)
-    ticker.start()
-    try:
-        yield int(server.server_port)
-    finally:
-        stop.set()
-        ticker.join(5)
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with exporting(registry, tick) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def prometheus(
     exporter: int, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningPrometheus]:
-    running = start_prometheus(tmp_path_factory.mktemp("prometheus"), exporter)
-    query = 'sum(demo_requests_total{version="bad"})'
-    try:
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline:
-            reply = httpx.get(
-                f"{running.address}/api/v1/query", params={"query": query}, timeout=2
-            ).json()
-            if reply["data"]["result"]:
-                break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("no sample became queryable in 25 s")
+    ready = 'sum(demo_requests_total{version="bad"})'
+    with scraping(tmp_path_factory.mktemp("prometheus"), exporter, ready) as running:
         yield running
-    finally:
-        stop_prometheus(running.process)
 
 
 def counters(version: str, kind: str) -> dict[str, str]:
