@@ -11,6 +11,12 @@ Reads are only served once the first list has arrived (`synced`); until then, an
 the server refuses the watch (403: the account may list but not watch), the caller reads from the
 server. Objects this client wrote are put in at once (`observe`), so a reconcile reads its own
 writes before their watch event arrives; a newer version never gives way to an older one.
+
+Listeners hear of changes made by others: not of this client's own writes, nor of the watch
+event that echoes one (the version already held). A Rollout's driver is woken by its listener;
+waking it for its own writes would make every reconcile that writes run a second one for
+nothing. A cluster-wide informer (namespace None), when one runs, also serves the reads of any
+one namespace.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("serinus.kube.cache")
 
 Object = dict[str, Any]
-Listener = Callable[[str, Object], None]
+Listener = Callable[[Resource, str, Object], None]  # resource, event type, object
 CacheKey = tuple[Resource, str | None]
 
 
@@ -100,6 +106,7 @@ class Informer:
         self.objects: dict[tuple[str, str], Object] = {}  # (namespace, name) -> object
         self.synced = asyncio.Event()
         self.refused = False  # the server refuses to list or watch: never serve reads
+        self.refusal: Forbidden | None = None  # what the server said, then
         self.lists = 0  # how many times the collection was listed (1 unless 410 or errors)
         self._resource_version = ""
         self._listeners: list[Listener] = []
@@ -126,8 +133,13 @@ class Informer:
                 await task
 
     def subscribe(self, listener: Listener) -> None:
-        """`listener(event type, object)` for every change seen, from the watch or a write."""
+        """`listener(resource, event type, object)` for every change others made."""
         self._listeners.append(listener)
+
+    async def ended(self) -> None:
+        """Wait until the informer gives up (the server refuses to list or watch)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
 
     def get(self, namespace: str | None, name: str) -> Object | None:
         return self.objects.get((namespace or "", name))
@@ -142,20 +154,28 @@ class Informer:
         ]
         return sorted(found, key=_name)
 
-    def observe(self, kind: str, obj: Object) -> None:
-        """An object as the server returned it (a write of ours, or a watch event)."""
+    def observe(self, kind: str, obj: Object, *, ours: bool = False) -> None:
+        """An object as the server returned it: a write of ours (`ours`), or a watch event."""
         metadata = obj.get("metadata") or {}
         key = (str(metadata.get("namespace") or ""), str(metadata.get("name", "")))
         current = self.objects.get(key)
         new, old = _version(obj), _version(current) if current is not None else None
-        if current is not None and new is not None and old is not None and new < old:
-            return  # an older version than the one held (a late event)
+        if (
+            new is not None
+            and old is not None
+            and (new < old or (new == old and kind != "DELETED"))
+        ):
+            return  # an older version than the one held (a late event), or its echo
         if kind == "DELETED":
             self.objects.pop(key, None)
         else:
             self.objects[key] = obj
+        if not ours:
+            self._tell(kind, obj)
+
+    def _tell(self, kind: str, obj: Object) -> None:
         for listener in self._listeners:
-            listener(kind, obj)
+            listener(self.resource, kind, obj)
 
     async def _run(self) -> None:
         while True:
@@ -166,7 +186,7 @@ class Informer:
             except asyncio.CancelledError:
                 raise
             except Forbidden as exc:
-                self.refused = True
+                self.refused, self.refusal = True, exc
                 log.warning("not caching %s: %s", self.resource.qualified, exc)
                 return
             except SerinusError as exc:
@@ -185,8 +205,7 @@ class Informer:
         for obj in listed.items:
             self.observe("ADDED", obj)
         for obj in gone:
-            for listener in self._listeners:
-                listener("DELETED", obj)
+            self._tell("DELETED", obj)
         self._resource_version = listed.resource_version
         self.synced.set()
 
@@ -222,7 +241,7 @@ class WatchCache:
         if resource not in self.resources:
             return None
         key = (resource, namespace)
-        informer = self.informers.get(key)
+        informer = self.informers.get(key) or self.informers.get((resource, None))
         if informer is None:
             informer = Informer(self.client, resource, namespace)
             for listener in self._listeners:
@@ -238,10 +257,10 @@ class WatchCache:
             informer.subscribe(listener)
 
     def observe(self, resource: Resource, namespace: str | None, kind: str, obj: Object) -> None:
-        """A write of ours: into the informer of its namespace, if one runs."""
-        informer = self.informers.get((resource, namespace))
+        """A write of ours: into the informer serving its namespace, if one runs."""
+        informer = self.informers.get((resource, namespace)) or self.informers.get((resource, None))
         if informer is not None and informer.synced.is_set():
-            informer.observe(kind, obj)
+            informer.observe(kind, obj, ours=True)
 
     async def close(self) -> None:
         informers = list(self.informers.values())

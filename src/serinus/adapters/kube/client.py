@@ -138,7 +138,8 @@ class KubeClient:
     async def get(
         self, ref: ObjectRef, subresource: str | None = None, *, cached: bool = True
     ) -> Object:
-        if cached and subresource is None and self.cache is not None:
+        # The status subresource answers with the whole object: the cached one is the same.
+        if cached and subresource in (None, "status") and self.cache is not None:
             informer = self.cache.informer(ref.resource, ref.namespace)
             found = informer.get(ref.namespace, ref.name) if informer and informer.serving else None
             if found is not None:

@@ -4,9 +4,9 @@
   endpoint: status is never touched there);
 - `save`, `record_intent` write the `status` subresource with read-modify-write on its
   resourceVersion (see rollout_resource for the layout and why intents and history live there);
-- each saved event also becomes a core/v1 Event on the Rollout (`kubectl describe sro NAME`).
-  Those are a courtesy copy written after the status: if the API refuses them (RBAC), the save
-  still stands and a warning is logged;
+- each save with events also becomes one core/v1 Event on the Rollout (`kubectl describe sro
+  NAME`; see rollout_resource.kube_event). It is a courtesy copy written after the status: if
+  the API refuses it (RBAC), the save still stands and a warning is logged;
 - intent ids come from a counter ConfigMap (`serinus-intent-ids`) shared by every rollout of the
   namespace, so an id names one intent even across rollouts; it is advanced with the same
   optimistic concurrency, so concurrent CLIs never get the same id.
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -37,7 +36,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 INTENT_COUNTER = "serinus-intent-ids"
-_EVENT_WRITERS = 8  # concurrent Event creations per save
 
 
 class KubernetesStateStore:
@@ -151,24 +149,15 @@ class KubernetesStateStore:
         return self._read(name, lambda: [Event.model_validate(r) for r in records[-limit:]])
 
     async def _publish(self, rollout: Object, events: Sequence[Event]) -> None:
-        gate = asyncio.Semaphore(_EVENT_WRITERS)
-
-        async def create(event: Event) -> None:
-            body = documents.kube_event(rollout, event, self.namespace, self.component)
-            async with gate:
-                await self.client.create(EVENTS, self.namespace, body)
-
-        results = await asyncio.gather(*(create(e) for e in events), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for failure in failures[:1]:
-            if not isinstance(failure, KubeError):
-                raise failure
+        body = documents.kube_event(rollout, events, self.namespace, self.component)
+        try:
+            await self.client.create(EVENTS, self.namespace, body)
+        except KubeError as exc:
             log.warning(
-                "%d of %d Kubernetes Events for rollout %r not written (status saved): %s",
-                len(failures),
+                "the Kubernetes Event of %d events for rollout %r not written (status saved): %s",
                 len(events),
                 rollout["metadata"]["name"],
-                failure,
+                exc,
             )
 
     # --- intents -------------------------------------------------------------------------------

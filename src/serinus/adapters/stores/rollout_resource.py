@@ -246,10 +246,27 @@ def capped_audit(records: list[Object]) -> list[Object]:
     return [r for r in records if int(r["id"]) not in dropped]
 
 
-def kube_event(rollout: Mapping[str, Any], event: Event, namespace: str, component: str) -> Object:
-    """A core/v1 Event about the Rollout object, for `kubectl describe` and event exporters."""
+_WEIGHT = {Severity.INFO: 0, Severity.SUCCESS: 1, Severity.WARNING: 2, Severity.ERROR: 3}
+
+
+def kube_event(
+    rollout: Mapping[str, Any], events: Sequence[Event], namespace: str, component: str
+) -> Object:
+    """One core/v1 Event about the Rollout object for the events of one save, for `kubectl
+    describe` and event exporters.
+
+    One per save, not one per serinus event: a reconcile that starts a step, changes the weights
+    and completes the step is one change of the Rollout, and every Event is a write to etcd (16
+    per rollout of seven steps before, profiled). It is named after its most severe event (the
+    last of equals); the message lists them all, oldest first. The status's `history` keeps
+    each event on its own.
+    """
+    if not events:
+        raise ValueError("a Kubernetes Event needs at least one serinus event")
     metadata = rollout.get("metadata") or {}
-    warning = event.severity in (Severity.WARNING, Severity.ERROR)
+    main = max(reversed(events), key=lambda e: _WEIGHT[e.severity])
+    warning = any(e.severity in (Severity.WARNING, Severity.ERROR) for e in events)
+    message = "; ".join(e.message for e in events)
     body: Object = {
         "apiVersion": "v1",
         "kind": "Event",
@@ -262,14 +279,14 @@ def kube_event(rollout: Mapping[str, Any], event: Event, namespace: str, compone
             "uid": metadata.get("uid"),
             "resourceVersion": metadata.get("resourceVersion"),
         },
-        "reason": event.type.value,
-        "message": event.message[:1024],
+        "reason": main.type.value,
+        "message": message if len(message) <= 1024 else message[:1023] + "…",
         "type": "Warning" if warning else "Normal",
         "count": 1,
         "source": {"component": component},
         "reportingComponent": component,
     }
-    stamp = rfc3339(event.at)
-    if stamp is not None:
-        body["firstTimestamp"] = body["lastTimestamp"] = stamp
+    first, last = rfc3339(events[0].at), rfc3339(events[-1].at)
+    if first is not None and last is not None:
+        body["firstTimestamp"], body["lastTimestamp"] = first, last
     return body

@@ -93,12 +93,11 @@ def operator(
     if all_namespaces == bool(namespaces):
         fail("say exactly one of --all-namespaces or --namespace NS", code=2)
     if kubeconfig is not None:
-        # kopf and the official client read $KUBECONFIG when first imported.
+        # The official client's loaders (connection.py) read $KUBECONFIG.
         os.environ["KUBECONFIG"] = str(kubeconfig)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("kopf").setLevel(max(logging.WARNING, logging.getLogger().level))
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from serinus.app.settings import default_state_dir

@@ -1,12 +1,14 @@
 """One driver per Rollout: reconcile with the app Engine when something changed or is due.
 
-kopf tells the drivers what it sees (`Drivers.on_event`); a driver wakes at once when the spec
-changed (a new generation) or someone recorded an operation (a new pending intent), when one of
-its Deployments or pods changed (the watch cache, see adapters/kube/cache.py, which also serves
-the platforms' and routers' reads), and otherwise at the time the engine asked for (a timed
-pause ending), after `poll_seconds` while it progresses, or after `idle_seconds` once finished
-(a slow safety resync). The operator's own status writes come back as events too; they wake
-nobody, since they bring neither.
+The Rollouts are watched into the client's watch cache (adapters/kube/cache.py), which also
+serves the store's, platforms' and routers' reads; its listener tells the drivers what changed.
+A driver wakes at once when its spec changed (a new generation) or someone recorded an
+operation (a new pending intent), when one of its Deployments or pods changed (by the rollout
+label) or a routing object it routes (its VirtualService, DestinationRule, HTTPRoute or
+Ingress: someone edited the weights by hand), and otherwise at the time the engine asked for (a
+timed pause ending), after `poll_seconds` while it progresses, or after `idle_seconds` once
+finished (a slow safety resync). The cache tells nobody of the operator's own writes, so they
+wake nobody.
 
 A driver keeps one Engine for its rollout and builds a new one (router, platform and metric
 providers from the registry) only when the spec's routing or workload changes.
@@ -26,7 +28,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from serinus.adapters.kube.resources import (
     PODS,
     SERVICES,
     VIRTUAL_SERVICES,
+    Resource,
 )
 from serinus.adapters.kube.secrets import KubeSecretResolver
 from serinus.adapters.platforms.kube_workloads import ROLLOUT_LABEL
@@ -64,15 +67,31 @@ from serinus.core.events import Event
 from serinus.core.ports import SecretResolver
 from serinus.core.spec import Rollout
 from serinus.entrypoints.operator.reporting import ErrorReporter
+from serinus.entrypoints.operator.wakes import (
+    Key,
+    Routed,
+    RouteIndex,
+    routed_objects,
+    wake_signature,
+)
 
 log = logging.getLogger("serinus.operator")
 
-Key = tuple[str, str]  # namespace, name
+ROLLOUTS = documents.ROLLOUTS
 
-# What the platforms and routers read on every reconcile: served from watch caches. Not
-# Rollouts (the store reads them back after its own writes, and kopf watches them already),
-# nor Secrets (never held in memory longer than a read) or the charts' ConfigMaps.
-CACHED = (DEPLOYMENTS, PODS, SERVICES, INGRESSES, VIRTUAL_SERVICES, DESTINATION_RULES, HTTP_ROUTES)
+# What a reconcile reads: served from watch caches (the store's three reads of the Rollout
+# included; its status write carries the resourceVersion it read and retries on 409). Not
+# Secrets (never held in memory longer than a read) nor the charts' ConfigMaps.
+CACHED = (
+    ROLLOUTS,
+    DEPLOYMENTS,
+    PODS,
+    SERVICES,
+    INGRESSES,
+    VIRTUAL_SERVICES,
+    DESTINATION_RULES,
+    HTTP_ROUTES,
+)
 
 
 @dataclass(frozen=True)
@@ -99,14 +118,6 @@ class CannotRun(Exception):
         self.reason = reason
 
 
-def wake_signature(body: Mapping[str, Any]) -> tuple[int, frozenset[int]]:
-    """What, in a Rollout as watched, should wake its driver: generation and pending intents."""
-    generation = int((body.get("metadata") or {}).get("generation") or 0)
-    intents = (body.get("status") or {}).get("intents") or []
-    pending = frozenset(int(r["id"]) for r in intents if not r.get("consumed") and "id" in r)
-    return generation, pending
-
-
 def engine_key(rollout: Rollout) -> str:
     """What the router and platform are built from; a change means a new Engine."""
     spec = rollout.spec
@@ -130,8 +141,10 @@ class RolloutDriver:
         dispatcher: NotificationDispatcher,
         secrets: SecretResolver,
         egress: EgressGuard,
+        routes: Callable[[Key, Iterable[Routed]], None] = lambda key, routed: None,
     ) -> None:
         self.namespace, self.name = key
+        self._routes = routes
         self.secrets = secrets
         self.egress = egress
         self.client = client
@@ -255,6 +268,7 @@ class RolloutDriver:
             gates=build_gates(context),
         )
         self._engine_key = key
+        self._routes((self.namespace, self.name), routed_objects(rollout))
         log.info(
             "%s/%s: driving with %s routing and %s workload",
             self.namespace,
@@ -290,11 +304,47 @@ class Drivers:
         )
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
+        self._routes = RouteIndex()
         self._closed = False
-        client.enable_cache(CACHED).subscribe(self._dependency_changed)
+        self.cache = client.enable_cache(CACHED)
+        self.cache.subscribe(self._changed)
 
     def __len__(self) -> int:
         return len(self._running)
+
+    async def watch(self, namespaces: Sequence[str]) -> None:
+        """Watch the Rollouts of `namespaces` (empty: every namespace) and drive each one seen.
+
+        Runs until cancelled; raises the server's refusal if it will not let the operator list
+        or watch them (an informer of any other kind falls back to reading from the server).
+        """
+        scopes: list[str | None] = [*namespaces] if namespaces else [None]
+        informers = [self.cache.informer(ROLLOUTS, ns) for ns in scopes]
+        waits = [asyncio.ensure_future(i.ended()) for i in informers if i is not None]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        for informer in informers:
+            if informer is not None and informer.refusal is not None:
+                raise informer.refusal
+        raise RuntimeError("the Rollout watch ended")  # pragma: no cover (it retries forever)
+
+    def _changed(self, resource: Resource, kind: str, obj: Object) -> None:
+        if resource == ROLLOUTS:
+            self.on_event(kind, obj)
+            return
+        metadata = obj.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        woken = self._routes.routing((resource, namespace, str(metadata.get("name"))))
+        owner = (metadata.get("labels") or {}).get(ROLLOUT_LABEL)
+        if owner:  # its Deployments, pods and Services carry the rollout's label
+            woken.add((namespace, str(owner)))
+        for key in woken:
+            entry = self._running.get(key)
+            if entry is not None:
+                entry[0].wake()
 
     def on_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
         metadata = body.get("metadata") or {}
@@ -314,6 +364,7 @@ class Drivers:
                 self.dispatcher,
                 self.secrets,
                 self.egress,
+                self._routes.route,
             )
             task = asyncio.create_task(driver.run(), name=f"rollout {key[0]}/{key[1]}")
             task.add_done_callback(lambda done: self._ended(key, done))
@@ -322,15 +373,8 @@ class Drivers:
             log.info("%s/%s: watching", *key)
         entry[0].notice(body)
 
-    def _dependency_changed(self, kind: str, obj: Object) -> None:
-        """A cached object changed: wake the rollout whose workload it belongs to (by label)."""
-        metadata = obj.get("metadata") or {}
-        owner = (metadata.get("labels") or {}).get(ROLLOUT_LABEL)
-        entry = self._running.get((str(metadata.get("namespace") or ""), str(owner)))
-        if owner and entry is not None:
-            entry[0].wake()
-
     def stop(self, key: Key) -> None:
+        self._routes.route(key, ())
         entry = self._running.pop(key, None)
         if entry is not None:
             entry[1].cancel()

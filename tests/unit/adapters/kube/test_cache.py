@@ -76,11 +76,29 @@ class FakeServer:
             self.events.get_nowait()
 
 
+def one_pod_server() -> FakeServer:
+    """A server holding the pod web-1 (app=web), its event already consumed."""
+    server = FakeServer()
+    server.put("web-1", {"app": "web"})
+    server.drain()
+    return server
+
+
 def cached_client(server: FakeServer) -> KubeClient:
     connection = Connection.plain("https://api.test:6443", token="t0ken")
     client = KubeClient(connection, transport=httpx.MockTransport(server.handler))
     client.enable_cache([PODS])
     return client
+
+
+def labelled(key: str, value: str) -> Any:
+    """A read-modify-write change setting one label."""
+
+    def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["labels"][key] = value
+        return obj
+
+    return mutate
 
 
 async def until(check: Any, timeout: float = 5.0) -> None:
@@ -116,7 +134,7 @@ async def test_a_change_on_the_server_reaches_the_cache_and_its_listeners() -> N
     seen: list[tuple[str, str]] = []
     async with cached_client(server) as client:
         assert client.cache is not None
-        client.cache.subscribe(lambda kind, obj: seen.append((kind, obj["metadata"]["name"])))
+        client.cache.subscribe(lambda _, kind, obj: seen.append((kind, obj["metadata"]["name"])))
         await synced(client)
         server.put("web-2", {"app": "web"}, kind="ADDED")
         await until(lambda: ("ADDED", "web-2") in seen)
@@ -125,9 +143,7 @@ async def test_a_change_on_the_server_reaches_the_cache_and_its_listeners() -> N
 
 
 async def test_an_expired_watch_lists_again_and_resumes_from_the_new_version() -> None:
-    server = FakeServer()
-    server.put("web-1", {"app": "web"})
-    server.drain()
+    server = one_pod_server()
     async with cached_client(server) as client:
         await synced(client)
         server.objects.clear()  # deleted while the watch could not tell us
@@ -159,15 +175,7 @@ async def test_our_write_is_read_back_at_once_and_a_conflict_reads_the_server() 
     async with cached_client(server) as client:
         await synced(client)
         ref = ObjectRef(PODS, NS, "web-1")
-
-        def weight(value: str) -> Any:
-            def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-                obj["metadata"]["labels"]["weight"] = value
-                return obj
-
-            return mutate
-
-        await client.read_modify_write(ref, weight("10"))
+        await client.read_modify_write(ref, labelled("weight", "10"))
         # Read back before the watch event was processed: the cache holds our write.
         assert (await client.get(ref))["metadata"]["labels"]["weight"] == "10"
         assert server.requests["get"] == 0
@@ -184,7 +192,7 @@ async def test_our_write_is_read_back_at_once_and_a_conflict_reads_the_server() 
                 "resourceVersion": str(server.version),
             }
         }
-        written = await client.read_modify_write(ref, weight("20"))
+        written = await client.read_modify_write(ref, labelled("weight", "20"))
         assert written["metadata"]["labels"] == {"app": "web", "weight": "20", "owner": "other"}
         assert server.requests["get"] == 1
         server.events = held
@@ -201,6 +209,49 @@ async def test_an_older_event_never_replaces_a_newer_object() -> None:
         informer.observe("MODIFIED", new)
         informer.observe("MODIFIED", old)
         assert informer.get(NS, "a") == new
+
+
+async def test_listeners_hear_of_others_changes_not_of_our_writes_or_their_echo() -> None:
+    server = one_pod_server()
+    seen: list[tuple[str, str, str]] = []
+    async with cached_client(server) as client:
+        assert client.cache is not None
+        client.cache.subscribe(
+            lambda resource, kind, obj: seen.append(
+                (resource.plural, kind, obj["metadata"]["labels"].get("by", ""))
+            )
+        )
+        await synced(client)
+        seen.clear()  # the listing's ADDED
+        ref = ObjectRef(PODS, NS, "web-1")
+        # Our write; its watch event (the echo) follows.
+        await client.read_modify_write(ref, labelled("by", "us"))
+        server.put("web-1", {"app": "web", "by": "them"})
+        await until(lambda: bool(seen))
+        assert seen == [("pods", "MODIFIED", "them")]
+
+
+async def test_the_status_subresource_is_read_from_the_cache() -> None:
+    server = one_pod_server()
+    async with cached_client(server) as client:
+        await synced(client)
+        got = await client.get(ObjectRef(PODS, NS, "web-1"), subresource="status")
+        assert got["metadata"]["name"] == "web-1"
+        assert server.requests["get"] == 0
+
+
+async def test_a_cluster_wide_informer_serves_the_reads_of_one_namespace() -> None:
+    server = one_pod_server()
+    async with cached_client(server) as client:
+        assert client.cache is not None
+        informer = client.cache.informer(PODS, None)
+        assert informer is not None
+        await asyncio.wait_for(informer.synced.wait(), 5.0)
+        listed = await client.list(PODS, NS, label_selector="app=web")
+        assert [p["metadata"]["name"] for p in listed.items] == ["web-1"]
+        assert (await client.get(ObjectRef(PODS, NS, "web-1")))["metadata"]["name"] == "web-1"
+        assert set(client.cache.informers) == {(PODS, None)}
+        assert server.requests == {"list": 1, "watch": 1}
 
 
 async def test_resources_not_cached_go_to_the_server() -> None:
