@@ -303,58 +303,21 @@
     P.renderReplicas(d.colors);
     P.renderSteps(d.steps);
     window.SerinusStandby.render(d);
-    window.SerinusJudgement.render(d.judgement, judgementContext());
-    renderOperations(d.allowedOperations);
+    window.SerinusJudgement.render(d.judgement, pageContext());
+    window.SerinusOperations.render(d.allowedOperations, pageContext());
     renderFailures(d.notificationFailures || []);
   }
 
-  function judgementContext() {
+  // What the panels (judgement.js, operations.js) may use of the page's state and helpers.
+  function pageContext() {
     return {
       api, rolloutPath, confirm: window.SerinusConfirm.ask, connected: () => state.connected,
       name: state.name, detail: state.detail, lastJudge: state.lastJudge, refreshAudit, tick: P.tick,
+      me: state.me, lost: LOST,
     };
   }
 
-  // --- operations -----------------------------------------------------------------------------
-
-  function renderOperations(allowed) {
-    const mine = new Set(state.me ? state.me.roles : []);
-    for (const button of $("ops-buttons").querySelectorAll("button[data-op]")) {
-      const op = button.dataset.op;
-      const ok = state.connected && allowed.includes(op);
-      button.disabled = !ok;
-      if (!state.connected) button.title = "the connection to the server is lost";
-      else button.title = ok ? "" : (mine.has("deployer") ? `${op} does not apply now` : "needs the deployer role");
-    }
-  }
-
-  // The destructive operations ask first, saying what will happen.
-  function consequence(op) {
-    const d = state.detail || {};
-    const status = d.status || {};
-    const stable = status.stable ? status.stable.version : "the stable version";
-    const canary = status.canary ? status.canary.version : d.version;
-    if (op === "abort") return [`Abort ${state.name}?`, `All traffic goes back to ${stable}; ${canary} is scaled down.`, "Abort"];
-    if (op === "promote-full") return [`Promote ${canary} fully?`, `Every remaining step, judgement and analysis is skipped and ${canary} takes all traffic.`, "Promote fully"];
-    return null;
-  }
-
-  async function runOperation(op) {
-    const ask = consequence(op);
-    if (ask && !(await window.SerinusConfirm.ask(...ask))) return;
-    const comment = $("ops-comment").value;
-    const path = op === "promote-full" ? "promote" : op;
-    const body = op.startsWith("promote") ? { comment, full: op === "promote-full" } : { comment };
-    const result = $("ops-result");
-    try {
-      const intent = await api(rolloutPath(state.name, "/" + path), { method: "POST", body });
-      result.textContent = `${op} recorded (#${intent.id}).`;
-      $("ops-comment").value = "";
-      refreshAudit();
-    } catch (e) {
-      result.textContent = e.status === 0 ? LOST : `${op} refused: ${e.message}`;
-    }
-  }
+  // --- notification failures ----------------------------------------------------------------
 
   function renderFailures(failures) {
     $("failures").hidden = failures.length === 0;
@@ -387,7 +350,7 @@
     const judged = entries.filter((a) => a.kind === "judge");
     state.lastJudge = judged.length ? judged[judged.length - 1] : null;
     $("audit-rows").replaceChildren(...P.auditRows(entries, state.started));
-    if (state.detail) window.SerinusJudgement.render(state.detail.judgement, judgementContext());
+    if (state.detail) window.SerinusJudgement.render(state.detail.judgement, pageContext());
   }
 
   async function refreshAnalysis() {
@@ -422,10 +385,6 @@
       route();
     });
     $("logout").addEventListener("click", () => signOut("signed out"));
-    $("ops-buttons").addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-op]");
-      if (button && !button.disabled) runOperation(button.dataset.op);
-    });
     document.body.addEventListener("click", (event) => {
       const link = event.target.closest("a[data-nav]");
       if (link && link.origin === location.origin && !event.ctrlKey && !event.metaKey) {
@@ -439,7 +398,8 @@
       pending = true;
       requestAnimationFrame(() => { pending = false; drawWeights(); drawAnalysisCharts(); });
     });
-    window.SerinusJudgement.wire(judgementContext);
+    window.SerinusJudgement.wire(pageContext);
+    window.SerinusOperations.wire(pageContext);
     window.addEventListener("popstate", route);
     route();
   });
