@@ -211,3 +211,17 @@ async def test_files_left_world_readable_by_an_older_version_are_narrowed(tmp_pa
     async with SqliteStateStore(path) as store:
         assert await store.get_spec(make_rollout().name) is not None
         assert (mode(path.parent), mode(path), mode(Path(f"{path}-wal"))) == (0o700, 0o600, 0o600)
+
+
+async def test_a_recorded_intent_rings_the_driver_s_doorbell_once_visible(tmp_path: Path) -> None:
+    """The WAL grows before a commit is visible; the database file is touched after it."""
+    from serinus.app.driver import StoreBell
+
+    path = tmp_path / "s.db"
+    async with SqliteStateStore(path) as driver, SqliteStateStore(path) as cli:
+        await driver.submit(make_rollout())
+        bell = StoreBell((path,))  # the database file alone: the ring, not the WAL's growth
+        await cli.record_intent("shop", make_intent())
+
+        assert bell.rang()
+        assert len(await driver.pending_intents("shop")) == 1

@@ -5,8 +5,8 @@ before anything happens; aborting is when that hurts. This path parses the comma
 standard library, reads the rollout's stored JSON and records the intent only when it can tell
 that `app.operations.request` would accept the operation and write this very record: the same
 JSON body byte for byte, inserted by the same statement (`sqlite_file.insert_intent`) in one
-`BEGIN IMMEDIATE` transaction, which rings the driver's doorbell as any commit does; then it
-prints the same line.
+`BEGIN IMMEDIATE` transaction, then rings the driver's doorbell as the store does
+(`sqlite_file.ring`); then it prints the same line.
 
 It never refuses anything itself. When it is not sure, it writes nothing and hands over to the
 typer app, which does the whole operation and says what is wrong, as it always did: `--help`,
@@ -67,14 +67,14 @@ class Request:
     step: int | None = None  # 1-based, as `serinus get` shows it
 
 
-def handled(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int | None:
+def handled(argv: Sequence[str]) -> int | None:
     """Record the operation `argv` asks for and return the exit code, or None (nothing written)
     when the typer app should take the command instead."""
     request = parse(argv)
-    if request is None or environ.get("SERINUS_MODE", "local") != "local":
+    if request is None or os.environ.get("SERINUS_MODE", "local") != "local":
         return None  # the cluster mode (or a bad SERINUS_MODE, which typer explains)
-    if request.state_dir is None and environ.get("SERINUS_STATE_DIR") == "":
-        return None
+    if request.state_dir is None and os.environ.get("SERINUS_STATE_DIR") == "":
+        return None  # typer may read an empty variable differently from app.settings
     from serinus.entrypoints.cli import local
 
     local.configure(request.state_dir)
@@ -219,11 +219,13 @@ def record(database: Path, request: Request, actor: str) -> int | None:
             body = intent_body(request, json.loads(row[0]), json.loads(row[1]), actor)
             if body is None:
                 raise _HandOver
-            return sqlite_file.insert_intent(conn, request.name, sqlite_file.dumps(body), None)
+            recorded = sqlite_file.insert_intent(conn, request.name, sqlite_file.dumps(body), None)
     except Exception:  # rolled back, nothing written: the typer path decides and explains
         return None
     finally:
         conn.close()
+    sqlite_file.ring(database)
+    return recorded
 
 
 def intent_body(
