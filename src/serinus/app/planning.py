@@ -5,8 +5,8 @@ real `decide()`) against in-memory adapters seeded from the rollout's current st
 simulated clock, and records the actions of every reconcile. Replicas become ready as soon as
 they are provisioned and timed waits elapse at once; every gate is assumed passed, through the
 same operations a person would use (untimed pauses promoted, judgements approved), webhook gates
-answer 2xx and analysis steps succeed. Each such assumption is recorded in the plan. Nothing
-outside the copy is read after seeding or written at all.
+answer 2xx, job gates succeed and analysis steps succeed. Each such assumption is recorded in
+the plan. Nothing outside the copy is read after seeding or written at all.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from serinus.app.engine import Engine, Reconciled
 from serinus.app.gates import GateRunner
 from serinus.core.actions import Action
 from serinus.core.analysis.run import AnalysisPhase, AnalysisRunState
+from serinus.core.analysis.spec import JobSource
 from serinus.core.errors import SerinusError
 from serinus.core.gates import GateCall
 from serinus.core.intents import IntentKind
@@ -118,7 +119,7 @@ ASSUMPTIONS = [
     "untimed pauses are promoted and user pauses resumed",
     "judgements are approved",
     "analysis steps succeed; background analyses never breach",
-    "webhook gates answer 2xx",
+    "webhook gates answer 2xx; job gates succeed",
 ]
 
 
@@ -173,6 +174,19 @@ class _PassingGates:
         return GateCall(
             ok=True, status_code=200, duration=0.0, attempts=1, description="assumed passed"
         )
+
+
+class _PassingJobs:
+    """Job gates that succeed at once, without a Job being created."""
+
+    def __init__(self, noted: list[str]) -> None:
+        self.noted = noted
+
+    async def measure_keyed(
+        self, source: JobSource, run: str, metric: str, index: int
+    ) -> list[float] | None:
+        self.noted.append(f"assumed: job gate {metric} succeeds")
+        return [1.0]
 
 
 class _NoSecrets:
@@ -244,7 +258,11 @@ async def plan_rollout(
     clock = _Clock(now)
     noted: list[str] = []
     engine = _PlanEngine(
-        store, router, platform, clock=clock, gates=GateRunner(_PassingGates(noted), _NoSecrets())
+        store,
+        router,
+        platform,
+        clock=clock,
+        gates=GateRunner(_PassingGates(noted), _NoSecrets(), _PassingJobs(noted)),
     )
     engine.noted = noted
     plan = Plan(rollout=rollout, start=status)

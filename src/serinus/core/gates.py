@@ -1,9 +1,12 @@
 """Webhook gates: the spec of a gate, its persisted state, and the pure rules of its outcome.
 
-A gate is an HTTP call that an external system answers: a `webhook` step, or a strategy-level
-hook at one of Flagger's points. The core decides *which* call is due (from the status and the
-time) and *what* an answer does; the app makes the call and hands back a `GateCall` (status code,
-duration, attempts and a fixed description: nothing the receiver wrote). See docs/webhooks.md.
+A gate is an HTTP call that an external system answers, or a Kubernetes Job that succeeds or
+fails (`job`, the job metric provider's `JobSource`, with its checks: a named ServiceAccount,
+nothing run in the operator's pod): a `webhook` step, or a strategy-level hook at one of
+Flagger's points. The core decides *which* call is due (from the status and the time) and *what*
+an answer does; the app makes the call (or creates and reads the Job) and hands back a
+`GateCall` (status code, duration, attempts and a fixed description: nothing the receiver
+wrote; `pending` while a Job runs). See docs/webhooks.md.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from serinus.core.analysis.spec import JobSource
 from serinus.core.analysis.templating import render_text, variables_in
 from serinus.core.notification_spec import SecretRef
 from serinus.core.spec_base import (
@@ -55,10 +59,14 @@ META_KEY = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
 
 
 class Webhook(SpecModel):
-    """One HTTP POST; 2xx passes, anything else is handled by `onFailure`."""
+    """One HTTP POST (`url`), 2xx passes; or one Kubernetes Job (`job`), success passes.
+    Anything else is handled by `onFailure`."""
 
     name: str = Field(pattern=DNS_LABEL, max_length=63)
-    url: Url
+    url: Url | None = None
+    # A Job: its deadline is job.timeout and its retries the Job's backoffLimit (timeout,
+    # retries and secret are the HTTP call's).
+    job: JobSource | None = None
     timeout: PositiveDuration = 10.0
     retries: int = Field(default=2, ge=0, le=10, strict=True)
     on_failure: OnFailure | None = None  # None: the default of the hook type (see docs)
@@ -67,6 +75,14 @@ class Webhook(SpecModel):
         default_factory=dict, max_length=MAX_MAP
     )
     secret: SecretRef | None = None  # the HMAC key; unsigned without it
+
+    @model_validator(mode="after")
+    def _url_or_job(self) -> Webhook:
+        if (self.url is None) == (self.job is None):
+            raise ValueError("url, job: exactly one of them (an HTTP call or a Kubernetes Job)")
+        if self.job is not None and self.secret is not None:
+            raise ValueError("secret: signs HTTP calls; a job gate sends none")
+        return self
 
     @model_validator(mode="after")
     def _known_variables(self) -> Webhook:
@@ -135,19 +151,27 @@ class GateState(StatusModel):
 
 
 class GateCall(StatusModel):
-    """What the app reports of one call: `ok` is a 2xx on some attempt."""
+    """What the app reports of one call: `ok` is a 2xx on some attempt (or the Job succeeded);
+    `pending`: the Job still runs, the call is not over (asked again after `next_in` seconds)."""
 
     ok: bool
     status_code: int | None
     duration: float
     attempts: int
     description: str
+    pending: bool = False
+    next_in: float = 0.0
 
 
 def record_call(
     state: GateState, call: GateCall, now: float, policy: OnFailure, interval: float
 ) -> GateState:
-    """The state after a call: passed on 2xx; else held for `interval`, or failed for good."""
+    """The state after a call: passed on 2xx; else held for `interval`, or failed for good.
+    A call still pending (a Job running) is not counted: the same call is asked again."""
+    if call.pending:
+        return state.model_copy(
+            update={"next_at": now + call.next_in, "description": call.description}
+        )
     update: dict[str, object] = {
         "calls": state.calls + 1,
         "attempts": call.attempts,

@@ -367,3 +367,17 @@ async def test_the_operators_gates_refuse_metadata_addresses(tmp_path: Path) -> 
     status = await stand.run(10)
     assert status.phase is Phase.ABORTED
     assert "refused by the egress guard" in status.message
+
+
+async def test_a_job_gate_without_a_cluster_fails_and_nothing_is_called() -> None:
+    job = {
+        "spec": {"template": {"spec": {"containers": [{"name": "smoke", "image": "smoke:1"}]}}},
+        "serviceAccountName": "smoke-tests",
+    }
+    stand = Stand(canary([{"name": "smoke", "type": "preRollout", "job": job}]))
+    await stand.start()
+    status = await stand.run(10)
+    assert status.phase is Phase.ABORTED
+    assert "gate preRollout smoke failed: a job gate needs a Kubernetes cluster" in status.message
+    (failed,) = stand.of(EventType.GATE_FAILED)
+    assert failed.data["attempts"] == 0

@@ -110,3 +110,63 @@ def test_abort_and_continue_fail_the_gate_for_good() -> None:
     for policy in ("abort", "continue"):
         failed = record_call(GATE, answered(False, None), 20.0, policy, 5.0)  # type: ignore[arg-type]
         assert failed.phase is GatePhase.FAILED and failed.status_code is None
+
+
+JOB = {
+    "spec": {"template": {"spec": {"containers": [{"name": "smoke", "image": "smoke:1"}]}}},
+    "serviceAccountName": "smoke-tests",
+}
+
+
+def test_a_gate_can_be_a_job_with_the_job_providers_checks() -> None:
+    rollout = canary_with(
+        [{"name": "smoke", "type": "preRollout", "job": JOB}],
+        [{"webhook": {"name": "suite", "job": {**JOB, "timeout": "5m"}}}],
+    )
+    (hook,) = rollout.spec.strategy.canary.hooks
+    assert hook.url is None and hook.job is not None and hook.job.timeout == 600.0
+    assert rollout.spec.strategy.canary.steps[0].webhook.job.timeout == 300.0
+
+
+@pytest.mark.parametrize(
+    ("hook", "field"),
+    [
+        ({"type": "preRollout"}, "url, job: exactly one"),
+        ({"type": "preRollout", "url": URL, "job": JOB}, "url, job: exactly one"),
+        ({"type": "preRollout", "job": JOB, "secret": {"env": "KEY"}}, "secret: signs HTTP"),
+        ({"type": "preRollout", "job": {**JOB, "serviceAccountName": "Bad"}}, "serviceAccountName"),
+        (
+            {
+                "type": "preRollout",
+                "job": {
+                    **JOB,
+                    "spec": {
+                        "template": {
+                            "spec": {"serviceAccount": "admin", "containers": [{"name": "x"}]}
+                        }
+                    },
+                },
+            },
+            "spec.template.spec.serviceAccount: set provider.job.serviceAccountName instead",
+        ),
+        ({"type": "preRollout", "job": {**JOB, "spec": {"template": {}}}}, "containers"),
+    ],
+)
+def test_bad_job_gates_are_errors_naming_the_field(hook: dict[str, Any], field: str) -> None:
+    assert field in problems([{"name": "h", **hook}])
+
+
+def test_a_running_job_keeps_the_call_pending_and_uncounted() -> None:
+    running = GateCall(
+        ok=False,
+        status_code=None,
+        duration=3.0,
+        attempts=0,
+        description="job running",
+        pending=True,
+        next_in=5.0,
+    )
+    for policy in ("abort", "hold", "continue"):
+        held = record_call(GATE, running, 20.0, policy, 30.0)  # type: ignore[arg-type]
+        assert (held.phase, held.next_at, held.calls) == (GatePhase.PENDING, 25.0, GATE.calls)
+        assert held.description == "job running"

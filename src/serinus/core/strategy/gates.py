@@ -55,18 +55,21 @@ def due_gates(status: RolloutStatus, now: float) -> list[GateState]:
 
 def fold_calls(b: Builder) -> None:
     """Take in the calls the app made since the last decision: one event per call; a gate
-    cancelled meanwhile (an abort in this decision) stays cancelled."""
+    cancelled meanwhile (an abort in this decision) stays cancelled; a call still pending (its
+    Job runs) only moves the time it is asked again."""
     gates = list(b.status.gates)
     for called in b.observed.gates:
         for index, gate in enumerate(gates):
             if gate.id != called.id or gate.started_at != called.started_at:
                 continue
+            cancelled = gate.phase is GatePhase.CANCELLED
             if called.calls > gate.calls:
                 _record_event(b, called)
-                cancelled = gate.phase is GatePhase.CANCELLED
                 gates[index] = (
                     called.model_copy(update={"phase": gate.phase}) if cancelled else called
                 )
+            elif not cancelled and called.next_at != gate.next_at:  # a Job still runs
+                gates[index] = called
     if b.observed.gates:
         b.update(gates=gates)
     cancel_stale(b)
