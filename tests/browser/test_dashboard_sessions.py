@@ -37,6 +37,18 @@ def test_revoked_and_expired_sessions_are_signed_out_with_the_reason(
     sign_in(listing, serve.url, VIEWER_TOKEN)
     expect(listing.get_by_role("link", name="bg")).to_be_visible()
     rollout: Page = browser.new_page(viewport={"width": 390, "height": 800})
+    # Only the first live stream reaches the server: the sign-out must come from that stream's
+    # `signed-out` event, not from a reconnect's 401.
+    streams: list[str] = []
+
+    def first_stream_only(route: Any) -> None:
+        streams.append(route.request.url)
+        if len(streams) == 1:
+            route.continue_()
+        else:
+            route.abort()
+
+    rollout.route("**/api/v1/rollouts/bg/events*", first_stream_only)
     sign_in(rollout, serve.url + "rollouts/bg", TOKEN)
     expect(rollout.locator("#live")).to_have_text("live")
 
@@ -68,6 +80,7 @@ def test_revoked_and_expired_sessions_are_signed_out_with_the_reason(
         "You were signed out: this token expired at 2020-01-01T00:00:00Z: sign in with a new token",
         timeout=15_000,
     )
+    assert len(streams) == 1, streams
     rollout.screenshot(path=str(ARTIFACTS / "session-expired-390.png"))
     # Signing in again with the expired token says so at once.
     sign_in(rollout, serve.url, TOKEN)
