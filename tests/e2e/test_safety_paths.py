@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from leftovers import check_none_left
 from local_mode import LocalMode, free_port, local_mode, rollout_document
 
 from serinus.core.status import Phase, RolloutStatus, other_color
@@ -28,6 +31,29 @@ ABORTED_EXIT = 3
 def local() -> Iterator[LocalMode]:
     with local_mode() as mode:
         yield mode
+    check_none_left(mode.state_dir, "serinus delete")
+
+
+def haproxy_view(local: LocalMode) -> list[str]:
+    """What HAProxy itself saw, per server with traffic or trouble (for failure messages):
+    status, weight, UP->DOWN transitions, 5xx sent, connection/response errors, retries."""
+    path = local.state_dir / "rollouts" / "web" / "haproxy" / "admin.sock"
+    try:
+        with socket.socket(socket.AF_UNIX) as admin:
+            admin.settimeout(5)
+            admin.connect(str(path))
+            admin.sendall(b"show stat\n")
+            text = b"".join(iter(lambda: admin.recv(65536), b"")).decode()
+    except OSError as exc:
+        return [f"HAProxy admin socket {path}: {exc}"]
+    rows = csv.DictReader(text.lstrip("# ").splitlines())
+    keys = ("status", "weight", "chkdown", "hrsp_5xx", "econ", "eresp", "wretr", "wredis")
+    return [
+        f"{row['pxname']}/{row['svname']}: " + " ".join(f"{k}={row.get(k, '')}" for k in keys)
+        for row in rows
+        if row.get("svname") not in (None, "FRONTEND")
+        and any(row.get(k) not in ("", "0") for k in ("stot", "chkdown", "hrsp_5xx", "econ"))
+    ]
 
 
 def rolling(version: str, port: int) -> dict[str, Any]:
@@ -98,6 +124,7 @@ def test_abort_in_the_middle_of_a_rolling_update_is_a_reverse_rolling_update(
     assert report.failed == 0, (
         report.failures_by_reason,
         [b for b in report.timeline if b.failed],
+        haproxy_view(local),
         local.output(run),
     )
 
@@ -120,7 +147,11 @@ def test_reverting_the_version_mid_rolling_update_loses_no_request(local: LocalM
     assert status is not None and status.phase is Phase.COMPLETED and status.canary is None
     assert_converged_on(status, "v1")
     assert report.versions.get("v2", 0) > 0  # v2 did serve before the revert
-    assert report.failed == 0, (report.failures_by_reason, [b for b in report.timeline if b.failed])
+    assert report.failed == 0, (
+        report.failures_by_reason,
+        [b for b in report.timeline if b.failed],
+        haproxy_view(local),
+    )
 
 
 def test_a_new_version_superseding_a_canary_loses_no_request(local: LocalMode) -> None:
@@ -148,4 +179,8 @@ def test_a_new_version_superseding_a_canary_loses_no_request(local: LocalMode) -
         report = load.stop()
     assert_converged_on(local.status(), "v3")
     assert report.versions.get("v2", 0) > 0 and report.versions.get("v3", 0) > 0
-    assert report.failed == 0, (report.failures_by_reason, [b for b in report.timeline if b.failed])
+    assert report.failed == 0, (
+        report.failures_by_reason,
+        [b for b in report.timeline if b.failed],
+        haproxy_view(local),
+    )

@@ -77,6 +77,7 @@ from serinus.core.spec import HaproxyRouting, SetHeaderRoute
 from serinus.core.status import COLORS, Color, Endpoint
 
 _RELOAD_TIMEOUT = 10.0
+_DEAF_SECONDS = 3.0  # a live HAProxy is replaced only after its admin socket failed this long
 
 log = logging.getLogger("serinus.haproxy")
 
@@ -239,12 +240,13 @@ class HaproxyRouter:
         binary = find_binary(self.routing.binary)
         self.process.binary = binary
         pid = self.process.running_pid()
-        if pid is not None and await self.runtime.answers():
+        if pid is not None and await self._answers_soon():
             if self._layout_changed():
                 await self._reload(pid, state)
             return
         if pid is not None:
-            # Ours (pid file and configuration match) but deaf: replace it.
+            # Ours (pid file and configuration match) but deaf: replacing it ends its traffic.
+            log.warning("HAProxy (pid %d) does not answer on its admin socket: replacing it", pid)
             await self.process.stop()
         if reviving:  # the dead master's workers may hold the ports a moment longer
             await wait_until_ports_free(self.routing.bind_address, ports_of(self.routing))
@@ -255,6 +257,20 @@ class HaproxyRouter:
             await self.process.check_config()
         await self.process.start()
         await self._wait_for_socket()
+
+    async def _answers_soon(self) -> bool:
+        """Whether HAProxy answers on its admin socket within `_DEAF_SECONDS`. One failed
+        command (a busy machine, a full accept queue) must not make serinus replace a live
+        HAProxy: that drops every connection it serves. Without the socket file it is deaf."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _DEAF_SECONDS
+        while self.inputs.admin_socket.exists():
+            if await self.runtime.answers():
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return False
 
     def _layout_fingerprint(self) -> str:
         """What the running configuration must match, whatever the runtime state."""

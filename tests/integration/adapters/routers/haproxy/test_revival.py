@@ -30,6 +30,8 @@ from tests.integration.adapters.routers.haproxy.test_router import (  # noqa: F4
 )
 
 from serinus.adapters.routers.haproxy import HaproxyRouter
+from serinus.adapters.routers.haproxy.runtime import RuntimeApi
+from serinus.core.errors import RouterError
 from serinus.core.spec import HaproxyRouting
 
 pytestmark = pytest.mark.integration
@@ -188,11 +190,43 @@ async def test_a_stopped_haproxy_is_not_started_again_by_any_router(
     assert other.watched_pid == pid
     await router.stop()
     deadline = time.monotonic() + 10
-    while other.watched_pid is not None:  # `other` has seen it die
+    while other.watched_pid == pid:  # until `other` has seen it die
         assert time.monotonic() < deadline, "the other router never noticed HAProxy end"
         await asyncio.sleep(0.005)
     await other.close()  # after any revival it began
-    assert router.process.running_pid() is None and router.restarts == other.restarts == 0
+    assert other.restarts == 0, "the other router started the stopped HAProxy again"
+    assert router.process.running_pid() is None and router.restarts == 0
+
+
+class MissingFirstAnswers(RuntimeApi):
+    """The admin socket of a busy machine: the first `show info` commands get no answer."""
+
+    def __init__(self, runtime: RuntimeApi, misses: int) -> None:
+        super().__init__(runtime.socket_path, runtime.timeout, runtime.on_command)
+        self.misses = misses
+
+    async def execute(self, command: str) -> str:
+        if command == "show info" and self.misses > 0:
+            self.misses -= 1
+            raise RouterError(f"HAProxy admin socket {self.socket_path} did not answer")
+        return await super().execute(command)
+
+
+@requires_haproxy
+async def test_a_live_haproxy_that_misses_admin_commands_is_adopted_not_replaced(
+    router: HaproxyRouter,  # noqa: F811
+) -> None:
+    """Regression: one unanswered `show info` made a new `serinus run` stop the live HAProxy
+    and start another, failing every request in between (a burst of failed requests)."""
+    pid = router.process.running_pid()
+    worker = await router.runtime.worker_pid()
+    successor = make_router(router.state_dir, router.routing)
+    successor.runtime = MissingFirstAnswers(successor.runtime, misses=3)
+    await successor.prepare()
+    assert successor.process.running_pid() == pid
+    assert await router.runtime.worker_pid() == worker, "HAProxy was replaced or reloaded"
+    assert successor.restarts == 0
+    await successor.close()
 
 
 async def first_answer(router: HaproxyRouter, deadline: float) -> float:  # noqa: F811
