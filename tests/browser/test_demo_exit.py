@@ -64,8 +64,10 @@ def test_the_demo_stops_without_tracebacks_while_a_browser_is_connected(
                 sign_in(page, url, token)
                 page.get_by_role("link", name="demo", exact=True).click(timeout=60_000)
                 expect(page.locator("#live")).to_have_text("live", timeout=30_000)  # streaming
+                assert running_under(state_dir) != []  # the check sees HAProxy and the replicas
                 process.send_signal(stop)
                 code = process.wait(timeout=60)
+                left = running_under(state_dir)  # what it says it stopped is stopped
                 expect(page.locator("#live")).to_have_text("connection lost", timeout=15_000)
             finally:
                 browser.close()
@@ -77,6 +79,22 @@ def test_the_demo_stops_without_tracebacks_while_a_browser_is_connected(
         shutil.rmtree(state_dir, ignore_errors=True)
     errors = err.read_text()
     assert code == (143 if stop == signal.SIGTERM else 130), errors
+    said = "SIGTERM" if stop == signal.SIGTERM else "Ctrl+C"
+    assert f"demo stopped ({said}); its replicas, HAProxy and Prometheus were stopped" in errors
     assert "Traceback" not in errors, errors
     assert "Exception in ASGI application" not in errors and "ERROR" not in errors, errors
     assert "Shutting down" in errors  # the dashboard server did stop, and said so
+    assert left == [], left
+
+
+def running_under(folder: Path) -> list[str]:
+    """Command lines of the processes still naming `folder` (replicas, HAProxy, Prometheus)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # it ended meanwhile
+        if str(folder) in words:
+            found.append(words)
+    return found

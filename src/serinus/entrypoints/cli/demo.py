@@ -55,6 +55,8 @@ def demo(
         summary = run_async(lambda: _demo(options, plain, dashboard_port))
     except asyncio.CancelledError:
         fail("demo stopped (SIGTERM); its replicas, HAProxy and Prometheus were stopped", 143)
+    except KeyboardInterrupt:  # asyncio.run cancelled the demo first: its finally blocks ran
+        fail("demo stopped (Ctrl+C); its replicas, HAProxy and Prometheus were stopped", 130)
     print_summary(summary)
     if as_json:
         typer.echo(json.dumps(summary, separators=(",", ":")))
