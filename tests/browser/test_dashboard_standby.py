@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from api_world import kept_after_completion, previewing
 from dashboard_world import (
     ARTIFACTS,
     BROWSER_MARKS,
@@ -24,8 +25,6 @@ from dashboard_world import (
     sign_in,
 )
 from local_mode import LocalMode
-
-from serinus.core.status import Phase, Revision, RollbackWindowState, RolloutStatus
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -53,20 +52,7 @@ def test_the_preview_link_then_the_rollback_window(
     from playwright.sync_api import expect
 
     now = time.time()
-    blue, green = Revision(version="v1", color="blue"), Revision(version="v2", color="green")
-    previewing = RolloutStatus(
-        phase=Phase.PAUSED,
-        stable=blue,
-        canary=green,
-        step_index=0,
-        phase_since=now,
-        step_started_at=now,
-        weights={"blue": 100, "green": 0},
-        replicas={"blue": 3, "green": 3},
-        ready={"blue": 3, "green": 3},
-        preview="green",
-    )
-    seed(local, blue_green("bg"), previewing)
+    seed(local, blue_green("bg"), previewing(now))
 
     page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
@@ -84,17 +70,7 @@ def test_the_preview_link_then_the_rollback_window(
 
     # Promoted and completed: the preview is gone, v1 is kept at 1 of 3 replicas for 15 minutes.
     until = now + 900
-    completed = RolloutStatus(
-        phase=Phase.COMPLETED,
-        stable=green,
-        step_index=1,
-        phase_since=now,
-        weights={"green": 100, "blue": 0},
-        replicas={"green": 3, "blue": 1},
-        ready={"green": 3, "blue": 1},
-        previous_version="v1",
-        rollback_window=RollbackWindowState(color="blue", version="v1", replicas=1, until=until),
-    )
+    completed = kept_after_completion(now, until)
     seed(local, blue_green("bg"), completed)
     window = page.locator("#rollback-window")
     expect(window).to_be_visible(timeout=15_000)

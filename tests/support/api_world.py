@@ -16,7 +16,7 @@ from serinus.app.metrics import SerinusMetrics
 from serinus.core.documents import validate_model
 from serinus.core.events import Event, EventType
 from serinus.core.spec import Rollout
-from serinus.core.status import Phase, Revision, RolloutStatus
+from serinus.core.status import Phase, Revision, RollbackWindowState, RolloutStatus
 from serinus.entrypoints.api import create_app
 from serinus.entrypoints.api.auth import AuthConfig, FailureThrottle, UserEntry, hash_token
 from serinus.entrypoints.api.context import FailureSource
@@ -108,6 +108,41 @@ def in_progress(phase: Phase, step: int, **extra: Any) -> RolloutStatus:
         replicas={"blue": 2, "green": 2},
         ready={"blue": 2, "green": 1},
         **extra,
+    )
+
+
+BLUE_V1, GREEN_V2 = Revision(version="v1", color="blue"), Revision(version="v2", color="green")
+
+
+def previewing(at: float = 1000.0) -> RolloutStatus:
+    """A blue-green rollout of 3 replicas paused on its preview: v2 (green) at full size, no
+    user traffic."""
+    return RolloutStatus(
+        phase=Phase.PAUSED,
+        stable=BLUE_V1,
+        canary=GREEN_V2,
+        step_index=0,
+        phase_since=at,
+        step_started_at=at,
+        weights={"blue": 100, "green": 0},
+        replicas={"blue": 3, "green": 3},
+        ready={"blue": 3, "green": 3},
+        preview="green",
+    )
+
+
+def kept_after_completion(at: float, until: float) -> RolloutStatus:
+    """v2 completed; a rollback window keeps v1 (blue) at 1 of 3 replicas until `until`."""
+    return RolloutStatus(
+        phase=Phase.COMPLETED,
+        stable=GREEN_V2,
+        step_index=1,
+        phase_since=at,
+        weights={"green": 100, "blue": 0},
+        replicas={"green": 3, "blue": 1},
+        ready={"green": 3, "blue": 1},
+        previous_version="v1",
+        rollback_window=RollbackWindowState(color="blue", version="v1", replicas=1, until=until),
     )
 
 

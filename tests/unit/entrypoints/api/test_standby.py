@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_world import rollout
+from api_world import kept_after_completion, previewing, rollout
 
 from serinus.core.documents import validate_model
 from serinus.core.spec import Rollout
-from serinus.core.status import Phase, Revision, RollbackWindowState, RolloutStatus
+from serinus.core.status import Phase, RolloutStatus
 from serinus.entrypoints.api.standby import preview, rollback_window
 from serinus.entrypoints.api.views import summary
-
-BLUE, GREEN = Revision(version="v1", color="blue"), Revision(version="v2", color="green")
 
 
 def blue_green(routing: dict[str, Any]) -> Rollout:
@@ -24,41 +22,27 @@ def blue_green(routing: dict[str, Any]) -> Rollout:
     return validate_model(Rollout, document, "test")
 
 
-def previewing(**changes: Any) -> RolloutStatus:
-    status = RolloutStatus(
-        phase=Phase.PAUSED,
-        stable=BLUE,
-        canary=GREEN,
-        weights={"blue": 100, "green": 0},
-        replicas={"blue": 3, "green": 3},
-        ready={"blue": 3, "green": 2},
-        preview="green",
-    )
-    return status.model_copy(update=changes)
+def open_preview(**changes: Any) -> RolloutStatus:
+    return previewing().model_copy(update=changes)
 
 
 def test_the_preview_is_shown_with_its_url_only_while_it_is_open() -> None:
     spec = blue_green({"haproxy": {"port": 18080, "previewPort": 18081}})
-    shown = preview(spec, previewing())
+    shown = preview(spec, open_preview())
     assert shown is not None
     assert (shown.version, shown.color, shown.url) == ("v2", "green", "http://127.0.0.1:18081/")
-    assert [c.role for c in summary(spec, previewing()).colors] == ["stable", "preview"]
-    assert preview(spec, previewing(preview=None)) is None
-    assert preview(spec, previewing(phase=Phase.ABORTED)) is None
+    assert [c.role for c in summary(spec, open_preview()).colors] == ["stable", "preview"]
+    assert preview(spec, open_preview(preview=None)) is None
+    assert preview(spec, open_preview(phase=Phase.ABORTED)) is None
     assert preview(spec, None) is None
-    elsewhere = preview(blue_green({"haproxy": {"port": 18080}}), previewing())
+    elsewhere = preview(blue_green({"haproxy": {"port": 18080}}), open_preview())
     assert elsewhere is not None and elsewhere.url is None  # reached through the router's entry
 
 
 def test_the_rollback_window_names_the_kept_version_replicas_and_deadline() -> None:
     spec = blue_green({"haproxy": {"port": 18080}})
-    completed = RolloutStatus(
-        phase=Phase.COMPLETED,
-        stable=GREEN,
-        weights={"green": 100, "blue": 0},
-        replicas={"green": 3, "blue": 1},
-        ready={"green": 3, "blue": 0},
-        rollback_window=RollbackWindowState(color="blue", version="v1", replicas=1, until=2000.0),
+    completed = kept_after_completion(1000.0, 2000.0).model_copy(
+        update={"ready": {"green": 3, "blue": 0}}
     )
     window = rollback_window(spec, completed)
     assert window is not None
