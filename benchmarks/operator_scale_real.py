@@ -99,6 +99,18 @@ def requests_of(kube: RealKube) -> list[Any]:
     return [e for e in kube.audit_events(OPERATOR_USER) if e.verb != "watch"]
 
 
+def server_seconds(events: list[Any]) -> dict[str, str]:
+    """The API server's own time per request (audit log: received -> response), p50 / p99 ms."""
+    by_verb: dict[str, list[float]] = collections.defaultdict(list)
+    for event in events:
+        if event.seconds is not None:
+            by_verb[event.verb].append(event.seconds)
+    return {
+        verb: f"{percentile(times, 0.5) * 1000:.0f} / {percentile(times, 0.99) * 1000:.0f} ms"
+        for verb, times in sorted(by_verb.items())
+    }
+
+
 def breakdown(events: list[Any]) -> dict[str, int]:
     counts = collections.Counter(
         f"{e.verb} {e.resource}{'/' + e.subresource if e.subresource else ''}" for e in events
@@ -228,6 +240,7 @@ async def run(
         "progressingRequestsPerRolloutMinute": round(len(progressing) / n / (v2_seconds / 60), 1),
         "idleRequests": breakdown(idle),
         "progressingRequests": breakdown(progressing),
+        "progressingServerMsP50P99": server_seconds(progressing),
     }
 
 

@@ -91,6 +91,17 @@ class AuditEvent:
     code: int
     uri: str
     received: str  # requestReceivedTimestamp (RFC 3339, microseconds)
+    completed: str = ""  # stageTimestamp of the stage logged (ResponseComplete but for watches)
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the server took to answer (from received to the stage logged)."""
+        try:
+            start = datetime.datetime.fromisoformat(self.received.replace("Z", "+00:00"))
+            end = datetime.datetime.fromisoformat(self.completed.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (end - start).total_seconds()
 
     @classmethod
     def from_json(cls, event: Mapping[str, Any]) -> AuditEvent:
@@ -109,6 +120,7 @@ class AuditEvent:
             code=int((event.get("responseStatus") or {}).get("code", 0)),
             uri=str(event.get("requestURI", "")),
             received=str(event.get("requestReceivedTimestamp", "")),
+            completed=str(event.get("stageTimestamp", "")),
         )
 
 

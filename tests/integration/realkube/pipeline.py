@@ -3,8 +3,9 @@
 v1 is rolled out to Completed; v2 goes to 10%, waits at the judgement, is approved through the
 cluster-mode CLI (as a person would) and reaches 100%; v3 goes to 10% and is aborted through the
 CLI: all traffic back to v2. Weights are read from the routing objects themselves (the router's
-own reading), not only from the status the operator writes. The test plays the Deployment
-controller: the server has none.
+own reading), not only from the status the operator writes; at each stop the pods found by the
+rollout label (what the platforms' pod LIST and watch select) are counted. The test plays the
+Deployment controller: the server has none.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from tests.integration.operator.world import (
 )
 
 from serinus.adapters.kube.client import KubeClient
-from serinus.adapters.kube.resources import ObjectRef
+from serinus.adapters.kube.resources import PODS, ObjectRef
+from serinus.adapters.platforms.kube_workloads import ROLLOUT_LABEL
 from serinus.adapters.stores.rollout_resource import ROLLOUTS
 from serinus.app.registry import AdapterContext, build_router
 from serinus.core.spec import Rollout
@@ -83,6 +85,7 @@ class Trace:
     weights: dict[str, dict[str, int]] = field(default_factory=dict)
     phases: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    labelled_pods: dict[str, int] = field(default_factory=dict)  # by `serinus.io/rollout`
 
 
 @dataclass
@@ -135,6 +138,10 @@ class Pipeline:
         self.trace.seconds[label] = time.monotonic() - started
         self.trace.phases[label] = phase
         self.trace.weights[label] = await self.router_weights()
+        pods = await self.client.list(
+            PODS, self.namespace, label_selector=f"{ROLLOUT_LABEL}={NAME}"
+        )
+        self.trace.labelled_pods[label] = len(pods.items)
 
     async def router_weights(self) -> dict[str, int]:
         """The weights as the router reads them from its objects on the server."""

@@ -114,6 +114,8 @@ def test_the_seed_pipeline_and_an_abort(run: Run, workload: str, router: str) ->
         stage: {c: w for c, w in weights.items() if w} for stage, weights in result.weights.items()
     }
     assert seen == expected_weights()
+    # The stable color's pods (helm's from the chart's own templates) carry the rollout label.
+    assert all(result.labelled_pods.values()), result.labelled_pods
 
 
 def test_no_request_of_the_operator_was_refused(run: Run) -> None:
