@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from serinus.adapters.routers.inputs import parse_header_matches
-from serinus.core.errors import InvalidInput
+from serinus.core.errors import InvalidInput, RouterError
 from serinus.core.spec import HeaderMatch, SetHeaderRoute
 
 MatchKind = Literal["exact", "prefix", "regex"]
@@ -76,3 +76,22 @@ def declare(steps: Sequence[SetHeaderRoute]) -> tuple[DeclaredRoute, ...]:
         if rules not in known:
             known.append(rules)
     return tuple(DeclaredRoute(name, tuple(found)) for name, found in variants.items() if found)
+
+
+def declared_variant(declared: Sequence[DeclaredRoute], name: str, rules: Rules) -> int:
+    """Which declared variant of route `name` has `rules`; RouterError when none does (HAProxy
+    cannot add rules at runtime)."""
+    routes = {route.name: route for route in declared}
+    if name not in routes:
+        known = ", ".join(routes) or "none"
+        raise RouterError(
+            f"header route {name!r} is not in this HAProxy's configuration (declared: "
+            f"{known}); HAProxy takes header routes from the Rollout's setHeaderRoute steps"
+        )
+    variants = routes[name].variants
+    if rules not in variants:
+        raise RouterError(
+            f"header route {name!r} was declared with other matches; HAProxy can only "
+            "switch on the matches given in the Rollout's setHeaderRoute steps"
+        )
+    return variants.index(rules)

@@ -49,7 +49,7 @@ from serinus.adapters.routers.haproxy.config import (
     render_preview_map,
     render_routes_map,
 )
-from serinus.adapters.routers.haproxy.headers import declare, parse_matches
+from serinus.adapters.routers.haproxy.headers import declare, declared_variant, parse_matches
 from serinus.adapters.routers.haproxy.layout import MAIN_BACKEND, admin_socket
 from serinus.adapters.routers.haproxy.plan import (
     desired_servers,
@@ -240,7 +240,9 @@ class HaproxyRouter:
         binary = find_binary(self.routing.binary)
         self.process.binary = binary
         pid = self.process.running_pid()
-        if pid is not None and await self._answers_soon():
+        # One missed command (a busy machine) must not make serinus replace a live HAProxy:
+        # that drops every connection it serves.
+        if pid is not None and await self.runtime.answers_within(_DEAF_SECONDS):
             if self._layout_changed():
                 await self._reload(pid, state)
             return
@@ -256,21 +258,11 @@ class HaproxyRouter:
         if not reviving:  # the layout was checked when first started; every second counts now
             await self.process.check_config()
         await self.process.start()
-        await self._wait_for_socket()
-
-    async def _answers_soon(self) -> bool:
-        """Whether HAProxy answers on its admin socket within `_DEAF_SECONDS`. One failed
-        command (a busy machine, a full accept queue) must not make serinus replace a live
-        HAProxy: that drops every connection it serves. Without the socket file it is deaf."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _DEAF_SECONDS
-        while self.inputs.admin_socket.exists():
-            if await self.runtime.answers():
-                return True
-            if loop.time() >= deadline:
-                return False
-            await asyncio.sleep(0.1)
-        return False
+        if not await self.runtime.answers_within(_RELOAD_TIMEOUT, poll=0.02, wait_for_file=True):
+            raise RouterError(
+                f"HAProxy started but its admin socket {self.inputs.admin_socket} does not "
+                f"answer; see {self.process.log_file}"
+            )
 
     def _layout_fingerprint(self) -> str:
         """What the running configuration must match, whatever the runtime state."""
@@ -303,17 +295,6 @@ class HaproxyRouter:
                     f"within {_RELOAD_TIMEOUT:g} s"
                 )
             await asyncio.sleep(0.05)
-
-    async def _wait_for_socket(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _RELOAD_TIMEOUT
-        while not await self.runtime.answers():
-            if loop.time() > deadline:
-                raise RouterError(
-                    f"HAProxy started but its admin socket {self.inputs.admin_socket} does not "
-                    f"answer; see {self.process.log_file}"
-                )
-            await asyncio.sleep(0.02)
 
     async def _check_layout(self) -> None:
         actual = await servers(self.runtime)
@@ -379,23 +360,10 @@ class HaproxyRouter:
         self, name: str, matches: Sequence[Mapping[str, Any]], color: Color
     ) -> None:
         color = parse_color(color, "color")
-        rules = parse_matches(name, matches)
-        declared = {route.name: route for route in self.inputs.header_routes}
-        if name not in declared:
-            known = ", ".join(declared) or "none"
-            raise RouterError(
-                f"header route {name!r} is not in this HAProxy's configuration (declared: "
-                f"{known}); HAProxy takes header routes from the Rollout's setHeaderRoute steps"
-            )
-        variants = declared[name].variants
-        if rules not in variants:
-            raise RouterError(
-                f"header route {name!r} was declared with other matches; HAProxy can only "
-                "switch on the matches given in the Rollout's setHeaderRoute steps"
-            )
+        variant = declared_variant(self.inputs.header_routes, name, parse_matches(name, matches))
         async with self._lock:
             state = await self._live_state()
-            routes = {**state.routes, name: RouteSelection(variants.index(rules), color)}
+            routes = {**state.routes, name: RouteSelection(variant, color)}
             updated = replace(state, routes=routes)
             await apply_map(self.runtime, self.inputs.routes_map, routes_entries(updated))
             self._commit(updated)

@@ -76,6 +76,21 @@ class RuntimeApi:
         except RouterError:
             return False
 
+    async def answers_within(
+        self, seconds: float, *, poll: float = 0.1, wait_for_file: bool = False
+    ) -> bool:
+        """Whether HAProxy answers within `seconds`, asked every `poll` seconds. Without the
+        socket file it is deaf at once, unless `wait_for_file` (HAProxy is starting)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while wait_for_file or self.socket_path.exists():
+            if await self.answers():
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(poll)
+        return False
+
     async def worker_pid(self) -> int | None:
         """The pid of the worker answering (it changes on a reload); None: no answer."""
         try:
