@@ -88,7 +88,7 @@ EXPIRES = typer.Option(
     help="When the token stops working: a time from now (30d, 12h, 90m) or a UTC time "
     "(2026-12-31T00:00:00Z). Default: never.",
 )
-_SPAN = re.compile(r"(\d{1,5})([dhm])")
+_SPAN = re.compile(r"([1-9]\d{0,4})([dhm])")  # 1 to 99999 days, hours or minutes
 _SPAN_SECONDS = {"d": 86400, "h": 3600, "m": 60}
 
 

@@ -40,6 +40,7 @@ def test_expires_is_a_span_from_now_or_a_time_with_its_zone(text: str, seconds: 
     ("text", "message"),
     [
         ("30 days", "neither a time from now"),
+        ("0d", "neither a time from now"),
         ("2027-12-31T00:00:00", "neither a time from now"),  # no zone: ambiguous
         ("2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z is already past"),
     ],
