@@ -203,7 +203,17 @@ async def test_the_page_loads_scripts_only_from_files_and_has_no_inline_handlers
     page = (await api.get("/", user=None)).text
     parser = _Scripts()
     parser.feed(page)
-    scripts = ["app", "chart", "dom", "analysis", "confirm", "judgement", "panels", "standby", "operations"]
+    scripts = [
+        "app",
+        "chart",
+        "dom",
+        "analysis",
+        "confirm",
+        "judgement",
+        "panels",
+        "standby",
+        "operations",
+    ]
     assert {s["src"] for s in parser.scripts} == {f"/static/{name}.js" for name in scripts}
     assert parser.inline == [] and parser.handlers == []
     assert "http://" not in page and "https://" not in page  # no CDN
