@@ -1,11 +1,14 @@
-"""CLI start-up: wall time of `serinus abort`, `get`, `status --no-wait` and `--help`, from
-process start to exit, median and p90 of N runs each, now and (with --before REF) for the code
-of a git revision, in one run so both see the same machine load.
+"""CLI start-up: wall time of the operations (`serinus abort`, `judge --approve`, `pause`,
+`promote --full`), `get`, `status --no-wait` and `--help`, from process start to exit, median and
+p90 of N runs each, now and (with --before REF) for the code of a git revision, in one run so
+both see the same machine load; then the floors, what any command pays before its own work.
 
 Each run is a fresh `python -m serinus.entrypoints.cli ...` on a state folder holding one rollout
-that awaits a judgement, so `abort` really checks and records an operation. `--before REF` runs
-the same commands on `git archive REF src` put first on PYTHONPATH, on a state folder that code
-recorded itself. `--importtime CMD` prints the 15 heaviest imports of one command instead.
+that awaits a judgement, so each operation really checks and records an intent (the operations
+take the fast path of cli/fast_path.py; `abort nope` is refused there and goes through typer).
+`--before REF` runs the same commands on `git archive REF src` put first on PYTHONPATH, on a
+state folder that code recorded itself. `--importtime CMD` prints the 15 heaviest imports of one
+command instead.
 
     python benchmarks/cli_startup.py [--runs 15] [--before 7be1b96]
 """
@@ -27,16 +30,28 @@ from local_bench import median, percentile, print_json
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {
     "abort": ["abort", "web"],
+    "judge": ["judge", "web", "--approve"],
+    "pause": ["pause", "web"],
+    "promote": ["promote", "web", "--full"],
+    "abort nope": ["abort", "nope"],  # unknown: refused by the typer path, exit 1
     "get": ["get", "web"],
     "status": ["status", "web", "--no-wait"],
     "--help": ["--help"],
 }
-# What any `serinus abort` must pay: the interpreter, typer (which loads pydantic) and the core
-# models the operation validates; printed beside the commands to show where the time goes.
+FAILING = {"abort nope": 1}  # commands whose expected exit code is not 0 (or 6)
+# What a command pays before its own work: the interpreter, the standard library the fast path
+# uses, typer (which loads rich), pydantic, and the core models with one Intent built, as the
+# typer path of an operation does; printed beside the commands to show where the time goes.
 FLOORS = {
     "python -c pass": ["-c", "pass"],
+    "import sqlite3, json": ["-c", "import sqlite3, json"],
+    "import asyncio": ["-c", "import asyncio"],
     "import typer": ["-c", "import typer"],
-    "+ operations, store": [
+    "import pydantic": ["-c", "import pydantic"],
+    "build an Intent": [
+        "-c", "from serinus.core.intents import Intent, IntentKind; Intent(kind=IntentKind.ABORT)",
+    ],
+    "+ typer, operations, store": [
         "-c", "import typer, serinus.app.operations, serinus.adapters.stores.sqlite",
     ],
 }  # fmt: skip
@@ -96,7 +111,7 @@ def source_of(ref: str, into: Path) -> Path:
     return into / "src"
 
 
-def timed(args: list[str], env: dict[str, str]) -> float | None:
+def timed(args: list[str], env: dict[str, str], expected: int = 0) -> float | None:
     """Seconds from start to exit; None when that version has no such command."""
     started = time.perf_counter()
     done = subprocess.run(
@@ -106,7 +121,7 @@ def timed(args: list[str], env: dict[str, str]) -> float | None:
     elapsed = time.perf_counter() - started
     if done.returncode == 2 and "No such command" in done.stderr:
         return None
-    if done.returncode not in (0, 6):  # status --no-wait on a rollout in progress: 6
+    if done.returncode not in (expected, 6):  # status --no-wait on a rollout in progress: 6
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
     return elapsed
 
@@ -116,9 +131,10 @@ def measure(
 ) -> dict[str, dict[str, float]]:
     figures = {}
     for label, args in commands.items():
-        if timed(args, env) is None:  # also warms the page cache and .pyc files
+        expected = FAILING.get(label, 0)
+        if timed(args, env, expected) is None:  # also warms the page cache and .pyc files
             continue
-        times = [t for _ in range(runs) if (t := timed(args, env)) is not None]
+        times = [t for _ in range(runs) if (t := timed(args, env, expected)) is not None]
         figures[label] = {
             "median_ms": median(times) * 1000,
             "p90_ms": percentile(times, 0.9) * 1000,
@@ -158,7 +174,8 @@ def main() -> None:
             older = source_of(options.before, Path(scratch) / "before")
             before = prepare(Path(scratch) / "state-before", {**base, "PYTHONPATH": str(older)})
             results[f"before ({options.before})"] = measure(options.runs, before)
-    print(f"serinus start-up to exit, {options.runs} runs each (ms: median / p90)")
+    load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"serinus start-up to exit, {options.runs} runs each (ms: median / p90), load {load}")
     print(f"{'':22}" + "".join(f"{label:>18}" for label in COMMANDS))
     for version, figures in results.items():
         cells = "".join(
@@ -170,8 +187,8 @@ def main() -> None:
         print(f"{version:22}{cells}")
     print("floor, same runs:")
     for label, figure in floors.items():
-        print(f"  {label:22}{figure['median_ms']:>9.0f} / {figure['p90_ms']:<6.0f}")
-    print_json({"runs": options.runs, **results, "floor": floors})
+        print(f"  {label:28}{figure['median_ms']:>9.0f} / {figure['p90_ms']:<6.0f}")
+    print_json({"runs": options.runs, "load": os.getloadavg(), **results, "floor": floors})
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ async def test_a_condition_keeps_its_transition_time_until_it_changes(
     await store.close()
 
 
-async def test_each_saved_event_becomes_a_kubernetes_event(
+async def test_a_save_s_events_become_one_kubernetes_event_named_after_the_most_severe(
     rollout_api: KubeApiStandIn, store: ClosableStore
 ) -> None:
     await store.submit(make_rollout())
@@ -120,8 +120,7 @@ async def test_each_saved_event_becomes_a_kubernetes_event(
         listed = await client.list(EVENTS, "default")
     found = sorted(listed.items, key=lambda e: e["message"])
     assert [(e["reason"], e["type"], e["message"]) for e in found] == [
-        ("WeightsChanged", "Normal", "event 1"),
-        ("Aborted", "Warning", "event 2"),
+        ("Aborted", "Warning", "event 1; event 2"),
     ]
     assert {e["involvedObject"]["kind"] for e in found} == {"Rollout"}
     assert {e["involvedObject"]["name"] for e in found} == {"shop"}
