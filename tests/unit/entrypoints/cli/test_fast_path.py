@@ -23,7 +23,7 @@ from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
 from serinus.adapters.routers.memory import MemoryRouter
 from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.app import operations
-from serinus.app.driver import StoreBell, drive
+from serinus.app.driver import DriverLock, StoreBell, drive
 from serinus.app.engine import Engine, Reconciled
 from serinus.core.intents import IntentKind, refusal
 from serinus.core.status import Phase, Revision, RolloutStatus, ScheduledTeardown
@@ -247,6 +247,22 @@ def test_it_rings_the_doorbell_once_the_intent_is_visible(state: State, frozen: 
         assert bell.rang()
     finally:
         driver.close()
+
+
+def test_with_a_driver_running_it_says_the_driver_acts_as_typer_does(
+    state: State, frozen: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lock `serinus run` holds (app.driver's DriverLock) is the one the fast path reads."""
+    state.put(JUDGING)
+
+    with DriverLock(state.folder / "rollouts" / "web", "web"):
+        assert fast_path.handled(["--state-dir", str(state.folder), "abort", "web"]) == 0
+        typer = state.cli("abort", "web")
+
+    fast = capsys.readouterr().out
+    driven = "the driver acts on it (`serinus get web` shows the outcome)"
+    assert fast == f"abort of web recorded (#1); {driven}\n"
+    assert typer.stdout == fast.replace("#1", "#2")
 
 
 def test_without_a_state_folder_it_creates_nothing(tmp_path: Path) -> None:
