@@ -4,7 +4,9 @@
 replicas, the router), and builds a new `Engine` over it on `restart()`. Its platform and store
 wrappers inject failures on demand and check, at the moment of every effect, the invariants that
 are about effects: no teardown of a color that carries traffic, no provisioning again of a color
-serinus is tearing down. `check(result)` checks the invariants about the state after a reconcile.
+serinus is tearing down, no teardown of an open rollback window's color before its `until`
+unless a new rollout needs the color. `check(result)` checks the invariants about the state
+after a reconcile.
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ from serinus.adapters.routers.memory import MemoryRouter
 from serinus.adapters.stores.memory import MemoryState, MemoryStateStore
 from serinus.app.engine import Engine, Reconciled
 from serinus.core.actions import SetWeights
-from serinus.core.errors import MetricsError, PlatformError, StoreError
+from serinus.core.errors import MetricsError, PlatformError, RouterError, StoreError
 from serinus.core.events import Event
 from serinus.core.intents import Intent
 from serinus.core.spec import Rollout
-from serinus.core.status import COLORS, Color, ColorState, Observed, Phase, RolloutStatus
+from serinus.core.status import (
+    COLORS,
+    Color,
+    ColorState,
+    Endpoint,
+    Observed,
+    Phase,
+    RollbackWindowState,
+    RolloutStatus,
+)
 
 NAME = "web"
 REPLICAS = 3
@@ -79,6 +90,14 @@ STRATEGIES: dict[str, dict[str, Any]] = {
         "blueGreen": {"autoPromotion": False, "scaleDownDelay": 5, "abortScaleDownDelay": 5}
     },
     "rollingUpdate": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+}
+# Rollback windows the model tries (rollingUpdate refuses one): none, full size, a third.
+WINDOW_SECONDS = 10.0
+WINDOWS: dict[str, dict[str, Any] | None] = {
+    "no window": None,
+    "full window": {"duration": WINDOW_SECONDS},
+    "full window (as a share)": {"duration": WINDOW_SECONDS, "replicas": "100%"},
+    "1/3 window": {"duration": WINDOW_SECONDS, "replicas": 1},
 }
 METRIC_MODES: dict[str, list[float] | None] = {
     "good": [0.01],
@@ -140,6 +159,7 @@ class GuardedPlatform:
         current = self.model.replicas.colors.get(color)
         if current is not None and current.version != version:
             self.model.check_not_serving(color, f"replaced {current.version} by {version}")
+            self.model.check_window_kept(color, f"replaced {current.version} by {version}")
         STATS["provisionings checked"] += 1
         if (color, version) in self.model.torn and version != self.model.stable_before:
             # (the stable version may always come back: an abort of a rolling update scales it
@@ -157,11 +177,46 @@ class GuardedPlatform:
         if current is not None:
             STATS["teardowns checked"] += 1
             self.model.check_not_serving(color, "tore it down")
+            self.model.check_window_kept(color, "tore it down")
             self.model.torn.add((color, current.version))
         await self.inner.tear_down(color)
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+class OutageRouter(MemoryRouter):
+    """A MemoryRouter that can also stay unreachable for a while (HAProxy killed)."""
+
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise RouterError("injected outage: cannot talk to the router")
+
+    async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
+        self._check()
+        await super().sync_endpoints(color, endpoints)
+
+    async def read_weights(self) -> dict[Color, int]:
+        self._check()
+        return await super().read_weights()
+
+    async def set_weights(self, weights: Any) -> None:
+        self._check()
+        await super().set_weights(weights)
+
+    async def set_header_route(self, name: str, matches: Any, color: Color) -> None:
+        self._check()
+        await super().set_header_route(name, matches, color)
+
+    async def remove_header_route(self, name: str) -> None:
+        self._check()
+        await super().remove_header_route(name)
+
+    async def set_preview(self, color: Color | None) -> None:
+        self._check()
+        await super().set_preview(color)
 
 
 class FlakyStore(MemoryStateStore):
@@ -203,20 +258,25 @@ class ScriptedProvider:
 
 
 class ModelWorld:
-    def __init__(self, strategy: str) -> None:
+    def __init__(self, strategy: str, window: str = "no window") -> None:
         self.strategy = strategy
+        chosen = {kind: dict(body) for kind, body in STRATEGIES[strategy].items()}
+        if (kept := WINDOWS[window]) is not None:
+            for body in chosen.values():
+                body["rollbackWindow"] = kept
         self.rollout: Rollout = make_rollout(
-            STRATEGIES[strategy], "v1", replicas=REPLICAS, analysisTemplates=TEMPLATES
+            chosen, "v1", replicas=REPLICAS, analysisTemplates=TEMPLATES
         )
         self.clock = Clock()
         self.state = MemoryState()
         self.replicas = MemoryWorld(observes_until_ready=1)
-        self.router = MemoryRouter()
+        self.router = OutageRouter()
         self.provider = ScriptedProvider(self)
         self.metric_mode = "good"
         self.phase_before: Phase | None = None
         self.live_before = False
         self.stable_before: str | None = None
+        self.window_before: RollbackWindowState | None = None
         self.torn: set[tuple[Color, str]] = set()  # cleared when a new rollout may reuse them
         self.restarts = 0
         self.violations: list[str] = []
@@ -246,6 +306,7 @@ class ModelWorld:
         self.platform.failing.clear()
         self.store.fail_save = False
         self.router._failures.clear()
+        self.router.down = False
 
     def new_rollout_may_reuse_colors(self) -> None:
         self.torn.clear()
@@ -265,6 +326,22 @@ class ModelWorld:
         if self.router.weights.get(color, 0) > 0 and self.ready_now(color) > 0:
             self.violate(f"{what} on {color} while it serves {self.router.weights[color]}%")
 
+    def check_window_kept(self, color: Color, what: str) -> None:
+        """An open window's color keeps its replicas until `until`, unless a new rollout (a
+        version other than the kept one and the stable one) needs the color."""
+        window = self.window_before
+        if window is None or window.color != color:
+            return
+        STATS["window colors checked at an effect"] += 1
+        if self.clock.now >= window.until:
+            return  # the window is over
+        if self.rollout.spec.version not in (window.version, self.stable_before):
+            return  # a new rollout reuses the color
+        self.violate(
+            f"{what} on {color} although its rollback window for {window.version} is open "
+            f"until {window.until} (now {self.clock.now})"
+        )
+
     def violate(self, message: str) -> None:
         """Recorded, then raised after the reconcile (the engine contains adapters' errors)."""
         self.violations.append(message)
@@ -275,6 +352,7 @@ class ModelWorld:
         self.live_before = before is not None and went_live(before)
         stable = before.stable if before is not None else None
         self.stable_before = stable.version if stable is not None else None
+        self.window_before = before.rollback_window if before is not None else None
         self.reconciles += 1
         try:
             result = await self.engine.reconcile(NAME)
@@ -285,6 +363,8 @@ class ModelWorld:
         self.check(result)
         STATS["reconciles"] += 1
         STATS[f"phase {result.status.phase}"] += 1
+        for event in result.decision.events if result.decision is not None else ():
+            STATS[f"event {event.type}"] += 1
         if result.error is not None:
             STATS["reconciles with an error"] += 1
             if "unexpected" in result.error:
@@ -318,6 +398,15 @@ class ModelWorld:
         if result.error is None and status.terminal:
             STATS["terminal states checked for convergence"] += 1
             self.check_converged(status)
+        window = status.rollback_window
+        if window is not None and result.error is None and status.converged:
+            STATS["open windows checked for replicas"] += 1
+            current = self.replicas.colors.get(window.color)
+            if current is None or current.version != window.version or not current.replicas:
+                raise Violation(
+                    f"the rollback window keeps {window.version} on {window.color}, which runs "
+                    f"{current.version if current else 'nothing'}"
+                )
 
     def check_proportional(self, weights: dict[Color, int], result: Reconciled) -> None:
         """A color gets more than its ready share only while the other one is fully used."""

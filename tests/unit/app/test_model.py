@@ -2,7 +2,8 @@
 
 A hypothesis state machine drives the real `decide()` and the real `Engine` over the in-memory
 adapters with random interleavings of spec changes, operations, failures of every dependency,
-slow and crashing replicas, time passing and process restarts. `ModelWorld` checks the
+slow and crashing replicas, time passing, router outages and process restarts, with and without
+a rollback window (issue 13) whose expiry interleaves with everything else. `ModelWorld` checks the
 invariants after every reconcile and at every effect (see tests/support/model_world.py).
 """
 
@@ -27,14 +28,15 @@ from model_world import (
     REPLICAS,
     STATS,
     STRATEGIES,
+    WINDOWS,
     ModelWorld,
     Violation,
 )
 
 from serinus.app import operations
 from serinus.core.errors import Conflict, InvalidInput
-from serinus.core.intents import IntentKind, refusal
-from serinus.core.status import Color
+from serinus.core.intents import ACTIVE, IntentKind, refusal
+from serinus.core.status import Color, Phase
 
 T = TypeVar("T")
 OPERATIONS = (
@@ -81,10 +83,15 @@ class RolloutModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.loop.close()
 
-    @initialize(strategy=st.sampled_from(sorted(STRATEGIES)))
-    def deploy_first_version(self, strategy: str) -> None:
+    @initialize(
+        strategy=st.sampled_from(sorted(STRATEGIES)), window=st.sampled_from(sorted(WINDOWS))
+    )
+    def deploy_first_version(self, strategy: str, window: str) -> None:
+        if strategy == "rollingUpdate":
+            window = "no window"  # refused by lint: nothing is kept by a rolling update
         STATS[f"strategy {strategy}"] += 1
-        self.world = ModelWorld(strategy)
+        STATS[f"spec with {window}"] += 1
+        self.world = ModelWorld(strategy, window)
         self.run(operations.submit(self.w.store, self.w.rollout))
 
     # --- the spec and the operations -----------------------------------------------------
@@ -112,7 +119,8 @@ class RolloutModel(RuleBasedStateMachine):
         """An operation that applies now (mostly), or any one (refused, changing nothing)."""
         status = self.run(self.w.store.load(NAME))
         applicable = [k for k in OPERATIONS if refusal(k, status) is None]
-        kinds = applicable if applicable and data.draw(st.integers(0, 9)) else list(OPERATIONS)
+        mostly: int = data.draw(st.integers(0, 9))
+        kinds = applicable if applicable and mostly else list(OPERATIONS)
         kind = data.draw(st.sampled_from(kinds))
         approve = data.draw(st.booleans()) if kind is IntentKind.JUDGE else None
         self._request(kind, approve=approve)
@@ -154,6 +162,89 @@ class RolloutModel(RuleBasedStateMachine):
                 raise Violation(
                     f"abort left {self.w.router.weights} although {stable.version} "
                     f"has {state.ready} ready replicas"
+                )
+
+    @rule(rounds=st.integers(2, 10), then_undo=st.booleans())
+    def promote_through(self, rounds: int, then_undo: bool) -> None:
+        """A full promotion driven on for a while: reaches completion (and rollback windows)
+        more often than random operations do; then, maybe, an undo at once."""
+        self.w.heal()
+        self.w.clock.now += 1.0
+        self.run(self.w.reconcile())  # a version just submitted starts its rollout
+        if not self._request(IntentKind.PROMOTE_FULL):
+            return
+        for _ in range(rounds):
+            self.w.clock.now += 2.0
+            self.run(self.w.reconcile())
+        if then_undo and self.window_open():
+            self.undo_within_window()
+
+    def window_open(self) -> bool:
+        status = self.run(self.w.store.load(NAME)) if self.world is not None else None
+        return status is not None and status.rollback_window is not None
+
+    @precondition(window_open)
+    @rule()
+    def undo_within_window(self) -> None:
+        """An undo within a full-size window moves all traffic back in the very next reconcile."""
+        status = self.run(self.w.store.load(NAME))
+        window = status.rollback_window if status is not None else None
+        if window is None or not self._request(IntentKind.UNDO):
+            return
+        self.w.heal()
+        ready = self.w.ready_now(window.color)
+        current = self.w.replicas.colors.get(window.color)
+        result = self.run(self.w.reconcile())
+        if result.decision is None or result.error is not None:
+            return
+        full = window.replicas >= REPLICAS and ready >= REPLICAS
+        if full and current is not None and current.version == window.version:
+            STATS["undos within a full window checked"] += 1
+            if self.w.router.weights[window.color] != 100:
+                raise Violation(
+                    f"undo within a full window left {self.w.router.weights} although "
+                    f"{window.version} has {ready} ready replicas"
+                )
+
+    @rule(rounds=st.integers(1, 4), long=st.booleans(), odds=st.integers(0, 2))
+    def router_outage(self, rounds: int, long: bool, odds: int) -> None:
+        """While the router cannot be reached nothing is written to it and nothing is promoted;
+        once that lasts past the progress deadline a rollout in progress has failed."""
+        if odds:
+            return  # an outage ends most rollouts: keep them one rule in many
+        w = self.w
+        w.heal()
+        before = self.run(w.store.load(NAME))
+        weights = dict(w.router.weights)
+        w.router.down = True
+        started = None
+        status = before
+        deadline = w.rollout.spec.progress_deadline_seconds
+        steps = [1.0] * rounds + ([deadline] if long else [])
+        try:
+            for seconds in steps:
+                w.clock.now += seconds
+                result = self.run(w.reconcile())
+                started = w.clock.now if started is None else started
+                status = result.status
+                if w.router.weights != weights:
+                    raise Violation(f"the router changed while unreachable: {w.router.weights}")
+                moved = before is not None and status.stable != before.stable
+                if moved and before is not None and before.canary is not None:
+                    raise Violation("promoted while the router was unreachable")
+        finally:
+            w.router.down = False
+        if before is None or status is None or before.canary is None or started is None:
+            return
+        if before.phase not in ACTIVE and before.phase is not Phase.PROMOTING:
+            return
+        STATS["router outages of a rollout in progress"] += 1
+        if w.clock.now - started >= deadline:
+            STATS["router outages past the deadline checked"] += 1
+            if status.phase is not Phase.FAILED:
+                raise Violation(
+                    f"the router was unreachable for {w.clock.now - started:g}s, past the "
+                    f"deadline, and the rollout is {status.phase}"
                 )
 
     # --- the world ---------------------------------------------------------------------------
@@ -217,16 +308,29 @@ RolloutModel.TestCase.settings = settings(
 TestRolloutModel = RolloutModel.TestCase
 
 
+REACHED = (
+    "weight writes checked",
+    "teardowns checked",
+    "provisionings checked",
+    "terminal states checked for convergence",
+    "aborts with a ready stable checked",
+    "undos within a full window checked",
+    "open windows checked for replicas",
+    "window colors checked at an effect",
+    "router outages past the deadline checked",
+    "event RollbackWindowClosed",
+    "event RolledBack",
+    *(f"strategy {name}" for name in STRATEGIES),
+    *(f"spec with {window}" for window in WINDOWS),
+)
+EXTRA_RUNS = 3  # the rarer checks (an undo in a full window) may miss one random run
+
+
 def test_the_model_exercises_every_invariant() -> None:
     """Runs after the model (same module): each check above ran, not just passed vacuously."""
-    if not STATS["reconciles"]:
-        TestRolloutModel().runTest()
-    for key in (
-        "weight writes checked",
-        "teardowns checked",
-        "provisionings checked",
-        "terminal states checked for convergence",
-        "aborts with a ready stable checked",
-        *(f"strategy {name}" for name in STRATEGIES),
-    ):
+    runs = 0
+    while runs <= EXTRA_RUNS and (not STATS["reconciles"] or any(not STATS[k] for k in REACHED)):
+        TestRolloutModel().runTest()  # (every run also checks every invariant again)
+        runs += 1
+    for key in REACHED:
         assert STATS[key] > 0, f"the model never reached: {key} ({dict(STATS)})"

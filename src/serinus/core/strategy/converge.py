@@ -35,7 +35,11 @@ def scale_down_when_due(b: Builder) -> None:
             remaining.append(teardown)
             b.wake(teardown.due)
             continue
-        if carries_traffic(b, teardown.color) or teardown not in b.recorded_teardowns:
+        # A version the color no longer runs (replaced by a newer one) has nothing to drain.
+        gone = b.observed.color(teardown.color).version != teardown.version
+        if not gone and (
+            carries_traffic(b, teardown.color) or teardown not in b.recorded_teardowns
+        ):
             remaining.append(teardown)  # first the traffic moves off it, and the record is saved
             b.wake(b.now)
             continue

@@ -14,6 +14,7 @@ from serinus.core.strategy.analysis_step import run_name, template_for
 from serinus.core.strategy.builder import Builder
 from serinus.core.strategy.capacity import ready_of
 from serinus.core.strategy.gate_requests import report
+from serinus.core.strategy.window import roll_back_within_window
 
 
 def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
@@ -50,7 +51,13 @@ def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
 def roll_back_promotion(b: Builder, reason: str) -> None:
     """Abort after promotion, while the previous version still runs: swap back."""
     promoted = b.stable
-    previous = next(t for t in b.status.teardowns if t.color != promoted.color)
+    previous = next((t for t in b.status.teardowns if t.color != promoted.color), None)
+    if previous is None:  # the previous version is kept by the rollback window instead
+        if b.status.rollback_window is not None:
+            roll_back_within_window(b, f"({reason})")
+        else:
+            abort(b, reason)
+        return
     b.update(
         stable=Revision(version=previous.version, color=previous.color),
         canary=promoted,

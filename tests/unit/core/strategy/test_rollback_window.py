@@ -212,3 +212,20 @@ def test_what_a_window_cannot_do_is_refused_naming_the_field() -> None:
 def test_an_older_status_without_the_window_still_loads() -> None:
     status = RolloutStatus.from_storage({"phase": "Completed"})
     assert status.rollback_window is None and status.router_outage is None
+
+
+def test_a_new_rollout_promoted_at_once_leaves_nothing_of_the_kept_version_behind() -> None:
+    """The kept version's drain record must not outlive it when the new version on its color
+    is promoted before the record is processed (it once held ScalingDown for ever)."""
+    world = completed_with_window()
+    world.deploy("v3")
+    world.step()
+    world.ask(IntentKind.PROMOTE_FULL)
+    status = world.settle(advance=5.0)
+    assert status.stable is not None and status.stable.version == "v3"
+    assert status.phase is Phase.COMPLETED and status.terminal
+    assert [t.version for t in status.teardowns] == []
+    assert status.rollback_window is not None and status.rollback_window.version == "v2"
+    world.ask(IntentKind.ABORT)  # nothing to abort any more: refused, nothing crashes
+    assert world.decisions[-1].consumed[0].outcome is not None
+    assert world.decisions[-1].consumed[0].outcome.startswith("rejected")
