@@ -1,6 +1,7 @@
 """`serinus get` as a tree, as Argo Rollouts' plugin draws one: the rollout, its revisions
-(stable, canary, or an old one waiting for its scale-down) with version, color, weight and
-replicas, the current step in words with its timers, and what happens next.
+(stable, canary, an old one waiting for its scale-down, or one a rollback window keeps) with
+version, color, weight and replicas, the current step in words with its timers, what happens
+next, and an open rollback window's cost or a router that cannot be reached.
 
 The status records desired weights (the router follows them; when the status is converged they
 were read back as such, so actual = desired) and each color's ready replica count, not one entry
@@ -23,6 +24,7 @@ from serinus.entrypoints.cli.clock import duration, iso_time
 from serinus.entrypoints.cli.event_log import collapse
 from serinus.entrypoints.cli.steps import next_action, position
 from serinus.entrypoints.cli.view import COLOR_STYLE, PHASE_STYLE, SEVERITY_STYLE, weight_bar
+from serinus.entrypoints.cli.window_text import outage_line, window_line
 
 READY_MARK, WAITING_MARK = "✔", "◌"
 EVENTS_SHOWN, EVENTS_SHOWN_WIDE = 5, 20
@@ -34,7 +36,7 @@ class RevisionRow:
 
     color: Color
     version: str
-    role: str  # stable, canary, preview or old (scaling down)
+    role: str  # stable, canary, preview, old (scaling down) or kept (the rollback window)
     weight: int
     desired: int
     ready: int
@@ -51,6 +53,8 @@ def revisions(status: RolloutStatus) -> list[RevisionRow]:
             role = "stable"
         elif status.canary is not None and status.canary.color == color:
             role = "preview" if status.preview == color else "canary"
+        elif kept_by_window(status, color, version):
+            role = "kept"
         else:
             role = "old"
         rows.append(
@@ -63,8 +67,16 @@ def revisions(status: RolloutStatus) -> list[RevisionRow]:
                 status.ready.get(color, 0),
             )
         )
-    order = {"stable": 0, "canary": 1, "preview": 1, "old": 2}
+    order = {"stable": 0, "canary": 1, "preview": 1, "old": 2, "kept": 2}
     return sorted(rows, key=lambda row: order[row.role])
+
+
+def kept_by_window(status: RolloutStatus, color: Color, version: str) -> bool:
+    window = status.rollback_window
+    leaving = any(t.color == color for t in status.teardowns)
+    return (
+        window is not None and window.color == color and window.version == version and not leaving
+    )
 
 
 def preview_url(rollout: Rollout) -> str | None:
@@ -132,6 +144,10 @@ def render_tree(
         tree.add(Text(status.message, style="italic"))
     if status.waiting_for and not status.converged:
         tree.add(Text(f"waiting for: {status.waiting_for}", style="yellow"))
+    if (outage := outage_line(status, now)) is not None:
+        tree.add(Text(outage, style="bold red"))
+    if (window := window_line(status, rollout.spec.workload.replicas, now)) is not None:
+        tree.add(Text(window, style="cyan"))
     following = next_action(rollout, status, now)
     if following:
         tree.add(Text(f"next: {following}", style="bold" if _needs_person(status) else ""))

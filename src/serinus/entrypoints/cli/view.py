@@ -19,6 +19,7 @@ from serinus.core.events import Event, Severity
 from serinus.core.spec import Rollout
 from serinus.core.status import COLORS, Color, Phase, RolloutStatus
 from serinus.entrypoints.cli.steps import position
+from serinus.entrypoints.cli.window_text import outage_line, window_line
 
 PHASE_STYLE = {
     Phase.COMPLETED: "bold green",
@@ -53,7 +54,8 @@ def weight_rows(status: RolloutStatus) -> list[tuple[Color, str, int, str]]:
             continue
         role = "stable" if status.stable and status.stable.color == color else "canary"
         if status.canary is None and role == "canary":
-            role = "old"
+            window = status.rollback_window
+            role = "kept" if window is not None and window.version == version else "old"
         desired = status.replicas.get(color, 0)
         ready = status.ready.get(color, 0)
         rows.append(
@@ -94,6 +96,13 @@ def render(
     parts: list[RenderableType] = [header, table]
     if status.message:
         parts.append(Text(status.message, style="italic"))
+    now = time.time()
+    for line in (
+        outage_line(status, now),
+        window_line(status, rollout.spec.workload.replicas, now),
+    ):
+        if line is not None:
+            parts.append(Text(line, style="cyan"))
     if error:
         parts.append(Text(f"error: {error}", style="bold red"))
     if status.analysis is not None:
