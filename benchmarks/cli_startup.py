@@ -7,7 +7,8 @@ Each run is a fresh `python -m serinus.entrypoints.cli ...` on a state folder ho
 that awaits a judgement, so each operation really checks and records an intent (the operations
 take the fast path of cli/fast_path.py; `abort nope` is refused there and goes through typer).
 `--before REF` runs the same commands on `git archive REF src` put first on PYTHONPATH, on a
-state folder that code recorded itself. `--importtime CMD` prints the 15 heaviest imports of one
+state folder that code recorded itself, taking turns with the code of now run by run (a load that
+changes meanwhile weighs on both alike). `--importtime CMD` prints the 15 heaviest imports of one
 command instead.
 
     python benchmarks/cli_startup.py [--runs 15] [--before 7be1b96]
@@ -127,19 +128,29 @@ def timed(args: list[str], env: dict[str, str], expected: int = 0) -> float | No
 
 
 def measure(
-    runs: int, env: dict[str, str], commands: dict[str, list[str]] = COMMANDS
-) -> dict[str, dict[str, float]]:
-    figures = {}
+    runs: int, envs: dict[str, dict[str, str]], commands: dict[str, list[str]] = COMMANDS
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Figures per version (each with its own env) and command. The versions take turns run by
+    run, so a load that changes during the measurement weighs on all of them alike."""
+    times: dict[str, dict[str, list[float]]] = {version: {} for version in envs}
     for label, args in commands.items():
         expected = FAILING.get(label, 0)
-        if timed(args, env, expected) is None:  # also warms the page cache and .pyc files
-            continue
-        times = [t for _ in range(runs) if (t := timed(args, env, expected)) is not None]
-        figures[label] = {
-            "median_ms": median(times) * 1000,
-            "p90_ms": percentile(times, 0.9) * 1000,
+        present = [v for v, env in envs.items() if timed(args, env, expected) is not None]
+        for _ in range(runs):  # the first call above also warmed the page cache and .pyc files
+            for version in present:
+                elapsed = timed(args, envs[version], expected)
+                assert elapsed is not None
+                times[version].setdefault(label, []).append(elapsed)
+    return {
+        version: {
+            label: {
+                "median_ms": median(taken) * 1000,
+                "p90_ms": percentile(taken, 0.9) * 1000,
+            }
+            for label, taken in measured.items()
         }
-    return figures
+        for version, measured in times.items()
+    }
 
 
 def importtime(command: str, env: dict[str, str]) -> None:
@@ -168,12 +179,13 @@ def main() -> None:
         if options.importtime:
             importtime(options.importtime, env)
             return
-        results = {"now": measure(options.runs, env)}
-        floors = measure(options.runs, env, FLOORS)
+        envs = {"now": env}
         if options.before:
             older = source_of(options.before, Path(scratch) / "before")
             before = prepare(Path(scratch) / "state-before", {**base, "PYTHONPATH": str(older)})
-            results[f"before ({options.before})"] = measure(options.runs, before)
+            envs[f"before ({options.before})"] = before
+        results = measure(options.runs, envs)
+        floors = measure(options.runs, {"now": env}, FLOORS)["now"]
     load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
     print(f"serinus start-up to exit, {options.runs} runs each (ms: median / p90), load {load}")
     print(f"{'':22}" + "".join(f"{label:>18}" for label in COMMANDS))
