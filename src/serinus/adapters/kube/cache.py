@@ -86,6 +86,21 @@ def matches(selector: str | None, labels: Mapping[str, str]) -> bool:
     return True
 
 
+def required_labels(selector: str | None) -> list[tuple[str, str]]:
+    """The `key=value` terms of a selector: every match carries each of these labels."""
+    found = []
+    for raw in (selector or "").split(","):
+        term = raw.strip()
+        if "=" in term and "!=" not in term and " in " not in term and " notin " not in term:
+            key, value = (part.strip() for part in term.replace("==", "=").split("=", 1))
+            found.append((key, value))
+    return found
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
 class Informer:
     """The objects of one resource in one namespace (None: every namespace), kept current."""
 
@@ -104,6 +119,9 @@ class Informer:
         self.watch_seconds = watch_seconds
         self.retry_seconds = retry_seconds
         self.objects: dict[tuple[str, str], Object] = {}  # (namespace, name) -> object
+        # (label, value) -> the keys of the objects carrying it: a selector's `key=value` term
+        # narrows a LIST to those (scanning every pod of a namespace per reconcile grew with N).
+        self._by_label: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self.synced = asyncio.Event()
         self.refused = False  # the server refuses to list or watch: never serve reads
         self.refusal: Forbidden | None = None  # what the server said, then
@@ -146,13 +164,32 @@ class Informer:
 
     def select(self, namespace: str | None, label_selector: str | None) -> list[Object]:
         """The cached objects of `namespace` (None: all) matching the selector, sorted by name."""
+        terms = required_labels(label_selector)
+        if terms:
+            keys = min((self._by_label.get(term, set()) for term in terms), key=len)
+            candidates = [(key, self.objects[key]) for key in keys]
+        else:
+            candidates = list(self.objects.items())
         found = [
             obj
-            for (ns, _), obj in self.objects.items()
-            if (namespace is None or ns == namespace)
-            and matches(label_selector, (obj.get("metadata") or {}).get("labels") or {})
+            for (ns, _), obj in candidates
+            if (namespace is None or ns == namespace) and matches(label_selector, _labels(obj))
         ]
         return sorted(found, key=_name)
+
+    def _store(self, key: tuple[str, str], obj: Object | None) -> None:
+        """Hold `obj` under `key` (None: drop it), keeping the label index in step."""
+        old = self.objects.pop(key, None)
+        for label in _labels(old or {}).items():
+            keys = self._by_label.get(label)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_label[label]
+        if obj is not None:
+            self.objects[key] = obj
+            for label in _labels(obj).items():
+                self._by_label.setdefault(label, set()).add(key)
 
     def observe(self, kind: str, obj: Object, *, ours: bool = False) -> None:
         """An object as the server returned it: a write of ours (`ours`), or a watch event."""
@@ -166,10 +203,7 @@ class Informer:
             and (new < old or (new == old and kind != "DELETED"))
         ):
             return  # an older version than the one held (a late event), or its echo
-        if kind == "DELETED":
-            self.objects.pop(key, None)
-        else:
-            self.objects[key] = obj
+        self._store(key, None if kind == "DELETED" else obj)
         if not ours:
             self._tell(kind, obj)
 
@@ -201,7 +235,7 @@ class Informer:
             for o in listed.items
         }
         gone = [obj for key, obj in self.objects.items() if key not in fresh]
-        self.objects = {}
+        self.objects, self._by_label = {}, {}
         for obj in listed.items:
             self.observe("ADDED", obj)
         for obj in gone:

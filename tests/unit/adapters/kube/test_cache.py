@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from serinus.adapters.kube.cache import SelectorError, matches
+from serinus.adapters.kube.cache import Informer, SelectorError, matches
 from serinus.adapters.kube.client import KubeClient
 from serinus.adapters.kube.connection import Connection
 from serinus.adapters.kube.resources import PODS, VIRTUAL_SERVICES, ObjectRef
@@ -280,3 +282,32 @@ def test_equality_selectors(selector: str, labels: dict[str, str], expected: boo
 def test_set_based_selectors_are_left_to_the_server() -> None:
     with pytest.raises(SelectorError):
         matches("app in (web,db)", {"app": "web"})
+
+
+SELECTORS = ["", "app=x", "app==y,tier=x", "tier!=x", "app=x,tier", "!tier", "app=x,tier!=y"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["x", "y"])),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_the_label_index_selects_what_a_scan_of_every_object_selects(
+    changes: list[tuple[str, dict[str, str], bool]],
+) -> None:
+    informer = Informer(cached_client(FakeServer()), PODS, NS)
+    for version, (name, labels, deleted) in enumerate(changes, start=1):
+        metadata = {"name": name, "namespace": NS, "labels": labels}
+        metadata["resourceVersion"] = str(version)
+        informer.observe("DELETED" if deleted else "MODIFIED", {"metadata": metadata})
+    for selector in SELECTORS:
+        scanned = sorted(
+            (o for o in informer.objects.values() if matches(selector, o["metadata"]["labels"])),
+            key=lambda o: o["metadata"]["name"],
+        )
+        assert informer.select(NS, selector) == scanned, selector
