@@ -5,7 +5,8 @@ serinus marks what it starts with environment markers (the census' `SERINUS_STAT
 state folder, and a `serinus` command a test starts carries the folder the test gave it. A
 process counts when such a marker, or (for an HAProxy started some other way) the
 configuration path on its command line, lies under the folder. Zombies do not count: they
-hold nothing but a pid, and whoever is their parent (init, here) collects them.
+hold nothing but a pid, and whoever is their parent (init, here) collects them. pytest's own
+`PYTEST_CURRENT_TEST`, inherited by everything a test starts, names the test that started it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ class Leftover:
     pid: int
     command: str
     marker: str
+    started_by: str = ""  # the test running when it was started, if pytest was
 
     def __str__(self) -> str:
-        return f"pid {self.pid} ({self.marker}): {self.command[:160]}"
+        by = f", started during {self.started_by}" if self.started_by else ""
+        return f"pid {self.pid} ({self.marker}{by}): {self.command[:160]}"
 
 
 def serinus_processes(folder: Path) -> list[Leftover]:
@@ -44,13 +47,14 @@ def serinus_processes(folder: Path) -> list[Leftover]:
             continue
         command = [str(part) for part in process.info["cmdline"] or []]
         try:
-            marker = process.environ().get(MARKER, "")
+            env = process.environ()
         except (psutil.Error, OSError):
             continue  # gone meanwhile, or another user's
+        marker, test = env.get(MARKER, ""), env.get("PYTEST_CURRENT_TEST", "")
         if _under(marker, root):
-            found.append(Leftover(process.pid, " ".join(command), f"{MARKER}={marker}"))
+            found.append(Leftover(process.pid, " ".join(command), f"{MARKER}={marker}", test))
         elif any(_under(part, root) for part in command[1:]) and _is_haproxy(command):
-            found.append(Leftover(process.pid, " ".join(command), "HAProxy configuration"))
+            found.append(Leftover(process.pid, " ".join(command), "HAProxy configuration", test))
     return found
 
 
