@@ -101,9 +101,16 @@ def _matches(obj: Mapping[str, Any], label_selector: str | None) -> bool:
 class DryRunClient(KubeClient):
     """A client of one API server that only ever sends dry-run writes; see the module doc."""
 
-    def __init__(self, connection: Connection, **options: Any) -> None:
-        inner = httpx.AsyncHTTPTransport(verify=connection.verify, limits=REQUEST_POOL)
-        super().__init__(connection, transport=DryRunTransport(inner), **options)
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        inner: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        """`inner`: the transport under the dry-run guard (default: HTTP to the server)."""
+        below = inner or httpx.AsyncHTTPTransport(verify=connection.verify, limits=REQUEST_POOL)
+        super().__init__(connection, transport=DryRunTransport(below), **options)
         self._view: dict[Key, Object | None] = {}  # None: deleted by the plan
         self._planned: set[Key] = set()  # created by the plan: not on the server
         self._deleted_live: dict[
