@@ -240,7 +240,7 @@ class RealKube:
                     f"--service-account-key-file={pki['sa.key']}",
                     f"--service-account-signing-key-file={pki['sa.key']}",
                     f"--api-audiences={AUDIENCE}",
-                    "--service-cluster-ip-range=10.0.0.0/24",
+                    "--service-cluster-ip-range=10.0.0.0/16",  # 2 Services x 10,000 Rollouts fit
                     "--disable-admission-plugins=ServiceAccount",
                     f"--audit-policy-file={policy}",
                     f"--audit-log-path={workdir / 'audit.log'}",
