@@ -156,3 +156,27 @@ def test_plan_of_a_bad_file_names_the_field(world: tuple[Path, Path, Path], tmp_
     assert result.returncode == 2
     assert "replicas" in result.stderr
     assert snapshot(state) == {}
+
+
+def test_the_cluster_mode_refuses_a_file_of_another_namespace(tmp_path: Path) -> None:
+    """As kubectl: `-n` and the file's metadata.namespace must agree (nothing is contacted)."""
+    document = load_rollout(EXAMPLE.read_bytes(), source=str(EXAMPLE)).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    document["metadata"]["namespace"] = "shop"
+    file = tmp_path / "rollout.json"
+    file.write_text(json.dumps(document))
+    done = serinus(
+        tmp_path / "state",
+        trap_bin(tmp_path / "bin", tmp_path / "ran"),
+        "plan",
+        str(file),
+        "-n",
+        "other",
+        "--kubeconfig",
+        str(tmp_path / "none"),
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "metadata.namespace: the file says 'shop', --namespace says 'other'" in (
+        done.stdout + done.stderr
+    )
