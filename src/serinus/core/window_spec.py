@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
@@ -22,9 +23,21 @@ PERCENT = re.compile(r"^([1-9][0-9]?|100)%$")
 
 
 class RollbackWindow(SpecModel):
-    duration: PositiveDuration
-    revisions: int = Field(default=1, ge=1, le=100, strict=True)
-    replicas: int | str = "100%"
+    """Keep the previous version after completion, at weight 0, so an undo until `duration`
+    has passed moves traffic back without provisioning. `replicas`: a count or a share of the
+    full size ('50%'); `revisions`: only 1 (two colors hold one previous version)."""
+
+    duration: PositiveDuration = Field(
+        description="How long after completion the previous version is kept."
+    )
+    revisions: int = Field(
+        default=1, ge=1, le=100, strict=True, description="Previous versions kept: only 1."
+    )
+    # A count or a share; bounds also stated here so the schema (and the CRD) carries them.
+    replicas: (
+        Annotated[int, Field(ge=1, le=MAX_REPLICAS)]
+        | Annotated[str, Field(max_length=4, pattern=PERCENT.pattern)]
+    ) = "100%"
 
     @field_validator("revisions")
     @classmethod
