@@ -12,7 +12,13 @@ send time of the first request answered by stable after the last one answered by
 (the canary or an error): from then on, every request went to stable. Also reported: when the
 engine's reconcile that applied the abort returned ("applied").
 
-    python benchmarks/abort_latency.py [--aborts 20] [--replicas 2]
+`--undo` adds, in the same run and through the same HAProxy, as many undo rounds: each rolls a
+new version out to completion with `rollbackWindow` (v1 kept at full size, weight 0), then
+`operations.request(..., UNDO, ...)` with the driver running (as `serinus run` keeps running
+during an abort); the clock and the latency are the abort's (all new requests on v1). It prints
+both and their ratio: an undo within the window should cost what an abort costs.
+
+    python benchmarks/abort_latency.py [--aborts 20] [--replicas 2] [--undo]
     python benchmarks/abort_latency.py --operator [--aborts 20]   # see abort_latency_operator.py
 """
 
@@ -29,6 +35,7 @@ from typing import Any
 from local_bench import LocalBench, median, percentile, print_json
 
 from serinus.app import operations
+from serinus.app.driver import POLL_SECONDS, drive
 from serinus.app.engine import Reconciled
 from serinus.core.intents import IntentKind
 from serinus.core.status import Phase
@@ -98,34 +105,52 @@ async def one_round(bench: LocalBench, version: str) -> tuple[float, float, floa
     return aborted_at, applied[0], ended
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    strategy = {
-        "blueGreenCanary": {
-            "steps": [{"setWeight": 50}, {"pause": {}}],
-            "scaleDownDelay": 0,
-            # Not 0: the canary's teardown then gets its own reconcile, so "applied" times
-            # only the reconcile that moved the traffic.
-            "abortScaleDownDelay": 0.5,
-        }
-    }
-    bench = LocalBench(
-        "abortbench", replicas=args.replicas, strategy=strategy, startup_delay=args.startup_delay
+async def undo_round(bench: LocalBench, version: str) -> tuple[float, float, float]:
+    """Roll `version` out to completion (v1 kept by the window) and undo it while the driver
+    runs. Returns the monotonic times at which the undo returned, the engine applied it (v1
+    stable again), and the undone version was torn down."""
+    paused = asyncio.Event()
+
+    def at_pause(result: Reconciled) -> None:
+        if result.status.phase is Phase.PAUSED:
+            paused.set()
+
+    await bench.submit(version)
+    driving = asyncio.create_task(bench.drive(at_pause))
+    await asyncio.wait_for(paused.wait(), timeout=60)
+    await operations.request(
+        bench.store, bench.name, IntentKind.PROMOTE_FULL, actor="benchmark", source="abort_latency"
     )
-    async with bench:
-        await bench.start(STABLE)
-        output = bench.state_dir / "probe.txt"
-        probe = subprocess.Popen([sys.executable, str(PROBE), bench.url, str(output)])
-        rounds: list[tuple[float, float, float]] = []
-        try:
-            await asyncio.sleep(SETTLE_SECONDS)
-            for index in range(args.aborts):
-                rounds.append(await one_round(bench, f"v{index + 2}"))
-                print(f"abort {index + 1}/{args.aborts} done", flush=True)
-            await asyncio.sleep(SETTLE_SECONDS)
-        finally:
-            probe.terminate()
-            probe.wait(timeout=10)
-        records = read_probe(output)
+    status = await driving
+    window = status.rollback_window
+    if status.phase is not Phase.COMPLETED or window is None or window.version != STABLE:
+        raise RuntimeError(f"round {version} ended {status.phase} without a window on {STABLE}")
+    await asyncio.sleep(SETTLE_SECONDS)  # the new version takes all traffic meanwhile
+    stop = asyncio.Event()
+    applied: list[float] = []
+
+    def watch(result: Reconciled) -> None:
+        stable = result.status.stable
+        if stable is not None and stable.version == STABLE and not applied:
+            applied.append(time.monotonic())
+        if applied and result.status.terminal:
+            stop.set()
+
+    driving = asyncio.create_task(
+        drive(bench.engine, bench.name, watch, keep_running=True, stop=stop, poll=POLL_SECONDS)
+    )
+    await asyncio.sleep(SETTLE_SECONDS)  # the driver is idle, as it is before an abort
+    await operations.request(
+        bench.store, bench.name, IntentKind.UNDO, actor="benchmark", source="abort_latency"
+    )
+    undone_at = time.monotonic()
+    await asyncio.wait_for(driving, timeout=60)
+    return undone_at, applied[0], time.monotonic()
+
+
+def summary(
+    rounds: list[tuple[float, float, float]], records: list[tuple[float, str]]
+) -> dict[str, Any]:
     latencies, applied, canary_before, checked = [], [], [], []
     for aborted_at, applied_at, ended in rounds:
         latency, canary, count = round_latency(records, aborted_at, ended)
@@ -133,11 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         applied.append(applied_at - aborted_at)
         canary_before.append(canary)
         checked.append(count)
-    span = records[-1][0] - records[0][0] if len(records) > 1 else 0.0
     return {
-        "aborts": args.aborts,
-        "replicas": args.replicas,
-        "measuredFrom": "operations.request(ABORT) returned (in-process)",
         "allNewRequestsOnStableSeconds": {
             "p50": round(median(latencies), 4),
             "p99": round(percentile(latencies, 0.99), 4),
@@ -148,11 +169,63 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50": round(median(applied), 4),
             "p99": round(percentile(applied, 0.99), 4),
         },
-        "probeRequestsPerSecond": round(len(records) / span, 1) if span else 0.0,
         "canaryAnswersBeforeEachAbortMin": min(canary_before),
         "requestsCheckedAfterEachAbortMin": min(checked),
         "latencies": [round(value, 4) for value in latencies],
     }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    strategy = {
+        "blueGreenCanary": {
+            "steps": [{"setWeight": 50}, {"pause": {}}],
+            "scaleDownDelay": 0,
+            # Not 0: the canary's teardown then gets its own reconcile, so "applied" times
+            # only the reconcile that moved the traffic.
+            "abortScaleDownDelay": 0.5,
+            # Only used by the undo rounds (an abort happens before any completion).
+            **({"rollbackWindow": {"duration": "1h"}} if args.undo else {}),
+        }
+    }
+    bench = LocalBench(
+        "abortbench", replicas=args.replicas, strategy=strategy, startup_delay=args.startup_delay
+    )
+    async with bench:
+        await bench.start(STABLE)
+        output = bench.state_dir / "probe.txt"
+        probe = subprocess.Popen([sys.executable, str(PROBE), bench.url, str(output)])
+        rounds: list[tuple[float, float, float]] = []
+        undos: list[tuple[float, float, float]] = []
+        try:
+            await asyncio.sleep(SETTLE_SECONDS)
+            for index in range(args.aborts):
+                rounds.append(await one_round(bench, f"v{index + 2}"))
+                print(f"abort {index + 1}/{args.aborts} done", flush=True)
+            for index in range(args.aborts if args.undo else 0):
+                undos.append(await undo_round(bench, f"u{index + 2}"))
+                print(f"undo {index + 1}/{args.aborts} done", flush=True)
+            await asyncio.sleep(SETTLE_SECONDS)
+        finally:
+            probe.terminate()
+            probe.wait(timeout=10)
+        records = read_probe(output)
+    span = records[-1][0] - records[0][0] if len(records) > 1 else 0.0
+    figures = {
+        "aborts": args.aborts,
+        "replicas": args.replicas,
+        "measuredFrom": "operations.request(ABORT) returned (in-process)",
+        **summary(rounds, records),
+        "probeRequestsPerSecond": round(len(records) / span, 1) if span else 0.0,
+    }
+    if undos:
+        undo = summary(undos, records)
+        figures["undoWithinWindow"] = undo
+        figures["undoOverAbortP50"] = round(
+            undo["allNewRequestsOnStableSeconds"]["p50"]
+            / max(figures["allNewRequestsOnStableSeconds"]["p50"], 1e-6),
+            2,
+        )
+    return figures
 
 
 def main() -> None:
@@ -161,6 +234,11 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=2, help="replicas per version")
     parser.add_argument(
         "--startup-delay", type=float, default=0.3, help="seconds each replica takes to be ready"
+    )
+    parser.add_argument(
+        "--undo",
+        action="store_true",
+        help="also as many undo rounds within a rollback window, and their ratio to the aborts",
     )
     parser.add_argument(
         "--operator",
@@ -186,6 +264,14 @@ def main() -> None:
         ("engine reconcile applied abort", applied),
     ):
         print(f"{label:<34}{figure['p50'] * 1000:>10.1f}{figure['p99'] * 1000:>10.1f}")
+    if "undoWithinWindow" in figures:
+        undo = figures["undoWithinWindow"]
+        for label, figure in (
+            ("undo in window: all new on v1", undo["allNewRequestsOnStableSeconds"]),
+            ("engine reconcile applied undo", undo["engineAppliedSeconds"]),
+        ):
+            print(f"{label:<34}{figure['p50'] * 1000:>10.1f}{figure['p99'] * 1000:>10.1f}")
+        print(f"undo / abort (p50, all new requests on v1): {figures['undoOverAbortP50']:g}")
     print(
         f"probe: {figures['probeRequestsPerSecond']:g} requests/s; at least "
         f"{figures['canaryAnswersBeforeEachAbortMin']} canary answers before each abort"
