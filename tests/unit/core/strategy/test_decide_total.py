@@ -134,6 +134,11 @@ def rollouts(draw: st.DrawFn) -> Rollout:
     else:
         surge = draw(st.integers(0, 3))
         strategy = {"maxSurge": surge, "maxUnavailable": draw(st.integers(0 if surge else 1, 3))}
+    if kind != "rollingUpdate" and draw(st.booleans()):
+        strategy["rollbackWindow"] = {
+            "duration": draw(st.sampled_from([1, 30, "1h"])),
+            "replicas": draw(st.sampled_from([1, "50%", "100%"])),
+        }
     routing = (
         {"haproxy": {}} if router == "haproxy" else {"istio": {"virtualService": {"name": "web"}}}
     )
@@ -198,9 +203,11 @@ class World:
         weights = data.draw(
             st.sampled_from([self.weights, None, {"blue": 100}, {"blue": 50, "green": 50}])
         )
+        unreachable = data.draw(st.integers(0, 9)) == 0  # the router cannot be read
         return Observed(
             colors=colors,
-            weights=weights,
+            weights=None if unreachable else weights,
+            router_error="injected: cannot talk to the router" if unreachable else None,
             analysis=analysis_outcome(data, status.analysis),
             background_analysis=analysis_outcome(data, status.background_analysis),
         )
