@@ -108,6 +108,18 @@ async def check_objects(
         checked.stopped = f"the routing or workload cannot be planned: {exc}"
         return checked
     performer = _Performer(MemoryStateStore(), router, platform)  # its store stays unused
+    try:
+        checked.stopped = await _replay(plan, client, performer, checked)
+    finally:
+        await router.close()
+        await platform.close()
+    return checked
+
+
+async def _replay(
+    plan: Plan, client: DryRunClient, performer: _Performer, checked: CheckedObjects
+) -> str | None:
+    """Perform each entry's actions; the writes go to `checked`. Why it stopped, or None."""
     replicas = _replicas(plan.start)
     for index, entry in enumerate(plan.entries):
         for planned in entry.actions:
@@ -115,24 +127,21 @@ async def check_objects(
             if action is None:  # built by hand, not by a plan: nothing to perform
                 raise ValueError(f"plan entry {index}: {planned.kind} has no action")
             for color in COLORS:
-                await router.sync_endpoints(color, _endpoints(color, replicas.get(color, 0)))
+                ready = _endpoints(color, replicas.get(color, 0))
+                await performer.router.sync_endpoints(color, ready)
             written = len(client.writes)
             try:
                 await performer.perform(action)
             except SerinusError as exc:
-                checked.by_entry.setdefault(index, []).extend(
-                    from_write(w) for w in client.writes[written:]
-                )
-                checked.stopped = f"{planned.kind} is refused: {exc}"
-                return checked
-            checked.by_entry.setdefault(index, []).extend(
-                from_write(w) for w in client.writes[written:]
-            )
+                return f"{planned.kind} is refused: {exc}"
+            finally:
+                changes = [from_write(write) for write in client.writes[written:]]
+                checked.by_entry.setdefault(index, []).extend(changes)
             if isinstance(action, EnsureVersion):
                 replicas[action.color] = action.replicas
             elif isinstance(action, TearDown):
                 replicas[action.color] = 0
-    return checked
+    return None
 
 
 def _replicas(status: RolloutStatus | None) -> dict[Color, int]:
