@@ -19,8 +19,6 @@ from serinus.core.strategy.window import keeps_window, open_window
 
 def carries_traffic(b: Builder, color: Color) -> bool:
     """Whether removing the color's replicas now could drop requests."""
-    if b.observed.router_error is not None:
-        return True  # the router cannot say where traffic goes: assume it is there
     if not b.status.weights:
         return False  # serinus never routed: a first deployment is replaced in place
     after = in_force(b.status, b.observed, b.plan.replicas).get(color, 0)
