@@ -233,6 +233,15 @@ async def test_listeners_hear_of_others_changes_not_of_our_writes_or_their_echo(
         assert seen == [("pods", "MODIFIED", "them")]
 
 
+async def test_a_cached_read_is_a_private_copy() -> None:
+    async with cached_client(one_pod_server()) as client:
+        await synced(client)
+        ref = ObjectRef(PODS, NS, "web-1")
+        (await client.get(ref))["metadata"]["labels"]["app"] = "changed"
+        (await client.list(PODS, NS)).items[0]["metadata"]["labels"].clear()
+        assert (await client.get(ref))["metadata"]["labels"] == {"app": "web"}
+
+
 async def test_the_status_subresource_is_read_from_the_cache() -> None:
     server = one_pod_server()
     async with cached_client(server) as client:
