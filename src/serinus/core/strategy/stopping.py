@@ -14,7 +14,6 @@ from serinus.core.strategy.analysis_step import run_name, template_for
 from serinus.core.strategy.builder import Builder
 from serinus.core.strategy.capacity import ready_of
 from serinus.core.strategy.gate_requests import report
-from serinus.core.strategy.window import roll_back_within_window
 
 
 def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
@@ -51,17 +50,20 @@ def abort(b: Builder, reason: str, phase: Phase = Phase.ABORTED) -> None:
 def roll_back_promotion(b: Builder, reason: str) -> None:
     """Abort after promotion, while the previous version still runs: swap back."""
     promoted = b.stable
-    previous = next((t for t in b.status.teardowns if t.color != promoted.color), None)
-    if previous is None:  # the previous version is kept by the rollback window instead
-        if b.status.rollback_window is not None:
-            roll_back_within_window(b, f"({reason})")
-        else:
-            abort(b, reason)
+    left = next((t for t in b.status.teardowns if t.color != promoted.color), None)
+    window = b.status.rollback_window
+    if left is not None:
+        previous = Revision(version=left.version, color=left.color)
+    elif window is not None:  # the previous version is already kept by the rollback window
+        previous = Revision(version=window.version, color=window.color)
+    else:
+        abort(b, reason)
         return
     b.update(
-        stable=Revision(version=previous.version, color=previous.color),
+        stable=previous,
         canary=promoted,
         previous_version=None,
+        rollback_window=None,
         teardowns=[t for t in b.status.teardowns if t.color != previous.color],
         step_index=len(b.plan.steps),
     )

@@ -12,7 +12,7 @@ from serinus.core.actions import EnsureVersion, TearDown
 from serinus.core.errors import InvalidInput
 from serinus.core.events import EventType
 from serinus.core.intents import IntentKind
-from serinus.core.status import Phase, RolloutStatus
+from serinus.core.status import Phase, RolloutStatus, ScheduledTeardown
 
 WINDOW = {"duration": "10m"}
 DELAYS = {"scaleDownDelay": 5, "abortScaleDownDelay": 7}
@@ -229,3 +229,23 @@ def test_a_new_rollout_promoted_at_once_leaves_nothing_of_the_kept_version_behin
     world.ask(IntentKind.ABORT)  # nothing to abort any more: refused, nothing crashes
     assert world.decisions[-1].consumed[0].outcome is not None
     assert world.decisions[-1].consumed[0].outcome.startswith("rejected")
+
+
+def test_an_abort_while_scaling_down_beside_an_open_window_goes_back_to_the_kept_version() -> None:
+    """ScalingDown (a drain record left) with the previous version already kept by the window:
+    the abort rolls the promotion back to the kept one (Aborted: the spec still says v2)."""
+    world = completed_with_window()
+    assert world.status is not None
+    world.status = world.status.model_copy(
+        update={
+            "phase": Phase.SCALING_DOWN,
+            "teardowns": [ScheduledTeardown(color="green", version="v0", due=world.now + 60)],
+        }
+    )
+    world.ask(IntentKind.ABORT)
+    status = world.status
+    assert status is not None and status.stable is not None
+    assert status.stable.version == "v1" and world.weights == {"blue": 100, "green": 0}
+    assert status.phase is Phase.ABORTED and status.rollback_window is None
+    assert status.canary is not None and status.canary.version == "v2"
+    assert "rolled back the promotion of v2" in status.message
