@@ -102,13 +102,22 @@ def build_providers(context: AdapterContext) -> ProviderRegistry:
 
 
 def build_gates(context: AdapterContext) -> GateRunner:
-    """The webhook gates' caller: behind the egress guard, keys from the context's secrets."""
+    """The webhook gates' caller: behind the egress guard, keys from the context's secrets;
+    with a cluster, job gates' Jobs in the Rollout's namespace."""
     from serinus.adapters.gates.http import HttpGateCaller
     from serinus.app.gates import GateRunner
     from serinus.app.notifications import EnvSecretResolver
 
     caller = HttpGateCaller(egress=context.egress)
-    return GateRunner(caller, context.secrets or EnvSecretResolver())
+    jobs = None
+    if context.kube is not None:  # job gates run as Jobs, by the job provider's code
+        from serinus.adapters.metrics.job import JobProvider
+
+        metadata = context.rollout.metadata
+        jobs = JobProvider(
+            context.kube, metadata.namespace, metadata.name, owner_uid=context.rollout_uid
+        )
+    return GateRunner(caller, context.secrets or EnvSecretResolver(), jobs)
 
 
 def _refuse_execution(context: AdapterContext, field: str) -> None:
