@@ -1,4 +1,5 @@
-"""Fixtures of the dashboard's browser tests: a local mode, `serinus serve` on it, Chromium."""
+"""Fixtures of the dashboard's browser tests: a local mode, `serinus serve` on it, Chromium;
+and a check after every test that it left no serinus process running."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ from typing import TYPE_CHECKING
 
 import pytest
 from dashboard_world import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TOKEN, Serve
+from leftovers import none_left_by_test
 from local_mode import LocalMode, local_mode
 
 from serinus.entrypoints.api.auth import hash_token
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+
+
+@pytest.fixture(autouse=True)
+def no_process_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Set up first, so checked after every other fixture of the test has cleaned up (a demo
+    started in a folder of its own included)."""
+    with none_left_by_test(request.node.nodeid):
+        yield
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""Driving the real `serinus` command in the local mode from tests: files, processes, waiting."""
+"""Driving the real `serinus` command in the local mode from tests: files, processes, waiting.
+
+`local_mode()` ends by checking that nothing serinus started under its folder still runs (the
+replicas, HAProxy, a `serinus run` or `serve`): a test that leaves a process behind fails.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from leftovers import check_none_left
 
 from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.core.status import Phase, RolloutStatus
@@ -149,24 +154,34 @@ class LocalMode:
             raise AssertionError(f"serinus run did not finish:\n{self.output(process)}") from exc
         return self.output(process)
 
-    def cleanup(self, name: str = "web") -> None:
+    def cleanup(self, name: str = "web") -> str:
+        """Kill the runs still going and `serinus delete` the rollout; what delete said when it
+        failed (an unknown rollout, one never submitted, is not a failure)."""
         for run in self.runs:
             if run.poll() is None:
                 run.send_signal(signal.SIGKILL)
                 run.wait()
-        if (self.state_dir / "serinus.db").exists():
-            self.cli("delete", name)
+        if not (self.state_dir / "serinus.db").exists():
+            return ""
+        deleted = self.cli("delete", name)
+        said = (deleted.stdout + deleted.stderr).strip()
+        if deleted.returncode == 0 or f"rollout {name!r} not found" in said:
+            return ""
+        return f"serinus delete {name} (exited {deleted.returncode}: {said})"
 
 
 @contextmanager
 def local_mode(names: Iterable[str] = ("web",)) -> Iterator[LocalMode]:
-    """A fresh state folder, and every rollout in `names` deleted and its runs killed after."""
+    """A fresh state folder; after, its runs killed, every rollout in `names` deleted, and an
+    AssertionError if any process serinus started under the folder still runs (then killed)."""
     # A short folder keeps HAProxy's admin socket path readable (HAProxy allows 97 characters).
     folder = Path(tempfile.mkdtemp(prefix="se", dir="/tmp"))
     mode = LocalMode(folder / "state")
     try:
         yield mode
     finally:
-        for name in names:
-            mode.cleanup(name)
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            failed = [said for name in names if (said := mode.cleanup(name))]
+            check_none_left(folder, "; ".join(failed) or "serinus delete")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
