@@ -173,6 +173,7 @@ class RealKube:
         self.ca_path = ca_path
         self.users = {user.name: user for user in STATIC_USERS}
         self.admin_token = self.users["admin"].token
+        self.pids: dict[str, int] = {}  # kube-apiserver, etcd: e.g. for their CPU time
         self.admin_kubeconfig = self.write_kubeconfig(
             workdir / "admin.kubeconfig", self.admin_token
         )
@@ -253,6 +254,7 @@ class RealKube:
             )
             stack.callback(_stop, server)
             kube = cls(workdir, f"https://127.0.0.1:{secure_port}", pki["ca.crt"])
+            kube.pids = {"kube-apiserver": server.pid, "etcd": etcd.pid}
             stack.callback(kube._http.close)
             kube._wait_ready(server, etcd)
             yield kube
