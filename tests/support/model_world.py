@@ -12,26 +12,23 @@ after a reconcile.
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
+from model_fakes import METRIC_MODES as METRIC_MODES
+from model_fakes import SETTLED as SETTLED
+from model_fakes import STATS as STATS
+from model_fakes import FlakyStore, GuardedPlatform, OutageRouter, ScriptedProvider
 from strategy_world import make_rollout
 
-from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
-from serinus.adapters.routers.memory import MemoryRouter
-from serinus.adapters.stores.memory import MemoryState, MemoryStateStore
+from serinus.adapters.platforms.memory import MemoryWorld
+from serinus.adapters.stores.memory import MemoryState
 from serinus.app.engine import Engine, Reconciled
 from serinus.core.actions import SetWeights
-from serinus.core.errors import MetricsError, PlatformError, RouterError, StoreError
-from serinus.core.events import Event
-from serinus.core.intents import Intent
+from serinus.core.errors import StoreError
 from serinus.core.spec import Rollout
 from serinus.core.status import (
     COLORS,
     Color,
-    ColorState,
-    Endpoint,
     Observed,
     Phase,
     RollbackWindowState,
@@ -99,16 +96,6 @@ WINDOWS: dict[str, dict[str, Any] | None] = {
     "full window (as a share)": {"duration": WINDOW_SECONDS, "replicas": "100%"},
     "1/3 window": {"duration": WINDOW_SECONDS, "replicas": 1},
 }
-METRIC_MODES: dict[str, list[float] | None] = {
-    "good": [0.01],
-    "bad": [0.9],
-    "unsure": [0.2],
-    "nan": [math.nan],
-    "empty": [],
-    "error": None,  # the provider raises
-}
-# Phases in which no analysis can change the outcome any more: no provider may be asked.
-SETTLED = frozenset({Phase.ABORTED, Phase.FAILED, Phase.COMPLETED, Phase.SCALING_DOWN})
 
 
 def went_live(status: RolloutStatus) -> bool:
@@ -124,11 +111,6 @@ def versions_of(status: RolloutStatus, color: Color) -> set[str]:
     return found
 
 
-# What the checks saw, over every example of a run (the benchmark prints it; tests may assert
-# that each invariant was really exercised).
-STATS: Counter[str] = Counter()
-
-
 class Violation(AssertionError):
     """An invariant of the model does not hold."""
 
@@ -139,122 +121,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class GuardedPlatform:
-    """A MemoryPlatform that can fail on demand and checks every teardown and provisioning."""
-
-    def __init__(self, world: ModelWorld) -> None:
-        self.model = world
-        self.inner = MemoryPlatform(world.replicas)
-        self.failing: set[str] = set()
-
-    def _maybe_fail(self, method: str) -> None:
-        if method in self.failing:
-            self.failing.discard(method)
-            raise PlatformError(f"injected failure of {method}")
-
-    async def ensure(self, color: Color, version: str, replicas: int) -> None:
-        self._maybe_fail("ensure")
-        current = self.model.replicas.colors.get(color)
-        if current is not None and current.version != version:
-            self.model.check_not_serving(color, f"replaced {current.version} by {version}")
-            self.model.check_window_kept(color, f"replaced {current.version} by {version}")
-        STATS["provisionings checked"] += 1
-        if (color, version) in self.model.torn and version != self.model.stable_before:
-            # (the stable version may always come back: an abort of a rolling update scales it
-            # up again after it was scaled to zero)
-            self.model.violate(f"provisioned {version} on {color} again while tearing it down")
-        await self.inner.ensure(color, version, replicas)
-
-    async def observe(self) -> dict[Color, ColorState]:
-        self._maybe_fail("observe")
-        return await self.inner.observe()
-
-    async def tear_down(self, color: Color) -> None:
-        self._maybe_fail("tear_down")
-        current = self.model.replicas.colors.get(color)
-        if current is not None:
-            STATS["teardowns checked"] += 1
-            self.model.check_not_serving(color, "tore it down")
-            self.model.check_window_kept(color, "tore it down")
-            self.model.torn.add((color, current.version))
-        await self.inner.tear_down(color)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-class OutageRouter(MemoryRouter):
-    """A MemoryRouter that can also stay unreachable for a while (HAProxy killed)."""
-
-    down = False
-
-    def _check(self) -> None:
-        if self.down:
-            raise RouterError("injected outage: cannot talk to the router")
-
-    async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
-        self._check()
-        await super().sync_endpoints(color, endpoints)
-
-    async def read_weights(self) -> dict[Color, int]:
-        self._check()
-        return await super().read_weights()
-
-    async def set_weights(self, weights: Any) -> None:
-        self._check()
-        await super().set_weights(weights)
-
-    async def set_header_route(self, name: str, matches: Any, color: Color) -> None:
-        self._check()
-        await super().set_header_route(name, matches, color)
-
-    async def remove_header_route(self, name: str) -> None:
-        self._check()
-        await super().remove_header_route(name)
-
-    async def set_preview(self, color: Color | None) -> None:
-        self._check()
-        await super().set_preview(color)
-
-
-class FlakyStore(MemoryStateStore):
-    """A store handle whose next save can fail (a full disk, a locked database)."""
-
-    def __init__(self, state: MemoryState) -> None:
-        super().__init__(state)
-        self.fail_save = False
-
-    async def save(
-        self,
-        name: str,
-        status: RolloutStatus,
-        events: Sequence[Event],
-        consumed: Sequence[Intent],
-    ) -> None:
-        if self.fail_save:
-            self.fail_save = False
-            raise StoreError("injected failure of save")
-        await super().save(name, status, events, consumed)
-
-
-class ScriptedProvider:
-    """Answers with the model's current metric mode; records calls made in a settled phase."""
-
-    def __init__(self, world: ModelWorld) -> None:
-        self.model = world
-        self.calls = 0
-
-    async def measure(self, source: Any) -> list[float]:
-        self.calls += 1
-        phase = self.model.phase_before
-        if phase in SETTLED:
-            self.model.violate(f"a provider was asked to measure while the rollout is {phase}")
-        values = METRIC_MODES[self.model.metric_mode]
-        if values is None:
-            raise MetricsError("injected provider failure")
-        return list(values)
 
 
 class ModelWorld:
