@@ -136,7 +136,7 @@ def _reset(before: Counters, now: Counters, counts: str) -> str | None:
 
 
 def _ratio_text(bad: float, requests: float) -> str:
-    return f"{bad / requests:.2%} of {requests:g}" if requests > 0 else "no requests"
+    return f"{bad / requests:.2%} of {requests:g} requests" if requests > 0 else "no requests"
 
 
 def _details(
@@ -193,7 +193,7 @@ def judge_look(
     evidence, boundary = float(details["evidence"]), 1.0 / test.alpha
     bad = details["counts"]
     ratios = (
-        f"canary {_ratio_text(seen.canary_bad, seen.canary_requests)} requests {bad}, "
+        f"canary {bad} {_ratio_text(seen.canary_bad, seen.canary_requests)}, "
         f"baseline {_ratio_text(seen.baseline_bad, seen.baseline_requests)}"
     )
     if log_evidence >= test.log_boundary:

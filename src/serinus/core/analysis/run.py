@@ -192,6 +192,8 @@ def assess_metric(metric: Metric, result: MetricResult) -> tuple[AnalysisPhase, 
     if result.last is None:
         return AnalysisPhase.PENDING, ""
     if result.failed > metric.failure_limit:
+        if metric.sequential is not None and result.last is not None:
+            return AnalysisPhase.FAILED, result.last.message  # the evidence says why
         return AnalysisPhase.FAILED, (
             f"{result.failed} failed measurements > failureLimit {metric.failure_limit}"
         )

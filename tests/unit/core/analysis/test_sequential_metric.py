@@ -161,7 +161,7 @@ def test_the_latency_form_counts_requests_slower_than_the_bucket() -> None:
         [CounterLook(0, 100, 10, 1000, 5), CounterLook(1, 110, 12, 1100, 5)]
     )
     assert measured.details["logEvidence"] == pytest.approx(expected[1].log_evidence)
-    assert "canary 20.00% of 10 requests slow" in measured.message
+    assert "canary slow 20.00% of 10 requests, baseline 0.00% of 100 requests" in measured.message
 
 
 # --- each look ---------------------------------------------------------------------------------
@@ -189,8 +189,8 @@ def test_each_look_records_the_evidence_the_boundary_and_both_ratios() -> None:
     assert (second.details["canaryRequests"], second.details["baselineRequests"]) == (10.0, 90.0)
     assert (second.details["canaryErrors"], second.details["minSamples"]) == (1.0, 100.0)
     assert second.message == (
-        f"evidence {math.exp(expected.log_evidence):.3g} of 20 (1/alpha): canary 10.00% of 10 "
-        "requests errors, baseline 0.00% of 90; 10 of minSamples 100 canary requests"
+        f"evidence {math.exp(expected.log_evidence):.3g} of 20 (1/alpha): canary errors 10.00% "
+        "of 10 requests, baseline 0.00% of 90 requests; 10 of minSamples 100 canary requests"
     )
     # the state persists (a status round trip) and the next look carries on from it
     stored = AnalysisRunState.from_storage(state.to_storage())
@@ -221,6 +221,8 @@ def test_a_bad_canary_fails_as_soon_as_the_evidence_reaches_the_boundary() -> No
     assert failed.at <= 3.0  # long before the count of 30 looks, and before minSamples
     assert failed.message.startswith(f"evidence {failed.details['evidence']:.3g} reached 20")
     assert state.finished_at == failed.at
+    assert result.message == failed.message  # the metric, the run and `serinus get` say why
+    assert state.message == f"seq: {failed.message}"
 
 
 def healthy(seconds: int, canary: float = 10) -> list[CounterReading]:
