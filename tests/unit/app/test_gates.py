@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from gate_receiver import LEAK, Receiver, receiving
 from strategy_world import make_rollout
 
@@ -295,11 +294,6 @@ async def test_confirm_rollout_holds_before_traffic_then_pre_rollout_runs() -> N
     assert len(receiver.calls("/smoke")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="confirmRollout fires after provisioning until the steps.py/following.py patch of "
-    "helper G's report is applied (core/strategy/gates.confirm_rollout_open)",
-)
 async def test_confirm_rollout_holds_before_the_canary_is_provisioned() -> None:
     """Flagger's "before scaling up the canary": blueGreenCanary provisions green at full size,
     and not one replica of it runs while confirmRollout holds; the hold does not count against

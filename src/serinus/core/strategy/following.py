@@ -12,6 +12,7 @@ from serinus.core.actions import SetPreview
 from serinus.core.events import EventType
 from serinus.core.status import Phase, Revision, ScheduledTeardown, other_color
 from serinus.core.strategy.builder import Builder
+from serinus.core.strategy.gate_requests import holds_provisioning
 from serinus.core.strategy.stopping import (
     remove_routes,
     stop_background_analysis,
@@ -94,7 +95,9 @@ def _start_rollout(b: Builder, target: str) -> None:
     stop_step_analysis(b, f"{target} replaces the rollout")
     stop_background_analysis(b, f"{target} replaces the rollout")
     replicas = {stable.color: b.plan.replicas}
-    if b.plan.rolling is None and not b.plan.canary_follows_weight:
+    # With confirmRollout the canary is provisioned once it passes (gates.confirm_rollout_open).
+    held = holds_provisioning(b.spec)
+    if b.plan.rolling is None and not b.plan.canary_follows_weight and not held:
         replicas[color] = b.plan.replicas
     teardowns = [t for t in b.status.teardowns if t.color != color]
     if superseded is not None:

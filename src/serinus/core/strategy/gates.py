@@ -120,14 +120,6 @@ def gates_open(
     return False
 
 
-def rollout_gates_open(b: Builder) -> bool:
-    """confirmRollout, then preRollout: before any user traffic reaches the canary."""
-    since = b.status.rollout_started_at or 0.0
-    return gates_open(b, hooks(b, "confirmRollout"), since) and gates_open(
-        b, hooks(b, "preRollout"), since
-    )
-
-
 def confirm_rollout_open(b: Builder) -> bool:
     """confirmRollout, before anything of the canary runs. Once every one passed, the canary's
     replicas are set (provisioning starts) and its progress deadline counts from then, so the

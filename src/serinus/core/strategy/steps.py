@@ -16,9 +16,10 @@ from serinus.core.strategy.analysis_step import BACKGROUND_RUN, run_name, templa
 from serinus.core.strategy.builder import Builder
 from serinus.core.strategy.gate_requests import report
 from serinus.core.strategy.gates import (
+    confirm_rollout_open,
     fold_calls,
+    pre_rollout_open,
     promotion_open,
-    rollout_gates_open,
     traffic_increase_open,
     webhook_step_open,
 )
@@ -58,10 +59,13 @@ def progress(b: Builder) -> None:
         progress_rolling(b)
         return
     if status.phase is Phase.PROVISIONING:
-        needed = 0 if b.plan.canary_follows_weight else b.plan.replicas
-        if not _canary_ready(b, needed, since=status.phase_since, waiting_for="provisioning"):
+        if not confirm_rollout_open(b):  # before anything of the canary runs
             return
-        if not rollout_gates_open(b):
+        needed = 0 if b.plan.canary_follows_weight else b.plan.replicas
+        since = b.status.phase_since  # reset when confirmRollout passed
+        if not _canary_ready(b, needed, since=since, waiting_for="provisioning"):
+            return
+        if not pre_rollout_open(b):
             return
         b.update(step_index=0, step_started_at=b.now)
         b.enter(Phase.PROGRESSING)
