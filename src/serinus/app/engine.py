@@ -145,6 +145,7 @@ class Engine:
         decision = decide(rollout, status, observed, intents, self.clock())
         for action in decision.actions:
             try:
+                await self._drain(action, observed)
                 await self._perform(action)
             except SerinusError as exc:
                 log.warning("%s: %s failed: %s", name, describe(action), exc)
@@ -187,6 +188,19 @@ class Engine:
             )
             record_measurements(rollout.name, run, measured["background_analysis"])
         return measured
+
+    async def _drain(self, action: Action, observed: Observed) -> None:
+        """Before a scale-down, take the replicas the platform will stop out of the router, so
+        no new request is sent to a replica that is stopping (HAProxy's retries would otherwise
+        be all that hides it). The platforms stop the replicas numbered `replicas` and up."""
+        if not isinstance(action, EnsureVersion):
+            return
+        state = observed.colors.get(action.color)
+        if state is None or state.version != action.version:
+            return  # a new version: the platform stops this color, which has no weight
+        kept = [e for e in state.endpoints if e.replica < action.replicas]
+        if len(kept) < len(state.endpoints):
+            await self.router.sync_endpoints(action.color, kept)
 
     async def _perform(self, action: Action) -> None:
         log.info("perform %s", describe(action))

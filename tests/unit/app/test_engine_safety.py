@@ -149,3 +149,37 @@ async def test_abort_of_a_rolling_update_never_routes_to_nothing_and_ends_conver
     assert result.status.terminal and router.weights == {"blue": 100, "green": 0}
     assert "green" not in world.colors
     assert seen[0]["blue"] < 100, f"traffic moved back as v1 became ready: {seen}"
+
+
+class _WatchedPlatform(MemoryPlatform):
+    """Records, at each scale-down, the replicas the router still lists that are being stopped."""
+
+    def __init__(self, world: MemoryWorld, router: MemoryRouter) -> None:
+        super().__init__(world)
+        self.router = router
+        self.scale_downs: list[tuple[Color, int]] = []
+        self.still_routed: list[tuple[Color, int]] = []
+
+    async def ensure(self, color: Color, version: str, replicas: int) -> None:
+        current = self.world.colors.get(color)
+        if current is not None and current.version == version and current.desired > replicas:
+            self.scale_downs.append((color, replicas))
+            listed = {e.replica for e in self.router.endpoints[color]}
+            self.still_routed += [
+                (color, i) for i in current.replicas if i >= replicas and i in listed
+            ]
+        await super().ensure(color, version, replicas)
+
+
+async def test_a_scale_down_takes_the_stopping_replicas_out_of_the_router_first() -> None:
+    world, store, clock, router = MemoryWorld(), MemoryStateStore(), Clock(), MemoryRouter()
+    platform = _WatchedPlatform(world, router)
+    engine = Engine(store, router, platform, clock=clock)
+    rollout = make_rollout(ROLLING)
+    await operations.submit(store, rollout)
+    await run_until_settled(engine, clock, 5)
+    await operations.submit(store, rollout.with_version("v2"))
+    status = await run_until_settled(engine, clock, 30)
+    assert status.terminal and status.stable is not None and status.stable.version == "v2"
+    assert len(platform.scale_downs) >= 2, platform.scale_downs  # v1 went down one by one
+    assert platform.still_routed == [], "the router listed replicas as they were stopped"
