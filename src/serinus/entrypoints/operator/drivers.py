@@ -53,6 +53,7 @@ from serinus.adapters.stores import rollout_resource as documents
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.app.cluster_policy import cluster_refusals, describe
 from serinus.app.engine import Engine, Reconciled
+from serinus.app.gates import GateRunner
 from serinus.app.metrics import record_notification_failure
 from serinus.app.notifications import NotificationDispatcher
 from serinus.app.registry import (
@@ -82,16 +83,8 @@ ROLLOUTS = documents.ROLLOUTS
 # What a reconcile reads: served from watch caches (the store's three reads of the Rollout
 # included; its status write carries the resourceVersion it read and retries on 409). Not
 # Secrets (never held in memory longer than a read) nor the charts' ConfigMaps.
-CACHED = (
-    ROLLOUTS,
-    DEPLOYMENTS,
-    PODS,
-    SERVICES,
-    INGRESSES,
-    VIRTUAL_SERVICES,
-    DESTINATION_RULES,
-    HTTP_ROUTES,
-)
+ROUTING_OBJECTS = (INGRESSES, VIRTUAL_SERVICES, DESTINATION_RULES, HTTP_ROUTES)
+CACHED = (ROLLOUTS, DEPLOYMENTS, PODS, SERVICES, *ROUTING_OBJECTS)
 
 
 @dataclass(frozen=True)
@@ -142,9 +135,11 @@ class RolloutDriver:
         secrets: SecretResolver,
         egress: EgressGuard,
         routes: Callable[[Key, Iterable[Routed]], None] = lambda key, routed: None,
+        gates: Callable[[AdapterContext], GateRunner] = build_gates,
     ) -> None:
         self.namespace, self.name = key
         self._routes = routes
+        self._gates = gates
         self.secrets = secrets
         self.egress = egress
         self.client = client
@@ -265,7 +260,7 @@ class RolloutDriver:
             sinks=[self._notify],
             providers=build_providers(context),
             intent_key=self.settings.intent_key,
-            gates=build_gates(context),
+            gates=self._gates(context),
         )
         self._engine_key = key
         self._routes((self.namespace, self.name), routed_objects(rollout))
@@ -305,6 +300,7 @@ class Drivers:
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
         self._routes = RouteIndex()
+        self._gates: GateRunner | None = None
         self._closed = False
         self.cache = client.enable_cache(CACHED)
         self.cache.subscribe(self._changed)
@@ -365,6 +361,7 @@ class Drivers:
                 self.secrets,
                 self.egress,
                 self._routes.route,
+                self._shared_gates,
             )
             task = asyncio.create_task(driver.run(), name=f"rollout {key[0]}/{key[1]}")
             task.add_done_callback(lambda done: self._ended(key, done))
@@ -372,6 +369,14 @@ class Drivers:
             self._running[key] = entry
             log.info("%s/%s: watching", *key)
         entry[0].notice(body)
+
+    def _shared_gates(self, context: AdapterContext) -> GateRunner:
+        """One webhook gate caller for every rollout: it depends only on the egress guard and
+        the secret resolver, which all share, and building one per rollout (an SSL context
+        each) was 44 % of the operator's CPU while it took on 500 Rollouts."""
+        if self._gates is None:
+            self._gates = build_gates(context)
+        return self._gates
 
     def stop(self, key: Key) -> None:
         self._routes.route(key, ())
