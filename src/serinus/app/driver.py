@@ -1,23 +1,19 @@
 """Driving one rollout in the local mode: a single driver per rollout, reconciling until done.
 
-The driver lock is an flock on a file in the rollout's state folder: the kernel drops it when the
-process dies (even on kill -9), so a new `serinus run` can take over at once, and two drivers
-never act on the same rollout together.
+Only one driver acts on a rollout: `DriverLock` (from `app.driver_lock`, re-exported here for
+the callers that import it from this module) is held while it drives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
-from serinus.core.errors import Conflict
+from serinus.app.driver_lock import DriverLock
 
 if TYPE_CHECKING:  # the CLI reads the lock without loading the engine
     from serinus.app.engine import Engine, Reconciled
@@ -26,55 +22,7 @@ POLL_SECONDS = 0.2
 BELL_SECONDS = 0.02  # how often the doorbell (the store's files) is looked at between reconciles
 BACKOFF_SECONDS = 3.0  # the longest wait after failed reconciles (a store or router down)
 
-
-class DriverLock:
-    def __init__(self, folder: Path, name: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "driver.lock"
-        self.name = name
-        self._fd: int | None = None
-
-    def __enter__(self) -> DriverLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise Conflict(
-                f"rollout {self.name} is already driven by pid {holder}; "
-                "operate on it with promote/abort/judge from here instead"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    @staticmethod
-    def holder(folder: Path) -> int | None:
-        """The pid driving the rollout in `folder`, or None when nobody does."""
-        path = folder / "driver.lock"
-        if not path.exists():
-            return None
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.read(fd, 32).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        finally:
-            os.close(fd)
-        return None
+__all__ = ["DriverLock", "StoreBell", "drive"]
 
 
 async def drive(

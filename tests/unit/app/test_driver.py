@@ -93,3 +93,10 @@ async def test_an_operation_recorded_by_another_process_wakes_the_driver(tmp_pat
     finally:
         await store.close()
         await other.close()
+
+
+def test_the_driver_lock_is_the_one_the_fast_path_reads() -> None:
+    """One DriverLock: `serinus run` takes the class the CLI's fast path asks for the holder."""
+    from serinus.app import driver, driver_lock
+
+    assert driver.DriverLock is driver_lock.DriverLock
