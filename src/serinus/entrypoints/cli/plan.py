@@ -34,7 +34,7 @@ from serinus.entrypoints.cli.local import run_async, settings
 from serinus.entrypoints.cli.main import app
 from serinus.entrypoints.cli.output import check_output, fail, print_json
 from serinus.entrypoints.cli.rollouts import read_rollout
-from serinus.entrypoints.cli.steps import step_summary
+from serinus.entrypoints.describing import spoken
 
 if TYPE_CHECKING:  # the objects module loads the Kubernetes client: only for such workloads
     from serinus.app.plan_cluster import CheckedObjects
@@ -204,7 +204,7 @@ def _label(rollout: Rollout, entry: PlanEntry) -> str:
 def _step_name(rollout: Rollout, index: int) -> str:
     steps = plan_for(rollout.spec).steps
     if index < len(steps):
-        return f"step {index + 1}/{len(steps)}: {step_summary(steps[index])}"
+        return f"step {index + 1}/{len(steps)}: {spoken(steps[index])}"
     return "promotion" if steps else plan_for(rollout.spec).strategy
 
 

@@ -13,7 +13,7 @@ from serinus.core.strategy.plan import plan_for
 from serinus.entrypoints.cli.clock import duration
 from serinus.entrypoints.describing import spoken
 
-# Steps are put in words by `entrypoints.describing`, the one description the API uses too.
+# The old name, for tests/unit/entrypoints/cli/test_steps.py only (nothing in src uses it).
 step_summary = spoken
 
 
@@ -24,7 +24,7 @@ def describe_step(rollout: Rollout, index: int) -> str:
         return rollout.spec.strategy.kind
     if index >= len(steps):
         return f"all {len(steps)} steps done"
-    return f"step {index + 1}/{len(steps)}: {step_summary(steps[index])}"
+    return f"step {index + 1}/{len(steps)}: {spoken(steps[index])}"
 
 
 def current_step(rollout: Rollout, status: RolloutStatus) -> Step | None:
@@ -104,7 +104,7 @@ def _following(rollout: Rollout, index: int) -> str:
     steps = plan_for(rollout.spec).steps
     if index >= len(steps):
         return "promotion to 100%"
-    return f"step {index + 1}/{len(steps)} ({step_summary(steps[index])})"
+    return f"step {index + 1}/{len(steps)} ({spoken(steps[index])})"
 
 
 def _teardown(status: RolloutStatus, now: float) -> str:

@@ -25,6 +25,7 @@ from serinus.entrypoints.cli.event_log import collapse
 from serinus.entrypoints.cli.steps import next_action, position
 from serinus.entrypoints.cli.view import COLOR_STYLE, PHASE_STYLE, SEVERITY_STYLE, weight_bar
 from serinus.entrypoints.cli.window_text import outage_line, window_line
+from serinus.entrypoints.describing import preview_url
 
 READY_MARK, WAITING_MARK = "✔", "◌"
 EVENTS_SHOWN, EVENTS_SHOWN_WIDE = 5, 20
@@ -77,16 +78,6 @@ def kept_by_window(status: RolloutStatus, color: Color, version: str) -> bool:
     return (
         window is not None and window.color == color and window.version == version and not leaving
     )
-
-
-def preview_url(rollout: Rollout) -> str | None:
-    """Where people reach the previewed version (HAProxy's preview port), if the router has one."""
-    haproxy = rollout.spec.traffic_routing.haproxy
-    if haproxy is None or haproxy.preview_port is None:
-        return None
-    host = "127.0.0.1" if haproxy.bind_address in ("0.0.0.0", "::") else haproxy.bind_address
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{haproxy.preview_port}/"
 
 
 def _revision_node(row: RevisionRow, status: RolloutStatus, now: float) -> Text:
