@@ -12,13 +12,19 @@ send time of the first request answered by stable after the last one answered by
 (the canary or an error): from then on, every request went to stable. Also reported: when the
 engine's reconcile that applied the abort returned ("applied").
 
+`--cli` aborts with the command people type, `python -m serinus.entrypoints.cli abort NAME`,
+in a new process (the CLI's fast path records the operation and rings the driver's doorbell);
+the clock then starts when that process is started, so the figure includes Python's start-up.
+The driver runs in this process on the same SQLite file (`serinus.db` in the state folder, where
+the CLI looks).
+
 `--undo` adds, in the same run and through the same HAProxy, as many undo rounds: each rolls a
 new version out to completion with `rollbackWindow` (v1 kept at full size, weight 0), then
 `operations.request(..., UNDO, ...)` with the driver running (as `serinus run` keeps running
 during an abort); the clock and the latency are the abort's (all new requests on v1). It prints
 both and their ratio: an undo within the window should cost what an abort costs.
 
-    python benchmarks/abort_latency.py [--aborts 20] [--replicas 2] [--undo]
+    python benchmarks/abort_latency.py [--aborts 20] [--replicas 2] [--undo] [--cli]
     python benchmarks/abort_latency.py --operator [--aborts 20]   # see abort_latency_operator.py
 """
 
@@ -29,11 +35,13 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from local_bench import LocalBench, median, percentile, print_json
 
+from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.app import operations
 from serinus.app.driver import POLL_SECONDS, drive
 from serinus.app.engine import Reconciled
@@ -44,6 +52,8 @@ PROBE = Path(__file__).with_name("version_probe.py")
 STABLE = "v1"
 # How long the canary takes half the traffic before each abort.
 SETTLE_SECONDS = 0.5
+# Aborts the rollout; returns the monotonic time the clock starts.
+Abort = Callable[[LocalBench], Awaitable[float]]
 
 
 def read_probe(path: Path) -> list[tuple[float, str]]:
@@ -69,11 +79,47 @@ def round_latency(
     return max(0.0, first_all_stable - aborted_at), canary_before, len(after)
 
 
-async def one_round(bench: LocalBench, version: str) -> tuple[float, float, float]:
-    """Roll `version` out to 50% and abort it.
+async def in_process_abort(bench: LocalBench) -> float:
+    """The clock starts when the abort is recorded."""
+    await operations.request(
+        bench.store, bench.name, IntentKind.ABORT, actor="benchmark", source="abort_latency"
+    )
+    return time.monotonic()
 
-    Returns the monotonic times at which the abort returned, the engine applied it, and the
-    rollout ended (canary torn down; the next round's canary gets no traffic before this).
+
+class CliAbort:
+    """`serinus abort NAME` as a new process; the clock starts when the process is started.
+    Keeps how long each command took to return (`returned`)."""
+
+    def __init__(self) -> None:
+        self.returned: list[float] = []
+
+    async def __call__(self, bench: LocalBench) -> float:
+        started = time.monotonic()
+        command = ["-m", "serinus.entrypoints.cli", "--state-dir", str(bench.state_dir)]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *command,
+            "abort",
+            bench.name,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        self.returned.append(time.monotonic() - started)
+        if process.returncode != 0:
+            said = (err or out).decode(errors="replace").strip()
+            raise RuntimeError(f"serinus abort exited with {process.returncode}: {said}")
+        return started
+
+
+async def one_round(
+    bench: LocalBench, version: str, abort: Abort = in_process_abort
+) -> tuple[float, float, float]:
+    """Roll `version` out to 50% and abort it with `abort`.
+
+    Returns the monotonic times at which the clock started (the abort), the engine applied it,
+    and the rollout ended (canary torn down; the next round's canary gets no traffic before this).
     """
     paused = asyncio.Event()
     applied: list[float] = []
@@ -94,10 +140,7 @@ async def one_round(bench: LocalBench, version: str) -> tuple[float, float, floa
     driving = asyncio.create_task(bench.drive(watch))
     await asyncio.wait_for(paused.wait(), timeout=60)
     await asyncio.sleep(SETTLE_SECONDS)
-    await operations.request(
-        bench.store, bench.name, IntentKind.ABORT, actor="benchmark", source="abort_latency"
-    )
-    aborted_at = time.monotonic()
+    aborted_at = await abort(bench)
     status = await driving
     ended = time.monotonic()
     if status.phase is not Phase.ABORTED or status.stable is None:
@@ -136,7 +179,7 @@ async def undo_round(bench: LocalBench, version: str) -> tuple[float, float, flo
         if applied and result.status.terminal:
             stop.set()
 
-    driving = asyncio.create_task(
+    undoing = asyncio.create_task(
         drive(bench.engine, bench.name, watch, keep_running=True, stop=stop, poll=POLL_SECONDS)
     )
     await asyncio.sleep(SETTLE_SECONDS)  # the driver is idle, as it is before an abort
@@ -144,7 +187,7 @@ async def undo_round(bench: LocalBench, version: str) -> tuple[float, float, flo
         bench.store, bench.name, IntentKind.UNDO, actor="benchmark", source="abort_latency"
     )
     undone_at = time.monotonic()
-    await asyncio.wait_for(driving, timeout=60)
+    await asyncio.wait_for(undoing, timeout=60)
     return undone_at, applied[0], time.monotonic()
 
 
@@ -190,7 +233,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = LocalBench(
         "abortbench", replicas=args.replicas, strategy=strategy, startup_delay=args.startup_delay
     )
+    cli = CliAbort() if args.cli else None
     async with bench:
+        if cli is not None:  # the store the CLI finds: serinus.db in its --state-dir
+            await bench.store.close()
+            bench.store = SqliteStateStore(bench.state_dir / "serinus.db")
         await bench.start(STABLE)
         output = bench.state_dir / "probe.txt"
         probe = subprocess.Popen([sys.executable, str(PROBE), bench.url, str(output)])
@@ -199,7 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await asyncio.sleep(SETTLE_SECONDS)
             for index in range(args.aborts):
-                rounds.append(await one_round(bench, f"v{index + 2}"))
+                rounds.append(await one_round(bench, f"v{index + 2}", cli or in_process_abort))
                 print(f"abort {index + 1}/{args.aborts} done", flush=True)
             for index in range(args.aborts if args.undo else 0):
                 undos.append(await undo_round(bench, f"u{index + 2}"))
@@ -208,6 +255,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             probe.terminate()
             probe.wait(timeout=10)
+            await bench.store.close()
         records = read_probe(output)
     span = records[-1][0] - records[0][0] if len(records) > 1 else 0.0
     figures = {
@@ -217,6 +265,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         **summary(rounds, records),
         "probeRequestsPerSecond": round(len(records) / span, 1) if span else 0.0,
     }
+    if cli is not None:
+        figures["measuredFrom"] = "`python -m serinus.entrypoints.cli abort` started (new process)"
+        figures["cliReturnedSeconds"] = {
+            "p50": round(median(cli.returned), 4),
+            "p99": round(percentile(cli.returned, 0.99), 4),
+        }
     if undos:
         undo = summary(undos, records)
         figures["undoWithinWindow"] = undo
@@ -239,6 +293,11 @@ def main() -> None:
         "--undo",
         action="store_true",
         help="also as many undo rounds within a rollback window, and their ratio to the aborts",
+    )
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="abort with `python -m serinus.entrypoints.cli abort NAME` (a new process)",
     )
     parser.add_argument(
         "--operator",
@@ -264,6 +323,10 @@ def main() -> None:
         ("engine reconcile applied abort", applied),
     ):
         print(f"{label:<34}{figure['p50'] * 1000:>10.1f}{figure['p99'] * 1000:>10.1f}")
+    if "cliReturnedSeconds" in figures:
+        returned = figures["cliReturnedSeconds"]
+        label = "`serinus abort` returned"
+        print(f"{label:<34}{returned['p50'] * 1000:>10.1f}{returned['p99'] * 1000:>10.1f}")
     if "undoWithinWindow" in figures:
         undo = figures["undoWithinWindow"]
         for label, figure in (

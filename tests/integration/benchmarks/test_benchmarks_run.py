@@ -64,6 +64,31 @@ def test_abort_latency_reports_percentiles_over_every_abort() -> None:
     assert figures["requestsCheckedAfterEachAbortMin"] > 0
 
 
+def test_abort_latency_undo_rounds_report_their_ratio_to_the_aborts() -> None:
+    figures = run_script(
+        "abort_latency.py", "--aborts", "2", "--replicas", "1", "--startup-delay", "0.1",
+        "--undo",
+    )  # fmt: skip
+    undo = figures["undoWithinWindow"]
+    assert len(undo["latencies"]) == 2
+    assert all(isinstance(value, float) for value in undo["allNewRequestsOnStableSeconds"].values())
+    assert undo["requestsCheckedAfterEachAbortMin"] > 0
+    ratio = figures["undoOverAbortP50"]
+    assert isinstance(ratio, int | float) and not isinstance(ratio, bool) and ratio >= 0
+
+
+def test_abort_latency_through_the_cli_times_the_command_s_process() -> None:
+    figures = run_script(
+        "abort_latency.py", "--aborts", "2", "--replicas", "1", "--startup-delay", "0.1",
+        "--cli",
+    )  # fmt: skip
+    assert "serinus.entrypoints.cli abort" in figures["measuredFrom"]
+    assert len(figures["latencies"]) == 2
+    assert figures["canaryAnswersBeforeEachAbortMin"] > 0
+    returned = figures["cliReturnedSeconds"]
+    assert 0 < returned["p50"] <= returned["p99"]
+
+
 def test_zero_loss_counts_requests_through_a_rollout_and_an_abort() -> None:
     figures = run_script(
         "zero_loss.py", "--rate", "100", "--replicas", "1", "--hold", "0.5",
