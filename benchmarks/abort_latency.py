@@ -15,6 +15,7 @@ engine's reconcile that applied the abort returned ("applied").
 `--cli` aborts with the command people type, `python -m serinus.entrypoints.cli abort NAME`,
 in a new process (the CLI's fast path records the operation and rings the driver's doorbell);
 the clock then starts when that process is started, so the figure includes Python's start-up.
+As many in-process aborts, interleaved in the same run, are the baseline of the printed ratio.
 The driver runs in this process on the same SQLite file (`serinus.db` in the state folder, where
 the CLI looks).
 
@@ -243,10 +244,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         probe = subprocess.Popen([sys.executable, str(PROBE), bench.url, str(output)])
         rounds: list[tuple[float, float, float]] = []
         undos: list[tuple[float, float, float]] = []
+        baseline: list[tuple[float, float, float]] = []
         try:
             await asyncio.sleep(SETTLE_SECONDS)
             for index in range(args.aborts):
                 rounds.append(await one_round(bench, f"v{index + 2}", cli or in_process_abort))
+                if cli is not None:  # the baseline, interleaved so that both see the same load
+                    baseline.append(await one_round(bench, f"b{index + 2}"))
                 print(f"abort {index + 1}/{args.aborts} done", flush=True)
             for index in range(args.aborts if args.undo else 0):
                 undos.append(await undo_round(bench, f"u{index + 2}"))
@@ -271,6 +275,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50": round(median(cli.returned), 4),
             "p99": round(percentile(cli.returned, 0.99), 4),
         }
+        in_process = summary(baseline, records)
+        figures["inProcess"] = in_process
+        figures["cliOverInProcessP50"] = round(
+            figures["allNewRequestsOnStableSeconds"]["p50"]
+            / max(in_process["allNewRequestsOnStableSeconds"]["p50"], 1e-6),
+            2,
+        )
     if undos:
         undo = summary(undos, records)
         figures["undoWithinWindow"] = undo
@@ -327,6 +338,10 @@ def main() -> None:
         returned = figures["cliReturnedSeconds"]
         label = "`serinus abort` returned"
         print(f"{label:<34}{returned['p50'] * 1000:>10.1f}{returned['p99'] * 1000:>10.1f}")
+        baseline = figures["inProcess"]["allNewRequestsOnStableSeconds"]
+        label = "in-process abort: all new on v1"
+        print(f"{label:<34}{baseline['p50'] * 1000:>10.1f}{baseline['p99'] * 1000:>10.1f}")
+        print(f"cli / in-process (p50, all new requests on v1): {figures['cliOverInProcessP50']:g}")
     if "undoWithinWindow" in figures:
         undo = figures["undoWithinWindow"]
         for label, figure in (

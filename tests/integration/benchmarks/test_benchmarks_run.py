@@ -87,6 +87,8 @@ def test_abort_latency_through_the_cli_times_the_command_s_process() -> None:
     assert figures["canaryAnswersBeforeEachAbortMin"] > 0
     returned = figures["cliReturnedSeconds"]
     assert 0 < returned["p50"] <= returned["p99"]
+    assert len(figures["inProcess"]["latencies"]) == 2  # the baseline, in the same run
+    assert figures["cliOverInProcessP50"] >= 0
 
 
 def test_zero_loss_counts_requests_through_a_rollout_and_an_abort() -> None:
