@@ -46,8 +46,12 @@ NOT_IN_THE_PIPELINE = {
     "inventory; the test chart has no ConfigMap",
     ("serinus.io", "rollouts", "get"): "the REST API of a standby replica, which runs no "
     "watch cache (the leader's reads come from its cache)",
-    ("serinus.io", "rollouts/status", "get"): "the store after a 409 on its status write: the "
-    "retry reads the server, not the cache",
+}
+# Grants of paths the pipeline takes in some runs only.
+SOMETIMES_IN_THE_PIPELINE = {
+    ("serinus.io", "rollouts/status", "get"): "the store after a 409 on its status write (the "
+    "CLI's judge or abort landed between the operator's read and write): the retry reads the "
+    "server, not the cache",
 }
 
 
@@ -132,4 +136,6 @@ def test_the_chart_grants_exactly_what_the_operator_used(run: Run) -> None:
     grants = granted(run.rbac.rules("ClusterRole") + run.rbac.rules("Role"))
     calls = used(run.requests)
     assert calls - grants == set(), "used but not granted"
-    assert grants - calls == set(NOT_IN_THE_PIPELINE), "granted but never used"
+    unused = grants - calls - set(SOMETIMES_IN_THE_PIPELINE)
+    assert unused == set(NOT_IN_THE_PIPELINE), "granted but never used"
+    assert set(SOMETIMES_IN_THE_PIPELINE) <= grants
