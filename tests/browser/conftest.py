@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from dashboard_world import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TOKEN, Serve
-from leftovers import none_left_by_test
+from leftovers import none_left_behind
 from local_mode import LocalMode, local_mode
 
 from serinus.entrypoints.api.auth import hash_token
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def no_process_left(request: pytest.FixtureRequest) -> Iterator[None]:
     """Set up first, so checked after every other fixture of the test has cleaned up (a demo
     started in a folder of its own included)."""
-    with none_left_by_test(request.node.nodeid):
+    with none_left_behind(request.node.nodeid):
         yield
 
 

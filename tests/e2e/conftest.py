@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from leftovers import none_left_by_test
+from leftovers import none_left_behind
 
 
 @pytest.fixture(autouse=True)
 def no_process_left(request: pytest.FixtureRequest) -> Iterator[None]:
     """Set up first, so checked after every other fixture of the test has cleaned up."""
-    with none_left_by_test(request.node.nodeid):
+    with none_left_behind(request.node.nodeid):
         yield

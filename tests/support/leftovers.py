@@ -8,10 +8,10 @@ configuration path on its command line, lies under the folder. Zombies do not co
 hold nothing but a pid, and whoever is their parent (init, here) collects them. pytest's own
 `PYTEST_CURRENT_TEST`, inherited by everything a test starts, names the test that started it.
 
-A test whose folder is not known beforehand (a demo in a `mkdtemp`) runs inside
-`none_left_by_test`: a tag unique to that run of the test is put in the environment, everything
-the test starts inherits it, and what still runs with the tag and a serinus marker after the test
-is left behind. The tag, unlike the test's name, tells apart two runs of one test at once.
+A test whose folder is not known beforehand (a demo in a `mkdtemp`), or a whole session, runs
+inside `none_left_behind`: a tag unique to that run is put in the environment, everything started
+inside inherits it, and what still runs with the tag and a serinus marker after is left behind.
+The tag, unlike the test's name, tells apart two runs of one test at once (two people's).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def serinus_processes(folder: Path) -> list[Leftover]:
 
 
 def tagged_processes(tag: str) -> list[Leftover]:
-    """The live processes with a serinus marker started under `none_left_by_test(tag)`."""
+    """The live processes with a serinus marker started under `none_left_behind(tag)`."""
     return [
         Leftover(
             pid, " ".join(command), f"{MARKER}={env[MARKER]}", env.get("PYTEST_CURRENT_TEST", "")
@@ -111,7 +111,7 @@ def check_none_left(folder: Path, who: str) -> None:
 
 
 @contextmanager
-def none_left_by_test(who: str) -> Iterator[str]:
+def none_left_behind(who: str) -> Iterator[str]:
     """Tag everything started inside (through the environment); after, an AssertionError naming
     every process with a serinus marker still running with the tag (then killed)."""
     tag, before = uuid.uuid4().hex, os.environ.get(TAG)
