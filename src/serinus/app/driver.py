@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # the CLI reads the lock without loading the engine
     from serinus.app.engine import Engine, Reconciled
 
 POLL_SECONDS = 0.2
-BELL_SECONDS = 0.02  # how often the doorbell (the store's files) is looked at between reconciles
+BELL_SECONDS = 0.02  # how often the doorbell (the store's data_version) is looked at
 BACKOFF_SECONDS = 3.0  # the longest wait after failed reconciles (a store or router down)
 
 __all__ = ["DriverLock", "StoreBell", "drive"]
@@ -42,6 +43,21 @@ async def drive(
     """
     await engine.router.prepare()
     bell = StoreBell.of(engine.store)
+    try:
+        return await _driving(engine, name, on_update, keep_running, stop, poll, bell)
+    finally:
+        bell.close()
+
+
+async def _driving(
+    engine: Engine,
+    name: str,
+    on_update: Callable[[Reconciled], None],
+    keep_running: bool,
+    stop: asyncio.Event | None,
+    poll: float,
+    bell: StoreBell,
+) -> Reconciled:
     failures = 0
     while True:
         bell.rearm()  # before reading the store: a commit during the reconcile still rings
@@ -60,45 +76,68 @@ async def drive(
 
 
 class StoreBell:
-    """The local doorbell: another process committed to the store (e.g. recorded an abort).
+    """The local doorbell: another connection committed to the SQLite store (e.g. an abort).
 
-    A SQLite store in WAL mode appends every commit to its `-wal` file, so a change of that
-    file's size or mtime is the bell; looking at it costs one stat, far less than a reconcile.
-    Stores without files never ring, and the driver then wakes on its poll as before.
+    It asks SQLite `PRAGMA data_version` on a connection of its own: the value changes once a
+    commit of another connection is visible, and only then. The WAL file grows before (its
+    frames are written, then the commit is published), so a bell on the file's size could ring
+    while the new intent is not yet readable, and stay quiet once it is. A look costs a few
+    microseconds, far less than a reconcile. Stores without a database file never ring, and
+    the driver then wakes on its poll as before.
     """
 
-    def __init__(self, files: tuple[Path, ...] = ()) -> None:
-        self.files = files
-        self._seen = self._signature()
+    def __init__(self, database: Path | tuple[Path, ...] | None = None) -> None:
+        if isinstance(database, tuple):  # the older form, a tuple of watched files
+            database = database[0] if database else None
+        self._conn = _reader(database) if database is not None else None
+        self._seen = self._version()
 
     @classmethod
     def of(cls, store: object) -> StoreBell:
         path = getattr(store, "path", None)
-        if not isinstance(path, Path):
-            return cls()
-        return cls((path, path.with_name(path.name + "-wal")))
+        return cls(path if isinstance(path, Path) else None)
 
-    def _signature(self) -> tuple[tuple[int, int], ...]:
-        found = []
-        for file in self.files:
-            with contextlib.suppress(OSError):
-                info = file.stat()
-                found.append((info.st_mtime_ns, info.st_size))
-        return tuple(found)
+    @property
+    def watching(self) -> bool:
+        return self._conn is not None
+
+    def _version(self) -> int | None:
+        if self._conn is None:
+            return None
+        try:
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:  # busy or gone: no ring, the poll still finds the change
+            return self._seen
+        return int(row[0])
 
     def rearm(self) -> None:
         """Ring only for commits from now on (the driver's own save rings once, harmlessly)."""
-        self._seen = self._signature()
+        self._seen = self._version()
 
     def rang(self) -> bool:
-        return bool(self.files) and self._signature() != self._seen
+        return self._conn is not None and self._version() != self._seen
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _reader(database: Path) -> sqlite3.Connection | None:
+    """A read-only look at an existing database (never creates one); None if it cannot open.
+    timeout 0: a look never waits for a lock, it is repeated a few milliseconds later."""
+    try:
+        uri = f"{database.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+    except (sqlite3.Error, OSError, ValueError):
+        return None
 
 
 async def _wait(delay: float, stop: asyncio.Event | None, bell: StoreBell) -> None:
     """Wait `delay` seconds, less when `stop` is set or the bell rings."""
     deadline = time.monotonic() + delay
     while (remaining := deadline - time.monotonic()) > 0:
-        step = min(remaining, BELL_SECONDS) if bell.files else remaining
+        step = min(remaining, BELL_SECONDS) if bell.watching else remaining
         if stop is None:
             await asyncio.sleep(step)
         else:

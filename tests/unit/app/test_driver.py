@@ -11,13 +11,14 @@ from strategy_world import make_rollout
 
 from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
 from serinus.adapters.routers.memory import MemoryRouter
+from serinus.adapters.stores import sqlite_file
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.adapters.stores.sqlite import SqliteStateStore
 from serinus.app import operations
-from serinus.app.driver import drive
+from serinus.app.driver import StoreBell, drive
 from serinus.app.engine import Engine, Reconciled
 from serinus.core.errors import StoreError
-from serinus.core.intents import IntentKind
+from serinus.core.intents import Intent, IntentKind
 from serinus.core.status import Phase
 
 ROLLING: dict[str, Any] = {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -100,3 +101,39 @@ def test_the_driver_lock_is_the_one_the_fast_path_reads() -> None:
     from serinus.app import driver, driver_lock
 
     assert driver.DriverLock is driver_lock.DriverLock
+
+
+async def test_the_doorbell_rings_once_a_commit_is_visible_never_while_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """The gap: another process's abort is in the WAL file but not committed yet. A bell that
+    rang then would let the driver reconcile, find nothing and sleep; this one rings only once
+    the abort can be read, without any file being touched after the commit."""
+    database = tmp_path / "serinus.db"
+    store = SqliteStateStore(database)
+    writer = sqlite_file.connect(database)  # the other process: no ring() after its commit
+    bell = StoreBell.of(store)
+    try:
+        await operations.submit(store, make_rollout({"blueGreenCanary": {"steps": []}}))
+        bell.rearm()
+        wal = database.with_name(database.name + "-wal")
+        written = wal.stat().st_size
+        writer.execute("PRAGMA cache_size = 1")  # the transaction's pages spill into the WAL
+        writer.execute("BEGIN IMMEDIATE")
+        abort = Intent(kind=IntentKind.ABORT, actor="ana", source="cli", at=1.0)
+        body = abort.model_dump_json(exclude={"id", "outcome"})
+        sqlite_file.insert_intent(writer, "web", body, None)
+        writer.execute("CREATE TABLE filler (x BLOB)")
+        writer.executemany("INSERT INTO filler VALUES (?)", [(bytes(400),)] * 500)
+        assert wal.stat().st_size > written, "the WAL grew: the commit is being written"
+        assert await store.pending_intents("web") == []
+        assert not bell.rang()
+        writer.execute("COMMIT")
+        assert bell.rang()
+        assert [intent.kind for intent in await store.pending_intents("web")] == [IntentKind.ABORT]
+        bell.rearm()
+        assert not bell.rang()
+    finally:
+        bell.close()
+        writer.close()
+        await store.close()
