@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
@@ -112,6 +113,12 @@ class DemoServer(ThreadingHTTPServer):
         self._idle: dict[socket.socket, bool] = {}  # open connection -> waiting for a request
         self._all_closed = threading.Condition(self._lock)
         super().__init__((config.host, config.port), DemoHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # HAProxy's health checks close their connections with a reset: not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def started(self) -> bool:

@@ -207,3 +207,24 @@ def _wait_healthy(app: subprocess.Popen[str], base: str) -> bool:
         app.kill()
     app.wait()
     return False
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError, BrokenPipeError])
+def test_a_connection_reset_by_a_health_check_prints_no_traceback(
+    error: type[OSError], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = DemoServer(DemoConfig(port=0, version="v1"))
+    try:
+        try:
+            raise error("reset by peer")
+        except OSError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        try:
+            raise ValueError("a real bug")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    printed = capsys.readouterr().err
+    assert "reset by peer" not in printed
+    assert "ValueError: a real bug" in printed  # other errors are still shown
