@@ -79,15 +79,16 @@ class StoreBell:
     """The local doorbell: another connection committed to the SQLite store (e.g. an abort).
 
     It asks SQLite `PRAGMA data_version` on a connection of its own: the value changes once a
-    commit of another connection is visible, and only then. The WAL file grows before (its
-    frames are written, then the commit is published), so a bell on the file's size could ring
-    while the new intent is not yet readable, and stay quiet once it is. A look costs a few
-    microseconds, far less than a reconcile. Stores without a database file never ring, and
-    the driver then wakes on its poll as before.
+    commit of another connection is visible (and, rarely, when a writer restarts the WAL after a
+    checkpoint: one reconcile for nothing). The WAL file grows before a commit is visible (its
+    frames are written, then the commit is published), so a bell on the file's size rings while
+    the new intent is not yet readable, and may stay quiet once it is. A look costs about two
+    microseconds (benchmarks/store_bell.py), far less than a reconcile. Stores without a
+    database file never ring, and the driver then wakes on its poll as before.
     """
 
     def __init__(self, database: Path | tuple[Path, ...] | None = None) -> None:
-        if isinstance(database, tuple):  # the older form, a tuple of watched files
+        if isinstance(database, tuple):  # the older form (files watched), as some tests pass it
             database = database[0] if database else None
         self._conn = _reader(database) if database is not None else None
         self._seen = self._version()

@@ -91,6 +91,13 @@ def test_abort_latency_through_the_cli_times_the_command_s_process() -> None:
     assert figures["cliOverInProcessP50"] >= 0
 
 
+def test_store_bell_compares_both_bells_over_spilled_transactions() -> None:
+    figures = run_script("store_bell.py", "--looks", "100", "--gaps", "5")
+    assert figures["fileBellMicroseconds"] > 0 and figures["dataVersionMicroseconds"] > 0
+    assert figures["ringsBeforeVisible"]["fileBell"] == 5  # the WAL grew before each commit
+    assert figures["commitsMissed"] == {"fileBell": 0, "dataVersion": 0}
+
+
 def test_zero_loss_counts_requests_through_a_rollout_and_an_abort() -> None:
     figures = run_script(
         "zero_loss.py", "--rate", "100", "--replicas", "1", "--hold", "0.5",
