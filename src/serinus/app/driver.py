@@ -87,9 +87,7 @@ class StoreBell:
     database file never ring, and the driver then wakes on its poll as before.
     """
 
-    def __init__(self, database: Path | tuple[Path, ...] | None = None) -> None:
-        if isinstance(database, tuple):  # the older form (files watched), as some tests pass it
-            database = database[0] if database else None
+    def __init__(self, database: Path | None = None) -> None:
         self._conn = _reader(database) if database is not None else None
         self._seen = self._version()
 

@@ -214,13 +214,13 @@ async def test_files_left_world_readable_by_an_older_version_are_narrowed(tmp_pa
 
 
 async def test_a_recorded_intent_rings_the_driver_s_doorbell_once_visible(tmp_path: Path) -> None:
-    """The WAL grows before a commit is visible; the database file is touched after it."""
+    """The bell (SQLite's data_version) rings once the other connection's commit is visible."""
     from serinus.app.driver import StoreBell
 
     path = tmp_path / "s.db"
     async with SqliteStateStore(path) as driver, SqliteStateStore(path) as cli:
         await driver.submit(make_rollout())
-        bell = StoreBell((path,))  # the database file alone: the ring, not the WAL's growth
+        bell = StoreBell(path)
         await cli.record_intent("shop", make_intent())
 
         assert bell.rang()

@@ -111,7 +111,7 @@ async def test_the_doorbell_rings_once_a_commit_is_visible_never_while_it_is_wri
     the abort can be read, without any file being touched after the commit."""
     database = tmp_path / "serinus.db"
     store = SqliteStateStore(database)
-    writer = sqlite_file.connect(database)  # the other process: no ring() after its commit
+    writer = sqlite_file.connect(database)  # the other process: it only commits
     bell = StoreBell.of(store)
     try:
         await operations.submit(store, make_rollout({"blueGreenCanary": {"steps": []}}))

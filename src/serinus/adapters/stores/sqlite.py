@@ -33,7 +33,6 @@ from serinus.adapters.stores.sqlite_file import (
     DEFAULT_BUSY_TIMEOUT,
     dumps,
     insert_intent,
-    ring,
     transaction,
 )
 from serinus.core.errors import Conflict, NotFound, SerinusError, StoreError
@@ -166,7 +165,6 @@ class SqliteStateStore:
         def work(conn: sqlite3.Connection) -> Intent:
             with transaction(conn):
                 intent_id = insert_intent(conn, name, body, intent.outcome)
-            ring(self.path)
             return intent.model_copy(update={"id": intent_id})
 
         return await self._run(f"recording a {intent.kind} intent for rollout {name!r}", work)

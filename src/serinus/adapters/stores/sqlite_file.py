@@ -4,7 +4,8 @@ write an operation, with the standard library only.
 Two writers share this module: `SqliteStateStore` and the CLI's fast path for operations
 (`serinus abort` records its intent without loading typer or the pydantic models). Both open the
 file with `connect` and record with `insert_intent`, so a file, a schema and an intent row are
-the same whichever wrote them, and both ring the driver's doorbell (`ring`) once it is recorded.
+the same whichever wrote them. The driver's doorbell (`app.driver.StoreBell`) rings on SQLite's
+`PRAGMA data_version`, so any visible commit wakes it; writers do nothing extra.
 
 Durability: `journal_mode=WAL` with `synchronous=FULL`, so a commit is fsynced to the WAL before
 it returns. NORMAL would already survive `kill -9` (the OS keeps the written pages), but not a
@@ -19,10 +20,9 @@ database's mode.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,16 +190,3 @@ def insert_intent(conn: sqlite3.Connection, name: str, body: str, outcome: str |
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
-
-
-def ring(path: Path) -> None:
-    """Tell a waiting driver that an operation is recorded and visible (its doorbell).
-
-    The driver (`app.driver.StoreBell`) watches the database and its `-wal` file. The WAL grows
-    when a commit's pages are written, before the fsync after which readers see the commit; a
-    driver that looks in between reads no new intent and would then sleep through it. Touching
-    the database file after the commit returned rings again when the intent is visible. utime
-    opens no descriptor, so no lock of this process on the file is dropped.
-    """
-    with suppress(OSError):  # the driver's poll still finds the intent; a ring is only sooner
-        os.utime(path)

@@ -5,8 +5,8 @@ before anything happens; aborting is when that hurts. This path parses the comma
 standard library, reads the rollout's stored JSON and records the intent only when it can tell
 that `app.operations.request` would accept the operation and write this very record: the same
 JSON body byte for byte, inserted by the same statement (`sqlite_file.insert_intent`) in one
-`BEGIN IMMEDIATE` transaction, then rings the driver's doorbell as the store does
-(`sqlite_file.ring`); then it prints the same line.
+`BEGIN IMMEDIATE` transaction (the commit itself rings the driver's doorbell,
+`app.driver.StoreBell`); then it prints the same line.
 
 It never refuses anything itself. When it is not sure, it writes nothing and hands over to the
 typer app, which does the whole operation and says what is wrong, as it always did: `--help`,
@@ -224,7 +224,6 @@ def record(database: Path, request: Request, actor: str) -> int | None:
         return None
     finally:
         conn.close()
-    sqlite_file.ring(database)
     return recorded
 
 

@@ -13,9 +13,6 @@ from serinus.core.strategy.plan import plan_for
 from serinus.entrypoints.cli.clock import duration
 from serinus.entrypoints.describing import spoken
 
-# The old name, for tests/unit/entrypoints/cli/test_steps.py only (nothing in src uses it).
-step_summary = spoken
-
 
 def describe_step(rollout: Rollout, index: int) -> str:
     """`step 2/4: judgement (...)`, or the strategy's name when it has no steps."""

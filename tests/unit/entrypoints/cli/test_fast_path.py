@@ -234,13 +234,12 @@ def test_what_it_is_not_sure_of_is_left_to_typer_with_nothing_written(
 
 
 def test_it_rings_the_doorbell_once_the_intent_is_visible(state: State, frozen: None) -> None:
-    """The driver watches the database file too: touched after the commit, it rings again
-    for a driver that looked while the WAL was written but the commit not yet visible."""
+    """The fast path's commit alone rings the driver's bell (SQLite's data_version)."""
     state.put(JUDGING)
     driver = sqlite3.connect(state.database)  # open, as the driver's store is: no checkpoint
     try:
         driver.execute("SELECT name FROM rollouts").fetchall()
-        bell = StoreBell((state.database,))
+        bell = StoreBell(state.database)
 
         assert fast_path.handled(["--state-dir", str(state.folder), "abort", "web"]) == 0
 
