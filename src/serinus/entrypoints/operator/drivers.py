@@ -66,6 +66,7 @@ from serinus.core.errors import SerinusError
 from serinus.core.events import Event
 from serinus.core.ports import SecretResolver
 from serinus.core.spec import Rollout
+from serinus.entrypoints.operator import dry_run
 from serinus.entrypoints.operator.reporting import ErrorReporter
 from serinus.entrypoints.operator.wakes import (
     Key,
@@ -213,6 +214,14 @@ class RolloutDriver:
         return self.settings.poll_seconds
 
     async def _reconcile(self) -> Reconciled:
+        if dry_run.requested(self._body):  # plan and show it; perform nothing
+            await self._drop_engine()
+            return await dry_run.show_dry_run(
+                self.client,
+                self._body,
+                allow_author_commands=self.settings.allow_author_commands,
+                state_dir=self.settings.state_dir / self.namespace / self.name,
+            )
         engine = await self._current_engine()
         self.reconciles += 1
         return await engine.reconcile(self.name)
