@@ -44,12 +44,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The rules the operator needs in the namespaces it watches, each verb justified:
-- rollouts: watched by kopf (list/watch), read (get), finalizers and intent annotations
-  (patch/update); status written through the status subresource.
+- rollouts: listed and watched by the operator's watch cache (list/watch), read (get); status
+  written through the status subresource.
 - deployments/services: the deployment and helm platforms create a Deployment and a Service per
   color, scale them and tear them down (delete); configmaps and ingresses are objects of a
   user's chart the helm platform applies and removes; ingresses also carry the NGINX canary.
-- events: one per rollout transition (create), kopf aggregates repeats (patch).
+- events: one per saved status that has events (create).
 - Istio VirtualServices and DestinationRules, Gateway API HTTPRoutes: read and rewritten with
   optimistic concurrency (get/update), never created or deleted by serinus.
 - list/watch on deployments, services, pods, ingresses and the routing objects: the operator's

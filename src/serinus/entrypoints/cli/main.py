@@ -94,7 +94,7 @@ COMMANDS: dict[str, Entry] = {
         ("serinus.entrypoints.operator.command",),
         "Run the Kubernetes operator: drive every Rollout it watches with the engine.",
         extra="kubernetes",
-        needs=("kopf", "kubernetes"),
+        needs=("kubernetes",),
     ),
 }
 
