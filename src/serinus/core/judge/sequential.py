@@ -33,15 +33,31 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_ALPHA = 0.05
+
+
+def _geometric(low: float, high: float, count: int) -> tuple[float, ...]:
+    """`count` numbers from `low` to `high`, evenly spaced in log (numpy's geomspace, to 1 ulp).
+
+    Computed without numpy: every status read (`serinus get`) imports this module, and numpy
+    alone costs a CLI command more than its own work; the test itself imports numpy when run.
+    """
+    start, stop = math.log10(low), math.log10(high)
+    step = (stop - start) / (count - 1)
+    inner = (10.0 ** (start + i * step) for i in range(1, count - 1))
+    return (low, *inner, high)
+
+
 # Rate ratios the mixture weighs, evenly in log r: from twice to 50 times the baseline's rate.
 # Chosen in advance (the guarantee needs that): against [1.1, 50] it fails a 10x canary about
 # 0.3 s sooner on average and a 2x one slightly more often within 35 s (analysis_detection.py
 # --simulate); the rate ratio a canary really has is not known, so the spread stays wide.
-DEFAULT_RATIOS = tuple(float(r) for r in np.geomspace(2.0, 50.0, 40))
+DEFAULT_RATIOS = _geometric(2.0, 50.0, 40)
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,8 @@ class ErrorRatioTest:
             raise ValueError(f"alpha: {alpha} is not between 0 and 1")
         if not ratios or any(not math.isfinite(r) or r <= 1.0 for r in ratios):
             raise ValueError("ratios: the alternatives must be finite rate ratios above 1")
+        import numpy as np  # here, not at the top: see _geometric
+
         self.alpha = alpha
         self._ratios = np.asarray(ratios, dtype=np.float64)
         self._log_weight = -math.log(len(ratios))
@@ -118,6 +136,8 @@ class ErrorRatioTest:
 
     def log_evidence(self, log_ratios: Sequence[float]) -> float:
         """The mixture of the alternatives' likelihood ratios (log), evenly weighted."""
+        import numpy as np
+
         values = np.asarray(log_ratios, dtype=np.float64)
         if values.shape != self._ratios.shape:
             raise ValueError(f"log_ratios: expected {self.alternatives} values, got {values.size}")
@@ -132,6 +152,8 @@ class ErrorRatioTest:
         Starting from zeros (evidence 1) at the first look, this is how the evidence is carried
         from look to look without keeping every look: the ratios are a running sum.
         """
+        import numpy as np
+
         _checked([before, after])
         values = np.asarray(log_ratios, dtype=np.float64)
         if values.shape != self._ratios.shape:
@@ -140,6 +162,8 @@ class ErrorRatioTest:
 
     def evidence(self, looks: Sequence[CounterLook]) -> list[Evidence]:
         """The evidence at every look (the first look is where counting starts)."""
+        import numpy as np
+
         _checked(looks)
         log_ratio = np.zeros_like(self._ratios)  # log likelihood ratio per alternative
         out: list[Evidence] = []
@@ -158,6 +182,8 @@ class ErrorRatioTest:
         return out
 
     def _interval(self, before: CounterLook, after: CounterLook) -> np.ndarray:
+        import numpy as np
+
         canary_requests = after.canary_requests - before.canary_requests
         baseline_requests = after.baseline_requests - before.baseline_requests
         canary_errors = after.canary_errors - before.canary_errors

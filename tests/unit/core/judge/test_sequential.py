@@ -115,3 +115,9 @@ def test_bad_settings_are_refused() -> None:
         ErrorRatioTest(alpha=1.0)
     with pytest.raises(ValueError, match="ratios"):
         ErrorRatioTest(ratios=[0.5, 2.0])
+
+
+def test_the_default_ratios_are_numpys_geomspace_without_numpy() -> None:
+    # computed in pure Python so that importing the module (every status read) loads no numpy
+    assert (DEFAULT_RATIOS[0], DEFAULT_RATIOS[-1], len(DEFAULT_RATIOS)) == (2.0, 50.0, 40)
+    np.testing.assert_allclose(DEFAULT_RATIOS, np.geomspace(2.0, 50.0, 40), rtol=1e-15, atol=0)
