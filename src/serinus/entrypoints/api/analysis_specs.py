@@ -1,13 +1,14 @@
 """What each metric of a rollout's analysis templates measures and how it is judged, for the
 dashboard's analysis report: the query and provider, the conditions, a simple condition's
-threshold (to draw as a line), a unit guessed from the names, a comparison's judge thresholds.
+threshold (to draw as a line), a unit guessed from the names, a comparison's judge thresholds,
+a sequential metric's four counter queries, alpha and minSamples.
 """
 
 from __future__ import annotations
 
 import re
 
-from serinus.core.analysis.spec import Metric
+from serinus.core.analysis.spec import Metric, Sequential
 from serinus.core.spec import Rollout
 from serinus.entrypoints.api.models import MetricSpecView
 
@@ -38,6 +39,18 @@ def _metric_spec(metric: Metric) -> MetricSpecView:
             **comparison.judge.model_dump(mode="json", by_alias=True),
             **comparison.canary_config.model_dump(mode="json", by_alias=True, exclude_none=True),
         }
+    elif metric.sequential is not None:
+        sequential = metric.sequential
+        provider, query = "prometheus", _counter_queries(sequential)
+        # how it is judged: the dashboard draws the evidence against 1/alpha, the canary's
+        # requests against minSamples
+        judge = {
+            "kind": "sequential",
+            "alpha": sequential.alpha,
+            "boundary": 1.0 / sequential.alpha,
+            "minSamples": sequential.min_samples,
+            "counts": "errors" if sequential.canary.counts == "errors" else "slow",
+        }
     elif metric.provider is not None:
         provider = metric.provider.kind
         query = _query_of(metric)
@@ -51,12 +64,18 @@ def _metric_spec(metric: Metric) -> MetricSpecView:
         success_condition=metric.success_condition,
         failure_condition=metric.failure_condition,
         threshold=float(simple.group(1)) if simple else None,
-        unit=next((unit for word, unit in _UNITS if word in words), ""),
+        # evidence is a pure number, whatever the counters' names say
+        unit="" if metric.sequential else next((u for word, u in _UNITS if word in words), ""),
         interval_seconds=metric.interval,
         count=metric.count,
         failure_limit=metric.failure_limit,
         judge=judge,
     )
+
+
+def _counter_queries(sequential: Sequential) -> str:
+    """One line per counter query, named as the measurements' messages name them."""
+    return "\n".join(f"{name}: {source.query}" for name, source in sequential.sources().items())
 
 
 def _query_of(metric: Metric) -> str:

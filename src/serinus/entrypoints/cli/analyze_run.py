@@ -31,6 +31,7 @@ from serinus.core.errors import InvalidInput
 from serinus.core.spec_base import parse_duration
 from serinus.entrypoints.cli.analyze import BAD_INPUT, OutputFormat, analyze_app
 from serinus.entrypoints.cli.output import console, fail, print_json
+from serinus.entrypoints.cli.sequential_text import look_value, sequential_condition
 
 EXIT_CODES = {
     AnalysisPhase.SUCCESSFUL: 0,
@@ -74,6 +75,9 @@ def _number(value: float) -> str:
 
 
 def describe_value(measurement: Measurement) -> str:
+    look = look_value(measurement)
+    if look is not None:
+        return look
     details = measurement.details
     if "classification" in details:
         parts = [str(details["classification"])]
@@ -94,6 +98,8 @@ def describe_value(measurement: Measurement) -> str:
 def _condition(metric: Metric) -> str:
     if metric.comparison is not None:
         return f"comparison ({metric.comparison.canary_config.direction.value})"
+    if metric.sequential is not None:
+        return sequential_condition(metric.sequential)
     parts = []
     if metric.success_condition:
         parts.append(f"success: {metric.success_condition}")
@@ -115,10 +121,12 @@ class _LivePrinter:
             for measurement in result.measurements[-new:] if new > 0 else []:
                 offset = measurement.at - state.started_at
                 message = f"  {escape(measurement.message)}" if measurement.message else ""
+                # a sequential look's message already says its evidence, boundary and counts
+                said = measurement.message and look_value(measurement) is not None
+                value = "" if said else f"{escape(describe_value(measurement))} "
                 console.print(
                     f"[dim]+{offset:6.1f}s[/] [bold]{escape(result.name)}[/] "
-                    f"{escape(describe_value(measurement))} "
-                    f"{_styled(measurement.phase.value)}{message}"
+                    f"{value}{_styled(measurement.phase.value)}{message}"
                 )
             self._printed[result.name] = total
 

@@ -18,6 +18,7 @@ from serinus.core.errors import InvalidInput
 from serinus.core.events import Event, Severity
 from serinus.core.spec import Rollout
 from serinus.core.status import COLORS, Color, Phase, RolloutStatus
+from serinus.entrypoints.cli.sequential_text import look_value, sequential_condition
 from serinus.entrypoints.cli.steps import position
 from serinus.entrypoints.cli.window_text import outage_line, window_line
 
@@ -134,6 +135,8 @@ def _condition(metric: Metric | None, args: dict[str, str]) -> str:
         config = metric.comparison.canary_config
         level = metric.comparison.judge.confidence_level
         return f"judge: {config.direction.value}, confidence {level:g}"
+    if metric.sequential is not None:
+        return sequential_condition(metric.sequential)
     parts = []
     for label, text in (
         ("success", metric.success_condition),
@@ -154,6 +157,9 @@ def _figure(value: float | str | None) -> str:
 def _last_value(measurement: Measurement | None) -> str:
     if measurement is None:
         return "-"
+    look = look_value(measurement)
+    if look is not None:
+        return look
     details = measurement.details
     if "classification" in details:
         low, high = details.get("ciLow"), details.get("ciHigh")
