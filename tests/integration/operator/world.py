@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -256,8 +257,10 @@ class OperatorProcess:
         *extra: str,
         watch: tuple[str, ...] = ("--namespace", NAMESPACE),
         env: dict[str, str] | None = None,
+        api: bool = False,
     ) -> None:
         self.kubeconfig = kubeconfig
+        self.api = api  # serve the REST API on a free port (its URL: `api_url`)
         self.folder = folder
         self.extra = extra
         self.watch = watch  # --namespace NS (repeatable) or --all-namespaces
@@ -287,7 +290,7 @@ class OperatorProcess:
                 "127.0.0.1",
                 "--metrics-port",
                 "0",
-                "--no-api",
+                *(("--api-port", "0") if self.api else ("--no-api",)),
                 "--poll-seconds",
                 "0.2",
                 "--lease-duration",
@@ -297,6 +300,11 @@ class OperatorProcess:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
             )
+
+    def api_url(self) -> str | None:
+        """The REST API's URL once the operator logged it (None before)."""
+        found = re.search(r"API and dashboard on (\S+)", self.log.read_text())
+        return found.group(1) if found else None
 
     def kill(self) -> None:
         """SIGKILL: no cleanup at all (the Lease is not released, nothing is flushed)."""

@@ -101,7 +101,7 @@ def operator(
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from serinus.app.settings import default_state_dir
-    from serinus.entrypoints.api.auth import AuthConfig
+    from serinus.entrypoints.api.access import TokensAccess
     from serinus.entrypoints.api.cluster import intent_key
     from serinus.entrypoints.operator.drivers import DriverSettings
     from serinus.entrypoints.operator.leadership import LeaseTiming
@@ -111,12 +111,19 @@ def operator(
         logging.getLogger("serinus.operator").warning(
             "--allow-author-commands: Rollout authors can run any program in this pod"
         )
-    auth = AuthConfig()
+    tokens = None
     if tokens_file is not None:
         try:
-            auth = AuthConfig.from_file(tokens_file)
+            # Re-read when it changes: expiry, revocations and new tokens apply without a restart.
+            tokens = TokensAccess.watching(tokens_file)
         except InvalidInput as exc:
             fail(str(exc), code=2)
+        if not tokens.config.users:
+            fail(
+                f"--tokens-file: {tokens_file} names no users; add one with `serinus token add`, "
+                "or leave the option out to take Kubernetes tokens",
+                code=2,
+            )
     try:
         key = intent_key()  # SERINUS_INTENT_KEY_FILE: one key for every replica
     except InvalidInput as exc:
@@ -140,7 +147,7 @@ def operator(
         metrics_port=metrics_port,
         api_port=None if no_api else api_port,
         api_namespace=api_namespace,
-        auth=auth,
+        tokens=tokens,
         kubeconfig=kubeconfig,
         context=context,
     )

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serinus.adapters.kube.client import KubeClient
+from serinus.adapters.kube.reviews import Reviews
 from serinus.entrypoints.api import create_app
-from serinus.entrypoints.api.auth import AuthConfig
-from serinus.entrypoints.api.cluster import operator_access
+from serinus.entrypoints.api.access import Access, TokensAccess
 from serinus.entrypoints.api.directory import KubeDirectory
+from serinus.entrypoints.api.kube_access import KubernetesAccess
 from serinus.entrypoints.api.server import background
 from serinus.entrypoints.operator.drivers import Drivers, DriverSettings
 from serinus.entrypoints.operator.health import OperatorState, health_app
@@ -51,7 +52,9 @@ class OperatorConfig:
     metrics_port: int | None = 8080
     api_port: int | None = 8686
     api_namespace: str | None = None  # default: the one watched namespace, else the client's
-    auth: AuthConfig = field(default_factory=AuthConfig)
+    # The tokens file's users, re-read when it changes (TokensAccess.watching); None: callers
+    # bring Kubernetes bearer tokens (TokenReview) and RBAC decides (SubjectAccessReview).
+    tokens: TokensAccess | None = None
     kubeconfig: Path | None = None
     context: str | None = None
 
@@ -102,8 +105,7 @@ async def _serve(
         # unless --api-namespace names one.
         shown = (config.api_namespace,) if config.api_namespace else config.namespaces
         directory = KubeDirectory(client, shown, namespace)
-        # Kubernetes identity (TokenReview, SubjectAccessReview) unless a tokens file names users.
-        access = operator_access(client, config.auth)
+        access: Access = config.tokens or KubernetesAccess(Reviews(client))
         api = create_app(
             directory.store(None),
             access,
