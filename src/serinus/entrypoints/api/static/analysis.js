@@ -1,6 +1,7 @@
 // serinus dashboard: the analysis panel as a report. Per metric: what is measured (query and
 // provider), how it is judged (condition or the judge's thresholds), the measurements against
-// the threshold, and the outcome's reason in one sentence.
+// the threshold, and the outcome's reason in one sentence. A sequential metric: its evidence
+// against 1/alpha (log scale) and the canary's requests against minSamples.
 "use strict";
 
 (function () {
@@ -50,16 +51,27 @@
     const fact = (term, value) => { if (value) facts.append(h("dt", term), h("dd", value)); };
     if (spec) {
       fact("Query", spec.query ? `${spec.query} (${spec.provider || "no provider"})` : spec.provider);
-      if (spec.judge) fact("Judge", Object.entries(spec.judge).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", "));
-      fact("Succeeds when", spec.successCondition);
-      fact("Fails when", spec.failureCondition);
+      const sequential = spec.judge && spec.judge.kind === "sequential" ? spec.judge : null;
+      if (sequential) {
+        fact("Judge", `sequential test, alpha ${sequential.alpha}, minSamples ${sequential.minSamples}`);
+        fact("Fails when", `the evidence that the canary's ${sequential.counts === "slow" ? "slow requests" : "errors"} ` +
+          `are above the baseline's reaches 1/alpha = ${number(sequential.boundary)}`);
+        fact("Succeeds when", `the looks end with at least minSamples ${sequential.minSamples} canary requests`);
+      } else {
+        if (spec.judge) fact("Judge", Object.entries(spec.judge).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", "));
+        fact("Succeeds when", spec.successCondition);
+        fact("Fails when", spec.failureCondition);
+      }
       const every = spec.intervalSeconds ? `every ${duration(spec.intervalSeconds)}` : "once";
-      fact("Measured", `${every}${spec.count ? `, ${spec.count} times` : ""}; fails after more than ${spec.failureLimit} failed`);
+      const limit = sequential ? "" : `; fails after more than ${spec.failureLimit} failed`;
+      fact("Measured", `${every}${spec.count ? `, ${spec.count} times` : ""}${limit}`);
     }
     fact("Measurements", counts);
     const measurements = (metric.measurements || []).filter((m) => typeof m.at === "number");
     const last = measurements[measurements.length - 1];
-    if (last && last.message) fact("Last", reason(last.message));
+    // a sequential look's sentence below says what its message says
+    const counted = last && looks([last]).length;
+    if (last && last.message && !counted) fact("Last", reason(last.message));
     box.appendChild(facts);
     const chart = chartOf(metric, measurements, spec);
     if (chart) box.appendChild(chart);
@@ -70,7 +82,74 @@
     return measurements.filter((m) => m.details && typeof m.details.estimate === "number");
   }
 
+  // A sequential metric's counted looks: each carries its evidence and the boundary, 1/alpha.
+  function looks(measurements) {
+    return measurements.filter((m) => m.details && typeof m.details.evidence === "number" &&
+      typeof m.details.boundary === "number");
+  }
+
+  // log10 of the evidence: from logEvidence when there is one (exp of a very small one is 0).
+  function log10Evidence(d) {
+    return typeof d.logEvidence === "number" ? d.logEvidence / Math.LN10 : Math.log10(d.evidence);
+  }
+
+  // As the looks' own messages say it: 2.50%.
+  function percent(ratio) {
+    return typeof ratio === "number" ? `${(ratio * 100).toFixed(2)}%` : "none yet";
+  }
+
+  // One sentence: where the evidence stands, and why it passes, fails or goes on.
+  function lookSentence(last) {
+    const d = last.details;
+    const bad = d.counts === "slow" ? "slow" : "errors";
+    const ratios = `canary ${bad} ${percent(d.canaryRatio)} of ${number(d.canaryRequests, 1)} requests, ` +
+      `baseline ${percent(d.baselineRatio)} of ${number(d.baselineRequests, 1)}`;
+    const evidence = String(Number(d.evidence.toPrecision(3)));
+    const boundary = number(d.boundary);
+    if (last.phase === "Failed") {
+      return `Evidence ${evidence} reached 1/alpha = ${boundary}: ${ratios}.`;
+    }
+    const samples = d.canaryRequests >= d.minSamples
+      ? `minSamples ${number(d.minSamples)} reached, so it passes when its looks end`
+      : `${number(d.canaryRequests, 1)} of minSamples ${number(d.minSamples)} canary requests, too few to pass yet`;
+    return `Evidence ${evidence}, below 1/alpha = ${boundary} (${ratios}); ${samples}.`;
+  }
+
+  // An axis top above `value` whose quarters are round: 4 steps of 1, 1.5, 2, 2.5, 3, 4, 5, 6
+  // or 8 times a power of ten (216 -> 240: ticks 0, 60, 120, 180, 240).
+  function roundAbove(value) {
+    const raw = Math.max(value, 1) * 1.1 / 4;
+    const power = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((f) => f * power >= raw) * power;
+    return 4 * step;
+  }
+
+  function sequentialCharts(metric, counted) {
+    const box = h("div", null, { class: "sequential" });
+    const last = counted[counted.length - 1];
+    box.appendChild(h("p", lookSentence(last), { class: "single look" }));
+    if (counted.length < 2) return box;
+    const d = last.details;
+    box.appendChild(drawn(`${metric.name}: evidence (log scale)`, [{
+      label: "evidence", color: "#7c3aed", points: counted.map((m) => [m.at, log10Evidence(m.details)]),
+    }], { log: true, threshold: {
+      value: Math.log10(d.boundary), label: `fails when evidence reaches 1/alpha = ${number(d.boundary)}`,
+    } }));
+    const requests = counted.filter((m) => typeof m.details.canaryRequests === "number");
+    if (requests.length && typeof d.minSamples === "number") {
+      box.appendChild(drawn(`${metric.name}: canary requests`, [{
+        label: "canary requests", color: "#0e7490", points: requests.map((m) => [m.at, m.details.canaryRequests]),
+      }], {
+        threshold: { value: d.minSamples, label: `minSamples ${number(d.minSamples)}` },
+        yMin: 0, yMax: roundAbove(Math.max(d.minSamples, ...requests.map((m) => m.details.canaryRequests))),
+      }));
+    }
+    return box;
+  }
+
   function chartOf(metric, measurements, spec) {
+    const counted = looks(measurements);
+    if (counted.length) return sequentialCharts(metric, counted);
     const unit = spec ? spec.unit : "";
     const estimates = judged(measurements);
     if (estimates.length) {
@@ -109,7 +188,8 @@
     const plot = h("div");
     box.appendChild(plot);
     box.draw = () => window.SerinusChart.draw(plot, series, {
-      title, height: 180, zeroLine: options.zeroLine, threshold: options.threshold,
+      title, height: 180, zeroLine: options.zeroLine, threshold: options.threshold, log: options.log,
+      yMin: options.yMin, yMax: options.yMax,
     });
     return box;
   }

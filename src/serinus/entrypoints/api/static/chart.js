@@ -25,7 +25,8 @@
    * Draw series into `container` (replacing its content).
    * series: [{label, color?, points: [[t, y], ...], band?: [[t, lo, hi], ...], bandLabel?}]
    * options: {yMin?, yMax?, yUnit?, step?, now?, title, zeroLine?, threshold?: {value, label},
-   *   legend?: false when the page shows its own}
+   *   legend?: false when the page shows its own, log?: true when the y values (and the
+   *   threshold) are log10 of the quantity: ticks at powers of ten, labelled with the quantity}
    */
   function draw(container, series, options) {
     const opts = options || {};
@@ -47,9 +48,15 @@
     if (opts.yMax !== undefined) y1 = opts.yMax;
     if (opts.zeroLine) { y0 = Math.min(y0, 0); y1 = Math.max(y1, 0); }
     // Tick labels at the axis's own precision; the left margin fits the longest (a minus too).
-    const span = Math.abs(y1 - y0);
-    const ticks = [0, 1, 2, 3, 4].map((i) => y0 + (y1 - y0) * i / 4);
-    const labels = ticks.map((v) => ui.number(v, span / 4) + (opts.yUnit || ""));
+    let ticks, labels;
+    if (opts.log) {
+      [y0, y1, ticks] = decades(yLo, yHi);
+      labels = ticks.map((k) => power(k) + (opts.yUnit || ""));
+    } else {
+      const span = Math.abs(y1 - y0);
+      ticks = [0, 1, 2, 3, 4].map((i) => y0 + (y1 - y0) * i / 4);
+      labels = ticks.map((v) => ui.number(v, span / 4) + (opts.yUnit || ""));
+    }
     pad.left = Math.max(pad.left, 12 + 6.5 * Math.max(...labels.map((l) => l.length)));
     const x = (t) => pad.left + (t - tMin) / (tMax - tMin) * (width - pad.left - pad.right);
     const y = (v) => height - pad.bottom - (v - y0) / (y1 - y0 || 1) * (height - pad.top - pad.bottom);
@@ -100,6 +107,25 @@
       svg.appendChild(el("text", { x: item.x + 14, y: top }, item.label));
     }
     container.replaceChildren(svg);
+  }
+
+  // A log axis from the decade below the lowest value to the one above the highest, with at
+  // most 5 ticks at whole powers of ten.
+  function decades(lo, hi) {
+    if (!isFinite(lo) || !isFinite(hi)) { lo = 0; hi = 1; }
+    const bottom = Math.floor(lo);
+    let top = Math.ceil(hi);
+    if (top === bottom) top += 1;
+    const step = Math.max(1, Math.ceil((top - bottom) / 4));
+    top = bottom + step * Math.ceil((top - bottom) / step);
+    const ticks = [];
+    for (let k = bottom; k <= top; k += step) ticks.push(k);
+    return [bottom, top, ticks];
+  }
+
+  // 10^k as people write it: 0.01, 1, 1000 near one, 1e-6 and 1e6 beyond.
+  function power(k) {
+    return Math.abs(k) <= 3 ? String(Number(Math.pow(10, k).toFixed(Math.max(0, -k)))) : `1e${k}`;
   }
 
   // One legend entry per series (and per band), wrapped into rows that fit the width.
