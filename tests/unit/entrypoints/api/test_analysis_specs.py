@@ -3,7 +3,7 @@ and how it is judged (alpha, the boundary 1/alpha, minSamples), not "no provider
 
 from __future__ import annotations
 
-from sequential_world import CANARY_REQUESTS, SEQUENTIAL_METRIC, TEMPLATE, rollout_document
+from sequential_world import CANARY_REQUESTS, SEQUENTIAL_METRIC, rollout_document
 
 from serinus.core.analysis.spec import Metric
 from serinus.core.documents import validate_model
@@ -33,7 +33,6 @@ def test_a_sequential_metric_has_its_provider_queries_alpha_and_min_samples() ->
     assert (spec.success_condition, spec.failure_condition, spec.threshold) == (None, None, None)
     assert spec.unit == ""
     assert (spec.interval_seconds, spec.count, spec.failure_limit) == (1.0, 36, 0)
-    assert TEMPLATE["name"] == "errors"
 
 
 def test_the_slow_request_form_names_its_buckets_and_has_no_unit() -> None:

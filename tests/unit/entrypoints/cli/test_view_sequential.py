@@ -9,6 +9,7 @@ import time
 from rich.console import Console
 from sequential_world import METRIC, TEMPLATE, analysing, looks, rollout_document
 
+from serinus.core.analysis.run import AnalysisRunState
 from serinus.core.analysis.spec import AnalysisTemplate, Metric
 from serinus.core.documents import validate_model
 from serinus.core.spec import Rollout
@@ -21,9 +22,9 @@ RUNNING, FAILED = looks(time.time() - 30)
 CONDITION = "sequential: alpha 0.05, minSamples 200"
 
 
-def shown_in_the_live_view(run_state: object) -> str:
+def shown_in_the_live_view(run: AnalysisRunState) -> str:
     out = Console(width=250, record=True, color_system=None)
-    out.print(render(ROLLOUT, analysing(RUNNING if run_state == "running" else FAILED, 0.0)))
+    out.print(render(ROLLOUT, analysing(run, 0.0)))
     return out.export_text()
 
 
@@ -33,10 +34,10 @@ def row(text: str) -> str:
 
 
 def test_the_live_view_shows_alpha_min_samples_and_the_last_looks_evidence() -> None:
-    running = row(shown_in_the_live_view("running"))
+    running = row(shown_in_the_live_view(RUNNING))
     assert CONDITION in running
     assert "evidence 2.28 of 20, 50/200 canary requests" in running
-    failed = row(shown_in_the_live_view("failed"))
+    failed = row(shown_in_the_live_view(FAILED))
     assert CONDITION in failed
     assert "evidence 44.3 reached 20, 200/200 canary requests" in failed
 
