@@ -201,7 +201,10 @@ class MetricSpecView(ApiModel):
     interval_seconds: float | None
     count: int | None
     failure_limit: int
-    judge: dict[str, Any] | None = Field(description="A comparison's judge thresholds.")
+    judge: dict[str, Any] | None = Field(
+        description="A comparison's judge thresholds, or a sequential metric's kind, alpha, "
+        "boundary (1/alpha), minSamples and what it counts (errors or slow requests)."
+    )
 
 
 class AnalysisView(ApiModel):
