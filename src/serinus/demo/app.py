@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 HEALTH_PATH = "/healthz"
@@ -85,6 +85,12 @@ class DemoMetrics:
         self.latency = Histogram(
             "demo_request_duration_seconds",
             "Time to answer a request to the application path, by version.",
+            ["version"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "demo_requests_in_flight",
+            "Requests to the application path being answered now, by version.",
             ["version"],
             registry=self.registry,
         )
@@ -218,6 +224,12 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._send_json(503, {"status": "starting", "version": self.server.config.version})
 
     def _application(self) -> None:
+        with self.server.metrics.in_flight.labels(
+            version=self.server.config.version
+        ).track_inprogress():
+            self._answer()
+
+    def _answer(self) -> None:
         config = self.server.config
         began = time.perf_counter()
         if not self.server.started:

@@ -126,11 +126,18 @@ def test_metrics_count_answers_by_version_and_code(serve: Serve) -> None:
     assert metric_samples(text, "demo_request_duration_seconds_count") == {(("version", "v3"),): 40}
 
 
+def _in_flight(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", trust_env=False).text
+    return sum(metric_samples(text, "demo_requests_in_flight").values())
+
+
 def test_sigterm_finishes_in_flight_requests_then_exits_zero() -> None:
-    with _free_port_app("--latency-ms", "v1=600") as (app, base):
+    with _free_port_app("--latency-ms", "v1=3000") as (app, base):
         with ThreadPoolExecutor(4) as pool:
             in_flight = [pool.submit(httpx.get, f"{base}/", trust_env=False) for _ in range(4)]
-            time.sleep(0.2)  # let the requests reach the app
+            deadline = time.monotonic() + 30
+            while _in_flight(base) < 4:  # every request is being answered: now stop the app
+                assert time.monotonic() < deadline, "the 4 requests never reached the app"
             app.send_signal(signal.SIGTERM)
             answers = [future.result() for future in in_flight]
         assert [a.status_code for a in answers] == [200] * 4
