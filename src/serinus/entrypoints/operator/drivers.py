@@ -72,6 +72,7 @@ from serinus.entrypoints.operator.wakes import (
     Key,
     Routed,
     RouteIndex,
+    WakeSignature,
     routed_objects,
     wake_signature,
 )
@@ -148,7 +149,7 @@ class RolloutDriver:
         self._dispatcher = dispatcher
         self._woken = asyncio.Event()
         self._body: Mapping[str, Any] = {}
-        self._signature: tuple[int, frozenset[int]] = (-1, frozenset())
+        self._signature: WakeSignature | None = None
         self._rollout: Rollout | None = None
         self._engine: Engine | None = None
         self._engine_key: str | None = None
@@ -159,10 +160,9 @@ class RolloutDriver:
     def notice(self, body: Mapping[str, Any]) -> None:
         """The latest version of the Rollout, from the watch."""
         self._body = body
-        generation, pending = wake_signature(body)
-        if generation != self._signature[0] or pending - self._signature[1]:
+        before, self._signature = self._signature, wake_signature(body)
+        if self._signature.wakes(before):
             self._woken.set()
-        self._signature = (generation, pending)
 
     def wake(self) -> None:
         """Something the rollout depends on changed: reconcile now."""

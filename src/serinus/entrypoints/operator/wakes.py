@@ -1,7 +1,8 @@
 """What wakes a Rollout's driver, as pure functions of what the watch cache holds.
 
-- a new generation (its spec changed) or a new pending intent (an operation was recorded):
-  `wake_signature` of the Rollout as watched;
+- a new generation (its spec changed), a new pending intent (an operation was recorded) or the
+  dry-run annotation set or removed (metadata only: the generation stays): `wake_signature` of
+  the Rollout as watched;
 - a change to a routing object it routes (`routed_objects` of its spec, kept by `RouteIndex`
   for the cache's listener): someone edited the weights by hand, and the rollout puts them back
   at once instead of at its next timer;
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from serinus.adapters.kube.resources import (
@@ -21,17 +23,37 @@ from serinus.adapters.kube.resources import (
     Resource,
 )
 from serinus.core.spec import Rollout
+from serinus.entrypoints.operator.dry_run import requested
 
 Key = tuple[str, str]  # a Rollout: namespace, name
 Routed = tuple[Resource, str, str]  # a routing object: resource, namespace, name
 
 
-def wake_signature(body: Mapping[str, Any]) -> tuple[int, frozenset[int]]:
-    """What, in a Rollout as watched, should wake its driver: generation and pending intents."""
+@dataclass(frozen=True)
+class WakeSignature:
+    """What, in a Rollout as watched, should wake its driver when it changes."""
+
+    generation: int
+    pending: frozenset[int]  # the ids of intents not consumed yet
+    dry_run: bool  # serinus.io/dry-run: "true"
+
+    def wakes(self, before: WakeSignature | None) -> bool:
+        """Whether this version should wake a driver that last saw `before` (None: nothing)."""
+        if before is None:
+            return True
+        return (
+            self.generation != before.generation
+            or bool(self.pending - before.pending)
+            or self.dry_run != before.dry_run
+        )
+
+
+def wake_signature(body: Mapping[str, Any]) -> WakeSignature:
+    """The Rollout's generation, pending intents and dry-run request."""
     generation = int((body.get("metadata") or {}).get("generation") or 0)
     intents = (body.get("status") or {}).get("intents") or []
     pending = frozenset(int(r["id"]) for r in intents if not r.get("consumed") and "id" in r)
-    return generation, pending
+    return WakeSignature(generation, pending, requested(body))
 
 
 def routed_objects(rollout: Rollout) -> frozenset[Routed]:

@@ -13,7 +13,13 @@ from serinus.adapters.kube.resources import (
     VIRTUAL_SERVICES,
 )
 from serinus.core.spec import Rollout
-from serinus.entrypoints.operator.wakes import RouteIndex, routed_objects, wake_signature
+from serinus.entrypoints.operator.dry_run import ANNOTATION
+from serinus.entrypoints.operator.wakes import (
+    RouteIndex,
+    WakeSignature,
+    routed_objects,
+    wake_signature,
+)
 
 
 def rollout(routing: dict[str, Any]) -> Rollout:
@@ -72,8 +78,22 @@ def test_the_index_follows_what_each_rollout_routes_now() -> None:
     assert index.routing(vs) == set()
 
 
-def test_a_new_generation_or_a_new_pending_intent_changes_the_signature() -> None:
-    body = {"metadata": {"generation": 2}, "status": {"intents": [{"id": 1, "consumed": True}]}}
-    assert wake_signature(body) == (2, frozenset())
+def test_a_new_generation_a_new_pending_intent_or_the_dry_run_flag_wakes() -> None:
+    body: dict[str, Any] = {
+        "metadata": {"generation": 2},
+        "status": {"intents": [{"id": 1, "consumed": True}]},
+    }
+    first = wake_signature(body)
+    assert first == WakeSignature(2, frozenset(), dry_run=False)
+    assert first.wakes(None) and not first.wakes(first)
     body["status"]["intents"].append({"id": 2, "consumed": False})
-    assert wake_signature(body) == (2, frozenset({2}))
+    pending = wake_signature(body)
+    assert pending.pending == frozenset({2}) and pending.wakes(first)
+    assert not first.wakes(pending), "an intent consumed wakes nothing"
+    body["metadata"]["annotations"] = {ANNOTATION: "true"}  # metadata: the generation stays
+    planned = wake_signature(body)
+    assert planned.dry_run and planned.generation == 2 and planned.wakes(pending)
+    del body["metadata"]["annotations"]
+    assert wake_signature(body).wakes(planned), "removing the annotation wakes: perform now"
+    body["metadata"]["generation"] = 3
+    assert wake_signature(body).wakes(pending)
