@@ -1,7 +1,5 @@
-"""The API as the operator serves it: Kubernetes identity, and sealed operations.
-
-By default callers authenticate with Kubernetes bearer tokens and RBAC decides what they may do
-(`kube_access`); a tokens file given to the operator replaces that with its users and roles.
+"""The operator's intent key (who the caller is, Kubernetes identity or a tokens file, is chosen
+in `entrypoints/operator/runtime.py`).
 
 Operations the API records are sealed with the operator's intent key, and the engine trusts the
 rights recorded on an intent only if its seal verifies (`core.authorization.vouched`): an intent
@@ -18,12 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
-from serinus.adapters.kube.client import KubeClient
-from serinus.adapters.kube.reviews import Reviews
 from serinus.core.errors import InvalidInput
-from serinus.entrypoints.api.access import Access, TokensAccess
-from serinus.entrypoints.api.auth import AuthConfig
-from serinus.entrypoints.api.kube_access import KubernetesAccess
 
 INTENT_KEY_ENV = "SERINUS_INTENT_KEY_FILE"
 MIN_KEY_BYTES = 32
@@ -43,10 +36,3 @@ def intent_key(path: Path | None = None) -> bytes:
             [f"{INTENT_KEY_ENV}: {chosen} holds {len(key)} bytes; use at least {MIN_KEY_BYTES}"]
         )
     return key
-
-
-def operator_access(client: KubeClient, tokens: AuthConfig) -> Access:
-    """Kubernetes TokenReview and SubjectAccessReview, unless a tokens file names users."""
-    if tokens.users:
-        return TokensAccess(tokens)
-    return KubernetesAccess(Reviews(client))
