@@ -13,6 +13,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from model_invariants import SETTLED as SETTLED
+from model_invariants import provider_call_can_matter
+
 from serinus.adapters.platforms.memory import MemoryPlatform
 from serinus.adapters.routers.memory import MemoryRouter
 from serinus.adapters.stores.memory import MemoryState, MemoryStateStore
@@ -23,7 +26,6 @@ from serinus.core.status import (
     Color,
     ColorState,
     Endpoint,
-    Phase,
     RolloutStatus,
 )
 
@@ -38,8 +40,6 @@ METRIC_MODES: dict[str, list[float] | None] = {
     "empty": [],
     "error": None,  # the provider raises
 }
-# Phases in which no analysis can change the outcome any more: no provider may be asked.
-SETTLED = frozenset({Phase.ABORTED, Phase.FAILED, Phase.COMPLETED, Phase.SCALING_DOWN})
 
 
 # What the checks saw, over every example of a run (the benchmark prints it; tests may assert
@@ -146,7 +146,8 @@ class FlakyStore(MemoryStateStore):
 
 
 class ScriptedProvider:
-    """Answers with the model's current metric mode; records calls made in a settled phase."""
+    """Answers with the model's current metric mode; records a call for a run that cannot
+    change the outcome (the query says which run: the step's or the background one)."""
 
     def __init__(self, world: ModelWorld) -> None:
         self.model = world
@@ -154,9 +155,10 @@ class ScriptedProvider:
 
     async def measure(self, source: Any) -> list[float]:
         self.calls += 1
-        phase = self.model.phase_before
-        if phase in SETTLED:
-            self.model.violate(f"a provider was asked to measure while the rollout is {phase}")
+        STATS["provider calls checked"] += 1
+        background = getattr(source, "query", None) == "background"
+        if (reason := provider_call_can_matter(self.model.status_before, background)) is not None:
+            self.model.violate(reason)
         values = METRIC_MODES[self.model.metric_mode]
         if values is None:
             raise MetricsError("injected provider failure")

