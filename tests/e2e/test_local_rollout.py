@@ -61,9 +61,10 @@ def test_full_rollout_judgement_promote_and_abort_lose_no_request(local: LocalMo
         assert run.wait(timeout=60) == 3  # the exit code of an aborted rollout
     finally:
         report = load.stop()
-    assert report.sent > 1000
     assert report.failed == 0, (report.failures_by_reason, [b for b in report.timeline if b.failed])
-    assert report.versions.get("v3", 0) > 0  # the canary did get traffic before the abort
+    # The load covered every phase: v1 before its promotion ended, v2, and the v3 canary before
+    # the abort (how many requests that is depends on how fast the machine runs the rollout).
+    assert all(report.versions.get(version, 0) > 0 for version in ("v1", "v2", "v3")), report
     history = json.loads(local.cli("history", "web", "-o", "json").stdout)
     judged = [op for op in history["operations"] if op["kind"] == "judge"]
     assert judged[-1]["inputs"] == {"ticket": "OPS-1"} and judged[-1]["comment"] == "fine"
