@@ -103,6 +103,8 @@ def refusal(kind: IntentKind, status: RolloutStatus | None) -> str | None:
         return "the rollout is already paused"
     if kind is IntentKind.RESUME and not status.paused_by_user:
         return "the rollout is not paused by a user"
+    if kind in (IntentKind.PROMOTE, IntentKind.PROMOTE_FULL) and status.canary is None:
+        return "nothing to promote: no new version is being rolled out"  # a first deployment
     if kind is IntentKind.PROMOTE and phase is Phase.AWAITING_JUDGEMENT:
         return "a judgement is pending: use judge (or promote --full to skip every step)"
     return None

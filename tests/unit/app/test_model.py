@@ -131,10 +131,6 @@ class RolloutModel(RuleBasedStateMachine):
         self._request(kind, approve=approve)
 
     def _request(self, kind: IntentKind, approve: bool | None = None) -> bool:
-        if kind is IntentKind.PROMOTE_FULL and self.first_deployment():
-            # Known defect (helper J's report): refusal() accepts promote --full during a first
-            # deployment, which then stays Promoting and is later kept as a canary's stable.
-            return False
         try:
             self.run(
                 operations.request(
@@ -187,15 +183,6 @@ class RolloutModel(RuleBasedStateMachine):
             self.run(self.w.reconcile())
         if then_undo and self.window_open():
             self.undo_within_window()
-
-    def first_deployment(self) -> bool:
-        """The first version has not gone live yet (no canary, never completed)."""
-        status = self.run(self.w.store.load(NAME))
-        return status is None or (
-            status.canary is None
-            and status.stable is not None
-            and status.stable.version not in self.w.live
-        )
 
     def window_open(self) -> bool:
         status = self.run(self.w.store.load(NAME)) if self.world is not None else None

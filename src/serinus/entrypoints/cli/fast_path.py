@@ -273,6 +273,8 @@ def _applies(kind: str, status: dict[str, Any]) -> bool:
         return paused is False
     if kind == "resume":
         return paused is True
+    if status["canary"] is None:  # a first deployment: nothing to promote
+        return False
     if kind == "promote":
         return phase != _AWAITING
     return kind == "promote-full"
