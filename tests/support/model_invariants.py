@@ -112,8 +112,8 @@ def no_leaving_provisioned(
     actions: Sequence[Action], status: RolloutStatus, observed: Observed
 ) -> list[str]:
     """No replica of a version its color is tearing down is started again (the stable one
-    excepted: an abort of a rolling update scales it back up), on a color that runs nothing
-    or that runs fewer of it."""
+    excepted: an abort of a rolling update scales it back up): not on a color that runs
+    nothing or another version, nor more of it than the color runs."""
     found = []
     stable = status.stable.version if status.stable is not None else None
     leaving = {(t.color, t.version) for t in status.teardowns}
@@ -121,11 +121,7 @@ def no_leaving_provisioned(
         if not isinstance(action, EnsureVersion) or action.version == stable:
             continue
         have = observed.color(action.color)
-        # (replacing another version is left out: see helper J's report, a superseding version
-        # is failed for its predecessor's failure, then still replaces it)
-        starts = not have.exists or (
-            have.version == action.version and have.desired < action.replicas
-        )
+        starts = have.version != action.version or have.desired < action.replicas
         if starts and (action.color, action.version) in leaving:
             found.append(
                 f"provisioned {action.version} on {action.color} again while tearing it down"

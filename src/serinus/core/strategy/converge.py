@@ -82,8 +82,8 @@ def converge(b: Builder) -> list[Action]:
         if (have.version == version and have.desired < wanted) or not have.exists:
             if not leaving:
                 grow.append(ensure)
-        elif have.version == version or not carries_traffic(b, color):
-            shrink.append(ensure)
+        elif have.version == version or not (carries_traffic(b, color) or leaving):
+            shrink.append(ensure)  # a version being removed never replaces another
     actions: list[Action] = grow
     if observed.router_error is not None:
         return actions  # nothing can be routed or safely removed until the router answers

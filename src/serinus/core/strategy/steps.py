@@ -46,7 +46,9 @@ def progress(b: Builder) -> None:
         return
     if status.phase in (Phase.ABORTED, Phase.FAILED, Phase.COMPLETED, Phase.SCALING_DOWN):
         return
-    failure = b.observed.color(b.canary.color).failure
+    # Only the canary's own failure: its color may still report the version it replaces.
+    seen = b.observed.color(b.canary.color)
+    failure = seen.failure if seen.version == b.canary.version else None
     if failure:
         abort(b, f"{b.canary.version} cannot run: {failure}", Phase.FAILED)
         return
@@ -80,7 +82,7 @@ def progress(b: Builder) -> None:
 def _first_deployment(b: Builder) -> None:
     stable = b.stable
     state = b.observed.color(stable.color)
-    if state.failure:
+    if state.failure and state.version == stable.version:
         b.enter(Phase.FAILED, f"{stable.version} cannot run: {state.failure}")
         b.emit(EventType.FAILED, b.status.message, version=stable.version)
         return
