@@ -231,7 +231,10 @@ def _background_analysis(b: Builder) -> bool:
         return True
     template = template_for(b.spec, background)
     run = status.background_analysis
-    if run is None or run.started_at < (status.rollout_started_at or 0):
+    start = status.rollout_started_at or 0
+    # A run of an earlier rollout is never this one's guard, even one that started in the same
+    # instant as this rollout (then it was terminated by it: completed).
+    if run is None or run.started_at < start or (run.completed and run.started_at <= start):
         try:
             run = start_run(
                 template,
