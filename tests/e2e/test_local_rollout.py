@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -56,6 +57,10 @@ def test_full_rollout_judgement_promote_and_abort_lose_no_request(local: LocalMo
 
         run = local.start_run(local.write(rollout_document("v3", port, steps=steps)))
         local.wait_for({Phase.AWAITING_JUDGEMENT}, version="v3")
+        deadline = time.monotonic() + 30
+        while load.generator.answered("v3") == 0:  # the canary takes its 10% before the abort
+            assert time.monotonic() < deadline, "v3 answered no request at 10%"
+            time.sleep(0.05)
         aborted = local.cli("abort", "web", "-m", "testing abort")
         assert aborted.returncode == 0, aborted.stderr
         assert run.wait(timeout=60) == 3  # the exit code of an aborted rollout

@@ -209,6 +209,10 @@ class LoadGenerator:
         self._reasons[reason] += 1
         tally.failed += 1
 
+    def answered(self, version: str) -> int:
+        """How many requests `version` has answered so far (safe to ask from another thread)."""
+        return self._versions.get(version, 0)
+
     def report(self) -> LoadReport:
         """The counts so far (a final report once `run_until` has returned)."""
         if self._started_at is None:
