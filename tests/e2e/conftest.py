@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from leftovers import none_left_behind
+from local_mode import LocalMode, local_mode
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +14,10 @@ def no_process_left(request: pytest.FixtureRequest) -> Iterator[None]:
     """Set up first, so checked after every other fixture of the test has cleaned up."""
     with none_left_behind(request.node.nodeid):
         yield
+
+
+@pytest.fixture
+def local() -> Iterator[LocalMode]:
+    """A fresh local state folder for rollout `web`; deleted after, failing if a process is left."""
+    with local_mode() as mode:
+        yield mode

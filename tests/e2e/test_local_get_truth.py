@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from leftovers import check_none_left
-from local_mode import LocalMode, free_port, local_mode, rollout_document
+from local_mode import LocalMode, free_port, rollout_document
 
 from serinus.adapters.platforms.process.census import find_replicas
 from serinus.core.status import Phase
@@ -28,14 +26,6 @@ pytestmark = [
 ]
 COMPLETED_EXIT, ABORTED_EXIT = 0, 3
 DEADLINE_SECONDS = 20.0
-
-
-@pytest.fixture
-def local() -> Iterator[LocalMode]:
-    with local_mode() as mode:
-        yield mode
-    # `serinus delete` ran in the cleanup: nothing of the rollout may still run.
-    check_none_left(mode.state_dir, "serinus delete")
 
 
 def canary(version: str, port: int, steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,10 +7,9 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
-from local_mode import LocalMode, free_port, local_mode, rollout_document
+from local_mode import LocalMode, free_port, rollout_document
 
 from serinus.core.status import Phase
 from serinus.demo.scenario import LoadThread
@@ -20,12 +19,6 @@ pytestmark = [
     pytest.mark.xdist_group("e2e"),
     pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs the Debian package haproxy"),
 ]
-
-
-@pytest.fixture
-def local() -> Iterator[LocalMode]:
-    with local_mode() as mode:
-        yield mode
 
 
 def test_full_rollout_judgement_promote_and_abort_lose_no_request(local: LocalMode) -> None:

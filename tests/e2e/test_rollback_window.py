@@ -5,13 +5,12 @@ and without starting a single process."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from leftovers import check_none_left, serinus_processes
-from local_mode import LocalMode, free_port, local_mode, rollout_document
+from leftovers import serinus_processes
+from local_mode import LocalMode, free_port, rollout_document
 
 from serinus.core.status import Phase
 from serinus.demo.load import version_of
@@ -22,13 +21,6 @@ pytestmark = [
     pytest.mark.xdist_group("e2e"),
     pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs the Debian package haproxy"),
 ]
-
-
-@pytest.fixture
-def local() -> Iterator[LocalMode]:
-    with local_mode() as mode:
-        yield mode
-    check_none_left(mode.state_dir, "serinus delete")
 
 
 def with_window(version: str, port: int) -> dict[str, Any]:

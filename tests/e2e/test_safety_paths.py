@@ -9,12 +9,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from leftovers import check_none_left
-from local_mode import LocalMode, free_port, local_mode, rollout_document
+from local_mode import LocalMode, free_port, rollout_document
 
 from serinus.core.status import Phase, RolloutStatus, other_color
 from serinus.demo.scenario import LoadThread
@@ -25,13 +24,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs the Debian package haproxy"),
 ]
 ABORTED_EXIT = 3
-
-
-@pytest.fixture
-def local() -> Iterator[LocalMode]:
-    with local_mode() as mode:
-        yield mode
-    check_none_left(mode.state_dir, "serinus delete")
 
 
 def haproxy_view(local: LocalMode) -> list[str]:

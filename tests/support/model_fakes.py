@@ -95,10 +95,11 @@ class OutageRouter(MemoryRouter):
     """A MemoryRouter that can also stay unreachable for a while (HAProxy killed)."""
 
     down = False
+    error = "injected outage: cannot talk to the router"
 
     def _check(self) -> None:
         if self.down:
-            raise RouterError("injected outage: cannot talk to the router")
+            raise RouterError(self.error)
 
     async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
         self._check()

@@ -4,43 +4,25 @@ shows in the status and counts against the progress deadline."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
+from model_fakes import OutageRouter
 from model_world import Clock
 from strategy_world import make_rollout
 
 from serinus.adapters.platforms.memory import MemoryPlatform, MemoryWorld
-from serinus.adapters.routers.memory import MemoryRouter
 from serinus.adapters.stores.memory import MemoryStateStore
 from serinus.app import operations
 from serinus.app.engine import Engine
-from serinus.core.errors import RouterError
 from serinus.core.intents import IntentKind
-from serinus.core.status import Color, Endpoint, Phase, RolloutStatus
+from serinus.core.status import Phase, RolloutStatus
 
 STRATEGY = {"blueGreenCanary": {"steps": [{"setWeight": 10}, {"pause": {}}]}}
 
 
-class DeadRouter(MemoryRouter):
+def dead_router() -> OutageRouter:
     """A router that refuses every call while `down` (HAProxy killed)."""
-
-    down = False
-
-    def _check(self) -> None:
-        if self.down:
-            raise RouterError("cannot talk to HAProxy: connection refused")
-
-    async def sync_endpoints(self, color: Color, endpoints: Sequence[Endpoint]) -> None:
-        self._check()
-        await super().sync_endpoints(color, endpoints)
-
-    async def read_weights(self) -> dict[Color, int]:
-        self._check()
-        return await super().read_weights()
-
-    async def set_weights(self, weights: Mapping[Color, int]) -> None:
-        self._check()
-        await super().set_weights(weights)
+    router = OutageRouter()
+    router.error = "cannot talk to HAProxy: connection refused"
+    return router
 
 
 async def settle(engine: Engine, clock: Clock, rounds: int = 8) -> RolloutStatus:
@@ -52,7 +34,7 @@ async def settle(engine: Engine, clock: Clock, rounds: int = 8) -> RolloutStatus
 
 
 async def test_an_unreachable_router_is_saved_and_fails_the_rollout_past_its_deadline() -> None:
-    store, clock, router = MemoryStateStore(), Clock(), DeadRouter()
+    store, clock, router = MemoryStateStore(), Clock(), dead_router()
     engine = Engine(store, router, MemoryPlatform(MemoryWorld()), clock=clock)
     rollout = make_rollout(STRATEGY)
     await operations.submit(store, rollout)
