@@ -15,6 +15,7 @@ import collections
 import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import operator_floor
 import psutil
 from local_bench import percentile, print_json
 from operator_scale import NAMESPACE, PAUSE_SECONDS, PAUSES, REPO, rollout, sample, virtual_service
@@ -35,6 +37,7 @@ from serinus.core.status import RolloutStatus
 
 ACCOUNT = "operator"
 OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"
+FLOOR_CONCURRENCY = 32  # the operator's reconcile concurrency (DriverSettings)
 
 
 class Watched:
@@ -225,13 +228,17 @@ async def run(
                 task.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*followers, return_exceptions=True)
-            operator.terminate()
+            # SIGINT: a profiler given as the prefix writes its output on it (the operator
+            # stops on either signal).
+            operator.send_signal(signal.SIGINT if prefix else signal.SIGTERM)
             try:
                 operator.wait(30)
             except subprocess.TimeoutExpired:
                 operator.kill()
                 operator.wait()
             log.close()
+        # The operator has stopped: the same server and objects, written by a bare client.
+        floor = await operator_floor.measure(admin, NAMESPACE, names, kube.pids, FLOOR_CONCURRENCY)
     delays = watched.delays()
     if not delays:
         raise SystemExit("no pause-to-weight delay measured")
@@ -256,6 +263,7 @@ async def run(
         # Which process used the machine while v2 rolled out (benchmark: the test's Deployment
         # controller and the watches measuring the delays).
         "progressingCpuSeconds": cpu,
+        "serverFloor": floor,
     }
 
 

@@ -23,6 +23,9 @@ The price is size: 200 events of ~300 bytes is ~60 kB, far below the ~1.5 MB obj
 from __future__ import annotations
 
 import datetime
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -100,19 +103,53 @@ def with_spec(current: Object, rollout: Rollout) -> Object:
 def rollout_of(obj: Mapping[str, Any]) -> Rollout:
     """The Rollout a stored object describes (raises pydantic's ValidationError if it is bad)."""
     metadata = obj.get("metadata") or {}
-    return Rollout.model_validate(
-        {
-            "apiVersion": ROLLOUTS.api_version,
-            "kind": ROLLOUTS.kind,
-            "metadata": {
-                "name": metadata.get("name"),
-                "namespace": metadata.get("namespace") or "default",
-                "labels": metadata.get("labels") or {},
-                "annotations": metadata.get("annotations") or {},
-            },
-            "spec": obj.get("spec") or {},
-        }
-    )
+    document = {
+        "apiVersion": ROLLOUTS.api_version,
+        "kind": ROLLOUTS.kind,
+        "metadata": {
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace") or "default",
+            "labels": metadata.get("labels") or {},
+            "annotations": metadata.get("annotations") or {},
+        },
+        "spec": obj.get("spec") or {},
+    }
+    return _PARSED.parse(str(metadata.get("uid") or ""), document)
+
+
+class _ParsedRollouts:
+    """The last model parsed for each Rollout (by uid), reused while its document is the same.
+
+    A reconcile parsed the same spec three times (the driver, the store's read, the status
+    write): 12 % of the operator's CPU at 200 Rollouts, profiled. Models are frozen. The key is
+    the document itself, not the generation, so nothing depends on the server bumping it.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._models: OrderedDict[str, tuple[str, Rollout]] = OrderedDict()
+        self._lock = threading.Lock()  # the API's threads parse too
+
+    def parse(self, uid: str, document: Mapping[str, Any]) -> Rollout:
+        try:
+            signature = json.dumps(document)
+        except (TypeError, ValueError):  # not JSON data: let validation say what is wrong
+            return Rollout.model_validate(document)
+        with self._lock:
+            held = self._models.get(uid) if uid else None
+        if held is not None and held[0] == signature:
+            return held[1]
+        model = Rollout.model_validate(document)
+        if uid:
+            with self._lock:
+                self._models[uid] = (signature, model)
+                self._models.move_to_end(uid)
+                while len(self._models) > self.cap:
+                    self._models.popitem(last=False)
+        return model
+
+
+_PARSED = _ParsedRollouts(cap=10_000)
 
 
 # --- status --------------------------------------------------------------------------------------
