@@ -6,7 +6,8 @@
   resourceVersion (see rollout_resource for the layout and why intents and history live there);
 - each save with events also becomes one core/v1 Event on the Rollout (`kubectl describe sro
   NAME`; see rollout_resource.kube_event). It is a courtesy copy written after the status: if
-  the API refuses it (RBAC), the save still stands and a warning is logged;
+  the API refuses it (RBAC), the save still stands and a warning is logged. Given an
+  EventRecorder (the operator), the store hands it the Event and returns (kube_events.py);
 - intent ids come from a counter ConfigMap (`serinus-intent-ids`) shared by every rollout of the
   namespace, so an id names one intent even across rollouts; it is advanced with the same
   optimistic concurrency, so concurrent CLIs never get the same id.
@@ -22,10 +23,12 @@ from pydantic import ValidationError
 
 from serinus.adapters.kube.client import KubeClient, Object
 from serinus.adapters.kube.errors import AlreadyExists
-from serinus.adapters.kube.resources import CONFIGMAPS, EVENTS, ObjectRef
+from serinus.adapters.kube.resources import CONFIGMAPS, ObjectRef
+from serinus.adapters.stores import kube_events
 from serinus.adapters.stores import rollout_resource as documents
 from serinus.adapters.stores.arguments import check_consumed, check_limit
-from serinus.core.errors import InvalidInput, KubeError, NotFound, StoreError
+from serinus.adapters.stores.kube_events import EventRecorder
+from serinus.core.errors import InvalidInput, NotFound, StoreError
 from serinus.core.events import Event
 from serinus.core.intents import Intent
 from serinus.core.spec import Rollout
@@ -48,10 +51,13 @@ class KubernetesStateStore:
         *,
         owns_client: bool = False,
         component: str = "serinus",
+        events: EventRecorder | None = None,
     ) -> None:
         self.client = client
         self.namespace = namespace or client.default_namespace
         self.component = component
+        # None: each save writes its Event before returning (a CLI may exit right after).
+        self._events = events
         self._owns_client = owns_client
         self._closed = False
 
@@ -137,7 +143,9 @@ class KubernetesStateStore:
             return current
 
         written = await self._on_status(name, mutate, "save status")
-        if events:
+        if events and self._events is not None:
+            self._events.record(self.namespace, written, events)
+        elif events:
             await self._publish(written, events)
 
     async def history(self, name: str, limit: int = 200) -> list[Event]:
@@ -149,16 +157,7 @@ class KubernetesStateStore:
         return self._read(name, lambda: [Event.model_validate(r) for r in records[-limit:]])
 
     async def _publish(self, rollout: Object, events: Sequence[Event]) -> None:
-        body = documents.kube_event(rollout, events, self.namespace, self.component)
-        try:
-            await self.client.create(EVENTS, self.namespace, body)
-        except KubeError as exc:
-            log.warning(
-                "the Kubernetes Event of %d events for rollout %r not written (status saved): %s",
-                len(events),
-                rollout["metadata"]["name"],
-                exc,
-            )
+        await kube_events.publish(self.client, self.namespace, self.component, rollout, events)
 
     # --- intents -------------------------------------------------------------------------------
 

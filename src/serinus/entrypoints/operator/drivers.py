@@ -50,6 +50,7 @@ from serinus.adapters.kube.resources import (
 from serinus.adapters.kube.secrets import KubeSecretResolver
 from serinus.adapters.platforms.kube_workloads import ROLLOUT_LABEL
 from serinus.adapters.stores import rollout_resource as documents
+from serinus.adapters.stores.kube_events import EventRecorder
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.app.cluster_policy import cluster_refusals, describe
 from serinus.app.engine import Engine, Reconciled
@@ -80,6 +81,7 @@ from serinus.entrypoints.operator.wakes import (
 log = logging.getLogger("serinus.operator")
 
 ROLLOUTS = documents.ROLLOUTS
+COMPONENT = "serinus-operator"  # the Events' source
 
 # What a reconcile reads: served from watch caches (the store's three reads of the Rollout
 # included; its status write carries the resourceVersion it read and retries on 409). Not
@@ -136,6 +138,7 @@ class RolloutDriver:
         secrets: SecretResolver,
         egress: EgressGuard,
         routes: Callable[[Key, Iterable[Routed]], None] = lambda key, routed: None,
+        events: EventRecorder | None = None,
     ) -> None:
         self.namespace, self.name = key
         self._routes = routes
@@ -143,7 +146,9 @@ class RolloutDriver:
         self.egress = egress
         self.client = client
         self.settings = settings
-        self.store = KubernetesStateStore(client, self.namespace, component="serinus-operator")
+        self.store = KubernetesStateStore(
+            client, self.namespace, component=COMPONENT, events=events
+        )
         self.reporter = ErrorReporter(client, self.namespace, self.name)
         self._gate = gate
         self._dispatcher = dispatcher
@@ -304,6 +309,7 @@ class Drivers:
             resolver=self.secrets, on_failure=record_notification_failure, egress=self.egress
         )
         self._gate = asyncio.Semaphore(settings.max_concurrent_reconciles)
+        self.events = EventRecorder(client, COMPONENT)
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
         self._routes = RouteIndex()
         self._closed = False
@@ -366,6 +372,7 @@ class Drivers:
                 self.secrets,
                 self.egress,
                 self._routes.route,
+                self.events,
             )
             task = asyncio.create_task(driver.run(), name=f"rollout {key[0]}/{key[1]}")
             task.add_done_callback(lambda done: self._ended(key, done))
@@ -397,4 +404,5 @@ class Drivers:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.events.close()  # nothing more is written: another replica may lead now
         await self.dispatcher.close(timeout=5.0)
