@@ -7,18 +7,15 @@ tested against the API stand-in, which keeps what it was sent."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from kube_stand_in.kubeapi import KubeApiStandIn
 from tests.contract.stores.contract import make_event, make_rollout, make_status
+from tests.contract.stores.test_kubernetes import rollout_api  # noqa: F401 (a fixture)
 
 from serinus.adapters.kube.client import KubeClient
-from serinus.adapters.kube.crd import rollout_crd
 from serinus.adapters.kube.resources import EVENTS, Resource
-from serinus.adapters.kube.schemas import SchemaRegistry
 from serinus.adapters.stores.kube_events import MAX_EVENTS_PER_WRITE, EventRecorder
 from serinus.adapters.stores.kubernetes import KubernetesStateStore
 from serinus.core.errors import KubeError
@@ -163,15 +160,9 @@ async def test_close_drops_what_waits_and_writes_nothing_more() -> None:
     assert client.written == [] and client.in_flight == []
 
 
-@pytest.fixture
-def rollout_api(tmp_path: Path) -> Iterator[KubeApiStandIn]:
-    api = KubeApiStandIn(schemas=SchemaRegistry([rollout_crd()]))
-    with api.serving_in_thread():
-        api.kubeconfig_path = api.write_kubeconfig(tmp_path / "kubeconfig")
-        yield api
-
-
-async def test_the_store_hands_its_event_to_the_recorder(rollout_api: KubeApiStandIn) -> None:
+async def test_the_store_hands_its_event_to_the_recorder(
+    rollout_api: KubeApiStandIn,  # noqa: F811 (the fixture)
+) -> None:
     assert rollout_api.kubeconfig_path is not None
     async with KubeClient.from_kubeconfig(rollout_api.kubeconfig_path) as client:
         recorder = EventRecorder(client, "serinus-operator")
