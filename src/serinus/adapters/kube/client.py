@@ -137,14 +137,21 @@ class KubeClient:
         return await self._http.request("GET", "/version", verb="get", what="the server version")
 
     async def get(
-        self, ref: ObjectRef, subresource: str | None = None, *, cached: bool = True
+        self,
+        ref: ObjectRef,
+        subresource: str | None = None,
+        *,
+        cached: bool = True,
+        copy: bool = True,
     ) -> Object:
+        """The object; `copy=False` may return the cached object itself, for a caller that only
+        reads it (a copy of a Rollout is a third of a reconcile's reads, profiled)."""
         # The status subresource answers with the whole object: the cached one is the same.
         if cached and subresource in (None, "status") and self.cache is not None:
             informer = self.cache.informer(ref.resource, ref.namespace)
             found = informer.get(ref.namespace, ref.name) if informer and informer.serving else None
             if found is not None:
-                return clone(found)
+                return clone(found) if copy else found
         return await self._http.request(
             "GET",
             ref.resource.path(ref.namespace, ref.name, subresource),
@@ -154,11 +161,11 @@ class KubeClient:
             namespace=ref.namespace,
         )
 
-    async def get_or_none(self, ref: ObjectRef) -> Object | None:
+    async def get_or_none(self, ref: ObjectRef, *, copy: bool = True) -> Object | None:
         from serinus.core.errors import NotFound
 
         try:
-            return await self.get(ref)
+            return await self.get(ref, copy=copy)
         except NotFound:
             return None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -124,14 +125,19 @@ class DryRunClient(KubeClient):
     # --- reads through the view ---------------------------------------------------------------
 
     async def get(
-        self, ref: ObjectRef, subresource: str | None = None, *, cached: bool = True
+        self,
+        ref: ObjectRef,
+        subresource: str | None = None,
+        *,
+        cached: bool = True,
+        copy: bool = True,  # the view's objects are copied whatever is asked
     ) -> Object:
         key = _key(ref.resource, ref.namespace, ref.name)
         if subresource is None and key in self._view:
             found = self._view[key]
             if found is None:
                 raise NotFound(f"{ref.describe()} not found: the plan deleted it")
-            return copy.deepcopy(found)
+            return deepcopy(found)
         return await super().get(ref, subresource, cached=False)
 
     async def list(

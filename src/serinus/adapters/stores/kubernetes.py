@@ -72,7 +72,8 @@ class KubernetesStateStore:
         return f"rollout {name!r} in namespace {self.namespace!r}"
 
     async def _get(self, name: str) -> Object | None:
-        return await self.client.get_or_none(self._ref(name))
+        # Read only (parsed, never changed): the watch cache's object itself, not a copy.
+        return await self.client.get_or_none(self._ref(name), copy=False)
 
     def _read(self, name: str, parse: Callable[[], T]) -> T:
         try:
