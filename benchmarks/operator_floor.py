@@ -10,7 +10,9 @@ before, as an informer holds them). A third round adds the Kubernetes Event a sa
 
 Each write's completion time, counted from the common start, is the delay that Rollout's weight
 write would have had if every pause had ended at that start: p50/p99 of those are the floor under
-the operator's delays in a burst, whatever the operator does.
+the operator's delays in a burst, whatever the operator does. `serverBoundSeconds` is the API
+server's and etcd's CPU time for the round divided by the machine's cores: the least wall time
+those writes could take even with a client that costs nothing.
 """
 
 from __future__ import annotations
@@ -113,11 +115,17 @@ async def measure(
         done = await _round(client, namespace, services, rollouts, green, concurrency, with_event)
         wall = time.monotonic() - started
         cpu = {k: round(sum(p.cpu_times()[:2]) - before[k], 1) for k, p in processes.items()}
+        writes = len(names) * (3 if with_event else 2)
+        server_cpu = cpu.get("kube-apiserver", 0.0) + cpu.get("etcd", 0.0)
         figures[label] = {
             "weightWrittenP50Seconds": round(percentile(done, 0.5), 3),
             "weightWrittenP99Seconds": round(percentile(done, 0.99), 3),
             "wallSeconds": round(wall, 2),
             "cpuSeconds": cpu,
+            "serverCpuMsPerWrite": round(1000 * server_cpu / writes, 2),
+            # Even with a client that costs nothing and the server alone on every core: the
+            # least wall time these writes take.
+            "serverBoundSeconds": round(server_cpu / (os.cpu_count() or 1), 2),
         }
     figures["concurrency"] = concurrency
     figures["loadAverage"] = round(os.getloadavg()[0], 1)
