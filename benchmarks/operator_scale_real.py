@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import operator_floor
 import psutil
 from local_bench import percentile, print_json
 from operator_scale import NAMESPACE, PAUSE_SECONDS, PAUSES, REPO, rollout, sample, virtual_service
-from real_kube import ISTIO_CRDS, SERINUS_CRDS, RealKube
+from real_kube import ISTIO_CRDS, SERINUS_CRDS, RealKube, free_port
 from tests.contract.platforms.kube_controller import DeploymentController
 
 from serinus.adapters.kube.client import KubeClient
@@ -100,6 +101,16 @@ async def wait_until(check: Any, what: str, timeout: float) -> None:
 
 def requests_of(kube: RealKube) -> list[Any]:
     return [e for e in kube.audit_events(OPERATOR_USER) if e.verb != "watch"]
+
+
+def reconciles(port: int) -> float:
+    """How many reconciles the operator has run (its Prometheus metrics)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("serinus_reconcile_duration_seconds_count")
+    )
 
 
 async def until_quiet(kube: RealKube, timeout: float, window: float = 5.0) -> list[Any]:
@@ -197,14 +208,15 @@ async def run(
             asyncio.create_task(follow(admin, ROLLOUTS, watched.rollout, stop)),
         ]
         log = (Path(folder) / "operator.log").open("w")
+        metrics_port = free_port()
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "SERINUS_STATE_DIR": folder}
         if os.environ.get("SERINUS_BENCH_OPERATOR_SRC"):  # e.g. a worktree of the version before
             env["PYTHONPATH"] = os.environ["SERINUS_BENCH_OPERATOR_SRC"]
         prefix = shlex.split(os.environ.get("SERINUS_BENCH_OPERATOR_PREFIX", ""))
         operator = subprocess.Popen(
             [*prefix, sys.executable, "-m", "serinus.entrypoints.cli", "operator", "-n", NAMESPACE,
-             "--no-leader-election", "--no-api", "--metrics-port", "0", "--bind-address",
-             "127.0.0.1", "--poll-seconds", str(poll), "--log-level", "warning"],
+             "--no-leader-election", "--no-api", "--metrics-port", str(metrics_port),
+             "--bind-address", "127.0.0.1", "--poll-seconds", str(poll), "--log-level", "warning"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
         try:
@@ -236,6 +248,7 @@ async def run(
                 before = len(requests_of(kube))
                 pids = {**kube.pids, "operator": operator.pid, "benchmark": os.getpid()}
                 cpu_before = cpu_seconds(pids)
+                reconciles_before = reconciles(metrics_port)
                 started = time.monotonic()
                 for name in names:
                     await admin.read_modify_write(
@@ -244,6 +257,7 @@ async def run(
                 await wait_until(lambda: watched.done(names, "2"), "v2 Completed", timeout)
                 v2_seconds = time.monotonic() - started
                 cpu = {k: round(v - cpu_before[k], 1) for k, v in cpu_seconds(pids).items()}
+                v2_reconciles = reconciles(metrics_port) - reconciles_before
                 sampling_stop.set()
                 await sampling
                 progressing = requests_of(kube)[before:]
@@ -280,6 +294,7 @@ async def run(
         "operatorRssPeakMiB": round(max((m for _, m in samples), default=0) / 2**20, 1),
         "v1ToCompletedSeconds": round(v1_seconds, 1),
         "v2ToCompletedSeconds": round(v2_seconds, 1),
+        "reconcilesPerRolloutV2": round(v2_reconciles / n, 1),
         "v1SettleSeconds": round(settle_seconds, 1),
         "v1SettleRequests": breakdown(settling),
         "idleRequestsPerRolloutMinute": round(idle_count / n / (idle_window / 60), 3),
