@@ -6,8 +6,9 @@ writes Deployment status (reading through a watch cache, as kube-controller-mana
 the operator's requests are counted from the server's audit log (the operator authenticates as
 its own ServiceAccount). Idle is counted once the operator has gone quiet after v1; reconciles
 come from its metrics. Then the operator stops and operator_floor.py measures the API server's
-floor on the same objects: the least any operator would have to write for N pause ends. SERINUS_BENCH_OPERATOR_SRC=<src folder>
-runs the operator from another checkout (`git worktree add`), for before/after figures;
+floor on the same objects: the least any operator would have to write for N pause ends.
+SERINUS_BENCH_OPERATOR_SRC=<src folder> runs the operator from another checkout (`git worktree
+add`), for before/after figures;
 SERINUS_BENCH_OPERATOR_PREFIX="py-spy record -f raw -o /tmp/op.txt --" runs it under a profiler.
 """
 
