@@ -139,3 +139,29 @@ def test_the_chart_grants_exactly_what_the_operator_used(run: Run) -> None:
     unused = grants - calls - set(SOMETIMES_IN_THE_PIPELINE)
     assert unused == set(NOT_IN_THE_PIPELINE), "granted but never used"
     assert set(SOMETIMES_IN_THE_PIPELINE) <= grants
+
+
+# What the drivers read through the watch cache (drivers.CACHED).
+CACHED_RESOURCES = {
+    "rollouts", "deployments", "pods", "services", "virtualservices", "destinationrules",
+    "httproutes", "ingresses",
+}  # fmt: skip
+
+
+def test_every_namespace_is_watched_through_one_informer_per_kind(run: Run) -> None:
+    """Watching all namespaces, the cache's informers are cluster-wide: no LIST or WATCH of a
+    cached kind names a namespace (one per namespace and kind before)."""
+    # An informer lists and watches the whole collection; a read made before it has synced
+    # goes to the server with the platform's label selector (not the informer's).
+    informer_calls = [
+        e
+        for e in run.requests
+        if e.resource in CACHED_RESOURCES
+        and e.verb in ("list", "watch")
+        and not e.name
+        and "labelSelector" not in e.uri
+    ]
+    namespaced = {(e.verb, e.resource, e.namespace) for e in informer_calls if e.namespace}
+    assert namespaced == set()
+    watched = {e.resource for e in informer_calls if e.verb == "watch"}
+    assert {"rollouts", "deployments", "pods"} <= watched, watched

@@ -264,9 +264,14 @@ class Informer:
 class WatchCache:
     """The informers of one client, started on the first read of each (resource, namespace)."""
 
-    def __init__(self, client: KubeClient, resources: Iterable[Resource]) -> None:
+    def __init__(
+        self, client: KubeClient, resources: Iterable[Resource], *, cluster_wide: bool = False
+    ) -> None:
         self.client = client
         self.resources = frozenset(resources)
+        # Watching every namespace: one informer per resource serves the reads of all of them
+        # (one per resource and namespace was a LIST + WATCH per namespace and kind).
+        self.cluster_wide = cluster_wide
         self.informers: dict[CacheKey, Informer] = {}
         self._listeners: list[Listener] = []
 
@@ -274,10 +279,10 @@ class WatchCache:
         """The informer for reads of `resource` in `namespace`, started if need be."""
         if resource not in self.resources:
             return None
-        key = (resource, namespace)
+        key = (resource, None if self.cluster_wide else namespace)
         informer = self.informers.get(key) or self.informers.get((resource, None))
         if informer is None:
-            informer = Informer(self.client, resource, namespace)
+            informer = Informer(self.client, resource, key[1])
             for listener in self._listeners:
                 informer.subscribe(listener)
             self.informers[key] = informer

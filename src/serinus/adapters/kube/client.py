@@ -116,10 +116,13 @@ class KubeClient:
     ) -> None:
         await self.close()
 
-    def enable_cache(self, resources: Sequence[Resource]) -> WatchCache:
-        """Serve reads of `resources` from watch caches from now on (see cache.py)."""
+    def enable_cache(
+        self, resources: Sequence[Resource], *, cluster_wide: bool = False
+    ) -> WatchCache:
+        """Serve reads of `resources` from watch caches from now on (see cache.py);
+        `cluster_wide`: one informer per resource for every namespace."""
         if self.cache is None:
-            self.cache = WatchCache(self, resources)
+            self.cache = WatchCache(self, resources, cluster_wide=cluster_wide)
         return self.cache
 
     async def close(self) -> None:

@@ -119,7 +119,7 @@ class DryRunClient(KubeClient):
         ] = {}  # live objects the plan deleted: their resourceVersion
         self.writes: list[DryRunWrite] = []
 
-    def enable_cache(self, resources: Sequence[Resource]) -> Any:
+    def enable_cache(self, resources: Sequence[Resource], *, cluster_wide: bool = False) -> Any:
         raise TypeError("a dry-run client reads the live cluster: no watch cache")
 
     # --- reads through the view ---------------------------------------------------------------

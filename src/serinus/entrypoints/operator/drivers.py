@@ -300,7 +300,10 @@ class RolloutDriver:
 class Drivers:
     """The running drivers, one per Rollout seen; started and stopped from watch events."""
 
-    def __init__(self, client: KubeClient, settings: DriverSettings) -> None:
+    def __init__(
+        self, client: KubeClient, settings: DriverSettings, *, cluster_wide: bool = False
+    ) -> None:
+        """`cluster_wide`: the operator watches every namespace (one informer per kind)."""
         self.client = client
         self.settings = settings
         self.secrets = KubeSecretResolver(client)
@@ -313,7 +316,7 @@ class Drivers:
         self._running: dict[Key, tuple[RolloutDriver, asyncio.Task[None]]] = {}
         self._routes = RouteIndex()
         self._closed = False
-        self.cache = client.enable_cache(CACHED)
+        self.cache = client.enable_cache(CACHED, cluster_wide=cluster_wide)
         self.cache.subscribe(self._changed)
 
     def __len__(self) -> int:

@@ -83,7 +83,7 @@ async def run_operator(config: OperatorConfig, stop: asyncio.Event | None = None
             holding = asyncio.create_task(elector.hold(), name="lease renewal")
         state.leader.set(1)
         stack.callback(state.leader.set, 0)
-        drivers = Drivers(client, config.drivers)
+        drivers = Drivers(client, config.drivers, cluster_wide=not config.namespaces)
         stack.push_async_callback(drivers.close)
         return await _watch(config, drivers, state, stop, holding)
     raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack never swallows)

@@ -320,3 +320,18 @@ def test_the_label_index_selects_what_a_scan_of_every_object_selects(
             key=lambda o: o["metadata"]["name"],
         )
         assert informer.select(NS, selector) == scanned, selector
+
+
+async def test_a_cluster_wide_cache_starts_one_informer_for_every_namespace() -> None:
+    server = one_pod_server()
+    connection = Connection.plain("https://api.test:6443", token="t0ken")
+    async with KubeClient(connection, transport=httpx.MockTransport(server.handler)) as client:
+        cache = client.enable_cache([PODS], cluster_wide=True)
+        await client.list(PODS, NS)
+        await client.list(PODS, "other")
+        assert set(cache.informers) == {(PODS, None)}
+        await asyncio.wait_for(cache.informers[(PODS, None)].synced.wait(), 5.0)
+        listed = await client.list(PODS, NS, label_selector="app=web")
+        assert [p["metadata"]["name"] for p in listed.items] == ["web-1"]
+        assert (await client.list(PODS, "other")).items == []
+        assert server.requests["watch"] == 1
