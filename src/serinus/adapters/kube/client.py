@@ -333,6 +333,7 @@ class KubeClient:
                 # or our write lands first and their watch event is dropped as older.
                 current = await self.get(ref, subresource, cached=False)
                 self._heard(ref, current)
+                stale_copy = False  # read from the server: a conflict now is a real one
             else:
                 stale_copy = self._cached(ref, subresource) is not None
                 current = await self.get(ref, subresource)

@@ -90,3 +90,31 @@ async def test_writers_that_read_the_server_still_back_off_growing() -> None:
         await kube.read_modify_write(ObjectRef(PODS, NS, "web"), increment)
     assert len(server.puts) == 4
     assert rng.ceilings == [0.5, 1.0, 1.0]
+
+
+async def test_a_second_conflict_after_the_servers_copy_backs_off() -> None:
+    # Only the conflict after the cached copy is free: once both writers read the server, a
+    # conflict is a real race and the writers are spread.
+    server = FakeServer()
+    server.put("web-1", {"app": "web"})
+    server.drain()
+    rng = CountingRandom()
+    calls = 0
+
+    def racing(obj: dict[str, Any]) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the other writer writes again after our server read
+            write_behind_the_watch(server, {"app": "web", "by": "them again"})
+        obj["metadata"]["labels"]["weight"] = "50"
+        return obj
+
+    async with cached_client(server) as kube:
+        retrying(kube, rng)
+        await synced(kube)
+        held = write_behind_the_watch(server, {"app": "web", "by": "them"})
+        written = await kube.read_modify_write(REF, racing)
+        server.events = held
+    assert written["metadata"]["labels"] == {"app": "web", "by": "them again", "weight": "50"}
+    assert server.requests["update"] == 3
+    assert rng.ceilings == [0.5]
