@@ -78,6 +78,23 @@ class FakeServer:
             self.events.get_nowait()
 
 
+def write_behind_the_watch(server: FakeServer, labels: dict[str, str]) -> asyncio.Queue[Any]:
+    """Another writer's version of web-1 on the server, its watch event held back; returns the
+    held events (put them back as `server.events`)."""
+    held = server.events
+    server.events = asyncio.Queue()
+    server.version += 1
+    server.objects["web-1"] = {
+        "metadata": {
+            "name": "web-1",
+            "namespace": NS,
+            "labels": labels,
+            "resourceVersion": str(server.version),
+        }
+    }
+    return held
+
+
 def one_pod_server() -> FakeServer:
     """A server holding the pod web-1 (app=web), its event already consumed."""
     server = FakeServer()
@@ -183,17 +200,7 @@ async def test_our_write_is_read_back_at_once_and_a_conflict_reads_the_server() 
         assert server.requests["get"] == 0
         # Someone else writes; the cache lags (events held back): the first PUT conflicts,
         # the retry reads the server and keeps the other writer's change.
-        held = server.events
-        server.events = asyncio.Queue()
-        server.version += 1
-        server.objects["web-1"] = {
-            "metadata": {
-                "name": "web-1",
-                "namespace": NS,
-                "labels": {"app": "web", "weight": "10", "owner": "other"},
-                "resourceVersion": str(server.version),
-            }
-        }
+        held = write_behind_the_watch(server, {"app": "web", "weight": "10", "owner": "other"})
         written = await client.read_modify_write(ref, labelled("weight", "20"))
         assert written["metadata"]["labels"] == {"app": "web", "weight": "20", "owner": "other"}
         assert server.requests["get"] == 1

@@ -3,11 +3,17 @@ backoff (the operator's abort path: its status save conflicts with the abort bei
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import Any
 
-from tests.unit.adapters.kube.test_cache import NS, FakeServer, cached_client, labelled, synced
+from tests.unit.adapters.kube.test_cache import (
+    NS,
+    FakeServer,
+    cached_client,
+    labelled,
+    synced,
+    write_behind_the_watch,
+)
 from tests.unit.adapters.kube.test_client import Server, client, increment
 
 from serinus.adapters.kube.client import KubeClient, RetryPolicy
@@ -26,22 +32,6 @@ class CountingRandom(random.Random):
     def uniform(self, a: float, b: float) -> float:
         self.ceilings.append(b)
         return 0.0
-
-
-def write_behind_the_watch(server: FakeServer, labels: dict[str, str]) -> asyncio.Queue[Any]:
-    """Another writer's version on the server, its watch event held back; returns the events."""
-    held = server.events
-    server.events = asyncio.Queue()
-    server.version += 1
-    server.objects["web-1"] = {
-        "metadata": {
-            "name": "web-1",
-            "namespace": NS,
-            "labels": labels,
-            "resourceVersion": str(server.version),
-        }
-    }
-    return held
 
 
 def retrying(kube: KubeClient, rng: random.Random) -> None:
